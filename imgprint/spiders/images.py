@@ -1,0 +1,276 @@
+"""``scrapy crawl images``: find every image on the seed pages and record each once.
+
+Arguments: ``-a urls=FILE`` (default: setting ``IMGPRINT_URLS_FILE``, ``urls.txt``),
+``-a url=URL`` (one seed, instead of the file), ``-a depth=N`` (follow same-site
+links N levels; default 0).
+
+One record per image URL. ``pages`` lists the pages that referenced it until its
+record was written; pages found later that reference an already recorded image
+produce a short record ``{"url", "pages", "seen_before": true, "timestamp"}``
+(merge by ``url``). Page requests outrank image requests in the scheduler, so on
+most sites every page is seen before its images are fetched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import DontCloseSpider
+from scrapy.http import Response, TextResponse
+from twisted.internet.error import (
+    ConnectionRefusedError,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+)
+from twisted.python.failure import Failure
+
+from imgprint.discovery import find_images, find_links
+from imgprint.fingerprint import normalize_etag, parse_content_range
+from imgprint.items import BODY_KEY
+from imgprint.rangefetch import is_image_type, setting, total_size
+from imgprint.urlfile import UrlFileError, check_url, read_url_file
+
+PAGE_PRIORITY = 1
+# Let error answers reach the callback (a failed image still gets a record),
+# but not 3xx: RedirectMiddleware must still follow those.
+ERROR_STATUSES = list(range(400, 600))
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def describe_failure(failure: Failure, timeout: float | None = None) -> str:
+    """A one-line reason for a download that produced no answer."""
+    if failure.check(TimeoutError, TCPTimedOutError):
+        return f"timeout: no complete answer within {timeout:g} s" if timeout else "timeout"
+    if failure.check(DNSLookupError):
+        return f"DNS lookup failed: {failure.value}"
+    if failure.check(ConnectionRefusedError):
+        return "connection refused"
+    return f"{type(failure.value).__name__}: {failure.value}".strip().rstrip(":")
+
+
+class ImagesSpider(Spider):
+    name = "images"
+
+    def __init__(
+        self, urls: str | None = None, url: str | None = None, depth: str | int = 0, **kw: Any
+    ):
+        super().__init__(**kw)
+        self.urls_file = urls
+        self.url = url
+        try:
+            self.max_depth = int(depth)
+        except ValueError:
+            raise ValueError(f"depth must be a whole number, not {depth!r}") from None
+        # image URL -> pages that referenced it, for images not yet recorded.
+        self._pending: dict[str, list[str]] = {}
+        self._late: list[dict[str, Any]] = []
+        # Set when the crawl cannot start; the crawl command exits non-zero then.
+        self.fatal: str | None = None
+
+    @classmethod
+    def update_settings(cls, settings: Any) -> None:
+        super().update_settings(settings)
+        # -o/-O on the command line fill FEEDS before this runs; only without
+        # them does the crawl write to the default feed.
+        default_feed = settings.get("IMGPRINT_DEFAULT_FEED")
+        if default_feed and not settings.getdict("FEEDS"):
+            settings.set("FEEDS", {default_feed: {"format": "jsonlines"}}, priority="spider")
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ImagesSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider._spider_idle, signal=signals.spider_idle)
+        return spider
+
+    # -- seeds -------------------------------------------------------------------
+    def seed_urls(self) -> list[str]:
+        if self.url:
+            reason = check_url(self.url)
+            if reason:
+                raise UrlFileError(f"-a url={self.url!r}: {reason}")
+            return [self.url]
+        path = self.urls_file or self.settings.get("IMGPRINT_URLS_FILE")
+        urls, bad = read_url_file(path)
+        for line in bad:
+            self.logger.warning("%s: %s (skipped)", path, line)
+        self.crawler.stats.set_value("imgprint/seeds/bad_lines", len(bad))
+        return urls
+
+    async def start(self) -> AsyncIterator[Request]:
+        try:
+            seeds = self.seed_urls()
+        except UrlFileError as exc:
+            self.fatal = str(exc)
+            self.logger.error("%s", exc)
+            return
+        self.crawler.stats.set_value("imgprint/seeds", len(seeds))
+        for url in seeds:
+            yield self.page_request(url, depth=0)
+
+    def page_request(self, url: str, depth: int) -> Request:
+        return Request(
+            url,
+            callback=self.parse,
+            errback=self.page_failed,
+            priority=PAGE_PRIORITY,
+            meta={"imgprint_sniff": True, "imgprint_depth": depth},
+        )
+
+    # -- pages -------------------------------------------------------------------
+    def parse(self, response: Response) -> Iterator[Request | dict[str, Any]]:
+        yield from self._drain_late()
+        if response.meta.get("imgprint_image") or is_image_type(
+            response.headers.get(b"Content-Type")
+        ):
+            # A seed that is an image itself.
+            self._pending.setdefault(response.request.url, [])
+            yield self.image_record(response)
+            return
+        if not isinstance(response, TextResponse):
+            self.logger.warning(
+                "Not a page or an image, skipped: %s (Content-Type %s)",
+                response.url,
+                response.headers.get(b"Content-Type", b"none").decode("latin-1"),
+            )
+            self.crawler.stats.inc_value("imgprint/pages/not_html")
+            return
+        self.crawler.stats.inc_value("imgprint/pages")
+        images, skipped = find_images(response.selector, response.url)
+        if skipped:
+            self.crawler.stats.inc_value("imgprint/images/skipped_scheme", len(skipped))
+            self.logger.debug("Skipped non-http(s) image refs on %s: %s", response.url, skipped)
+        for url in images:
+            yield from self.image_request(url, response.url)
+        depth = response.meta.get("imgprint_depth", 0)
+        if depth < self.max_depth:
+            for url in find_links(response.selector, response.url):
+                yield self.page_request(url, depth + 1)
+
+    def page_failed(self, failure: Failure) -> None:
+        self.crawler.stats.inc_value("imgprint/pages/failed")
+        self.logger.error(
+            "Page failed: %s: %s",
+            failure.request.url,
+            describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")),
+        )
+
+    # -- images ------------------------------------------------------------------
+    def image_request(self, url: str, page: str) -> Iterator[Request]:
+        pages = self._pending.get(url)
+        if pages is not None:
+            if page not in pages:
+                pages.append(page)
+            return
+        self._pending[url] = [page]
+        meta: dict[str, Any] = {"imgprint_image": True, "handle_httpstatus_list": ERROR_STATUSES}
+        head_first = setting(Request(url, meta=meta), self.settings, "fetch_mode") == "head"
+        yield Request(
+            url,
+            method="HEAD" if head_first else "GET",
+            callback=self.parse_image,
+            errback=self.image_failed,
+            meta=meta,
+        )
+
+    def parse_image(self, response: Response) -> Iterator[dict[str, Any]]:
+        yield from self._drain_late()
+        yield self.image_record(response)
+
+    def image_record(self, response: Response) -> dict[str, Any]:
+        request = response.request
+        url = request.meta.get("redirect_urls", [request.url])[0]
+        headers = response.headers
+        head = request.meta.get("imgprint_head_response") or {}
+        size = total_size(response)
+        if size is None and response.status < 300:
+            size = head.get("size")
+        content_type = headers.get(b"Content-Type") or head.get("content_type")
+        record: dict[str, Any] = {
+            "url": url,
+            "pages": self._pending.pop(url, []),
+            "image_size": size,
+            "etag": normalize_etag(headers.get(b"ETag") or head.get("etag")),
+            "timestamp": utc_now(),
+            "content_type": content_type.decode("latin-1") if content_type else None,
+            "http_status": response.status,
+            "bytes_fetched": len(response.body),
+            "requests": 2 if head else 1,
+        }
+        if response.url != url:
+            record["final_url"] = response.url
+        error = self.body_problem(response)
+        if error:
+            record["error"] = error
+            self.crawler.stats.inc_value("imgprint/images/error")
+        elif request.method == "GET":
+            min_size = int(setting(request, self.settings, "min_size"))
+            if size is None or size >= min_size:
+                record[BODY_KEY] = response.body
+            else:
+                self.crawler.stats.inc_value("imgprint/images/small")
+        else:
+            self.crawler.stats.inc_value("imgprint/images/small")
+        return record
+
+    @staticmethod
+    def body_problem(response: Response) -> str | None:
+        """Why the body is not the first bytes of the file, or None when it is."""
+        status = response.status
+        if status == 416:
+            return None  # nothing to hash: an empty file, or smaller than asked
+        if status >= 400:
+            return f"HTTP {status}"
+        encoding = response.request.meta.get("imgprint_content_encoding")
+        if encoding:
+            return f"server applied Content-Encoding {encoding}: the bytes are not the file's"
+        if status == 206:
+            first, _, _ = parse_content_range(response.headers.get(b"Content-Range"))
+            if first != 0:
+                cr = response.headers.get(b"Content-Range", b"missing").decode("latin-1")
+                return f"206 answer with Content-Range {cr!r}, not from byte 0"
+        return None
+
+    def image_failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
+        request = failure.request
+        url = request.meta.get("redirect_urls", [request.url])[0]
+        self.crawler.stats.inc_value("imgprint/images/failed")
+        yield {
+            "url": url,
+            "pages": self._pending.pop(url, []),
+            "timestamp": utc_now(),
+            "error": describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")),
+        }
+
+    # -- pages seen after their image was recorded ---------------------------------
+    def _request_dropped(self, request: Request, spider: Spider) -> None:
+        if not request.meta.get("imgprint_image"):
+            return
+        pages = self._pending.pop(request.url, None)
+        if pages:
+            self.crawler.stats.inc_value("imgprint/images/seen_before")
+            self._late.append(
+                {"url": request.url, "pages": pages, "seen_before": True, "timestamp": utc_now()}
+            )
+
+    def _drain_late(self) -> Iterator[dict[str, Any]]:
+        while self._late:
+            yield self._late.pop()
+
+    def _spider_idle(self, spider: Spider) -> None:
+        if self._late:
+            # data: URIs are answered locally; the callback hands the records out.
+            self.crawler.engine.crawl(
+                Request("data:,", callback=self._flush_late, dont_filter=True)
+            )
+            raise DontCloseSpider
+
+    def _flush_late(self, response: Response) -> Iterator[dict[str, Any]]:
+        yield from self._drain_late()

@@ -1,0 +1,61 @@
+"""Read seed URLs: one URL a line, blank lines and ``#`` comments ignored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class UrlFileError(Exception):
+    """The URL file cannot be read at all."""
+
+
+@dataclass(frozen=True)
+class BadLine:
+    lineno: int
+    text: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.lineno}: {self.reason}: {self.text!r}"
+
+
+def check_url(url: str) -> str | None:
+    """Return why ``url`` cannot be crawled, or None when it can."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"malformed URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not an http(s) URL"
+    if not parts.hostname:
+        return "URL has no host"
+    return None
+
+
+def parse_lines(lines: list[str]) -> tuple[list[str], list[BadLine]]:
+    """Split lines into crawlable URLs (in order, without repeats) and bad lines."""
+    urls: dict[str, None] = {}
+    bad: list[BadLine] = []
+    for lineno, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        reason = check_url(line)
+        if reason:
+            bad.append(BadLine(lineno, line, reason))
+        else:
+            urls.setdefault(line)
+    return list(urls), bad
+
+
+def read_url_file(path: str | Path) -> tuple[list[str], list[BadLine]]:
+    """Read a URL file; raise UrlFileError with a one-line message if it can't be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise UrlFileError(f"URL file not found: {path}") from None
+    except OSError as exc:
+        raise UrlFileError(f"cannot read URL file {path}: {exc.strerror or exc}") from None
+    return parse_lines(text.splitlines())
