@@ -14,18 +14,19 @@ most sites every page is seen before its images are fetched.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import Request, Spider, signals
-from scrapy.exceptions import DontCloseSpider
-from scrapy.http import Response, TextResponse
-from twisted.internet.error import (
-    ConnectionRefusedError,
-    DNSLookupError,
-    TCPTimedOutError,
-    TimeoutError,
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DontCloseSpider,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
 )
+from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from imgprint.discovery import find_images, find_links
@@ -41,17 +42,21 @@ ERROR_STATUSES = list(range(400, 600))
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def describe_failure(failure: Failure, timeout: float | None = None) -> str:
     """A one-line reason for a download that produced no answer."""
-    if failure.check(TimeoutError, TCPTimedOutError):
+    if failure.check(DownloadTimeoutError):
         return f"timeout: no complete answer within {timeout:g} s" if timeout else "timeout"
-    if failure.check(DNSLookupError):
+    if failure.check(CannotResolveHostError):
         return f"DNS lookup failed: {failure.value}"
-    if failure.check(ConnectionRefusedError):
+    if failure.check(DownloadConnectionRefusedError):
         return "connection refused"
+    if failure.check(ResponseDataLossError):
+        return "connection lost before the answer was complete"
+    if failure.check(IgnoreRequest):
+        return str(failure.value) or "request refused"
     return f"{type(failure.value).__name__}: {failure.value}".strip().rstrip(":")
 
 

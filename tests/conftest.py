@@ -1,0 +1,140 @@
+"""Shared fixtures: real HTTP servers on loopback and a helper that runs real crawls."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT.parent / "shared"
+CORPUS = SHARED / "corpus"
+REFERENCE = SHARED / "reference" / "seed-compat-visible.jsonl"
+SITE_TOOL = SHARED / "tools" / "site.py"
+IMAGE_TYPES = [
+    ".heic=image/heic", ".heif=image/heif", ".avif=image/avif", ".webp=image/webp",
+    ".tif=image/tiff", ".tiff=image/tiff", ".JPG=image/jpeg",
+]
+
+
+class Server:
+    """A server process on 127.0.0.1 that prints its port on its first line."""
+
+    def __init__(self, argv: list[str], log: Path | None = None, cwd: Path = PROJECT):
+        self.log = log
+        self.proc = subprocess.Popen(
+            argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        line = self.proc.stdout.readline().strip()
+        if not line.isdigit():
+            self.proc.kill()
+            raise RuntimeError(f"server {argv} did not start: {line!r}")
+        self.port = int(line)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def requests(self) -> list[dict]:
+        if not self.log or not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
+
+    def clear_log(self) -> None:
+        if self.log:
+            self.log.write_text("")
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def static_server(root: Path, log: Path, types: list[str] = IMAGE_TYPES) -> Server:
+    argv = [sys.executable, "-m", "tests.servers.static_site", str(root), "--log", str(log)]
+    for t in types:
+        argv += ["--type", t]
+    return Server(argv, log)
+
+
+def http_server_ignoring_range(root: Path, log: Path) -> Server:
+    """Python's http.server: sends the whole file whatever the Range header says."""
+    argv = [sys.executable, "-m", "tests.servers.norange_site", str(root), "--log", str(log)]
+    return Server(argv, log)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def image_path_url(rel: str) -> str:
+    """URL path under which site.py serves a corpus file."""
+    return "/img/" + "/".join(quote(part) for part in rel.split("/"))
+
+
+@dataclass
+class Site:
+    root: Path
+    server: Server
+    pages: list[str]
+    images: list[str] = field(default_factory=list)  # corpus-relative paths
+
+    def seed_file(self, dest: Path) -> Path:
+        dest.write_text("".join(self.server.url(p) + "\n" for p in self.pages))
+        return dest
+
+
+@pytest.fixture(scope="session")
+def corpus_site(tmp_path_factory) -> Site:
+    """The corpus as site.py builds it, served by Twisted's static.File."""
+    root = tmp_path_factory.mktemp("corpus-site")
+    subprocess.run([sys.executable, str(SITE_TOOL), "build", str(CORPUS), str(root)],
+                   check=True, capture_output=True)
+    pages = sorted("/pages/" + p.name for p in (root / "pages").glob("*.html"))
+    exts = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif"}
+    images = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*")
+                    if p.is_file() and p.suffix.lower() in exts)
+    server = static_server(root, root / "access.jsonl")
+    yield Site(root, server, pages, images)
+    server.stop()
+
+
+@dataclass
+class Crawl:
+    returncode: int
+    records: list[dict]
+    log: str
+    output: Path
+
+    def by_path(self) -> dict[str, dict]:
+        from urllib.parse import unquote, urlsplit
+        return {unquote(urlsplit(r["url"]).path): r for r in self.records
+                if not r.get("seen_before")}
+
+
+def run_crawl(tmp_path: Path, *args: str, settings: dict | None = None,
+              timeout: float = 600, output: str = "out.jsonl") -> Crawl:
+    """``scrapy crawl images ARGS -O tmp/out.jsonl`` in the project, as a user runs it."""
+    out = tmp_path / output
+    argv = [sys.executable, "-m", "scrapy", "crawl", "images", "-O", str(out), *args]
+    for key, value in (settings or {}).items():
+        argv += ["-s", f"{key}={value}"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(argv, cwd=PROJECT, capture_output=True, text=True, timeout=timeout,
+                          env=env)
+    records = []
+    if out.exists():
+        records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    return Crawl(proc.returncode, records, proc.stderr, out)
+
+
+def load_reference() -> list[dict]:
+    return [json.loads(line) for line in REFERENCE.read_text().splitlines() if line.strip()]
