@@ -31,6 +31,9 @@ FEED_EXPORT_ENCODING = "utf-8"
 
 # --- Downloader ---------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's retry decisions, plus a bounded pause before each retry.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "imgprint.retry.BackoffRetryMiddleware": 550,
     # After RedirectMiddleware (600) on the way out, before
     # HttpCompressionMiddleware (590) on the way back.
     "imgprint.rangefetch.RangeFetchMiddleware": 650,
@@ -45,7 +48,34 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 16
 DOWNLOAD_TIMEOUT = 30
 RETRY_ENABLED = True
 RETRY_TIMES = 2
+IMGPRINT_RETRY_BACKOFF_BASE = 0.5
+IMGPRINT_RETRY_BACKOFF_MAX = 30
 REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
+
+# --- Tor and network safety ---
+# See imgprint/tor.py and imgprint/netguard.py (and README, "Tor").
+TOR_PROXIES = ["socks5h://127.0.0.1:9050"]
+TOR_ALL = False
+TOR_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+# Onion services are slow: a first circuit alone can take 30 s or more.
+TOR_DOWNLOAD_TIMEOUT = 120
+TOR_RETRY_TIMES = 3
+TOR_CONCURRENCY_PER_HOST = 4
+TOR_MIDDLEWARE_ENABLED = True
+IMGPRINT_GUARD_PRIVATE = True
+IMGPRINT_PAGE_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_HANDLERS = {
+    "http": "imgprint.tor.TorDownloadHandler",
+    "https": "imgprint.tor.TorDownloadHandler",
+    # Only http(s) is ever fetched.
+    "file": None,
+    "ftp": None,
+    "s3": None,
+}
+# Before DownloadTimeoutMiddleware (350): Tor defaults are set first.
+DOWNLOADER_MIDDLEWARES["imgprint.tor.TorMiddleware"] = 340
+# Redirect targets are new requests: they pass the guard too.
+DOWNLOADER_MIDDLEWARES["imgprint.netguard.NetGuardMiddleware"] = 640

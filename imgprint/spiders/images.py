@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.exceptions import (
@@ -58,6 +59,12 @@ def describe_failure(failure: Failure, timeout: float | None = None) -> str:
     if failure.check(IgnoreRequest):
         return str(failure.value) or "request refused"
     return f"{type(failure.value).__name__}: {failure.value}".strip().rstrip(":")
+
+
+def looks_like_html(body: bytes) -> bool:
+    """An HTML document where image bytes were expected (an error or login page)."""
+    start = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return start.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--"))
 
 
 class ImagesSpider(Spider):
@@ -117,6 +124,8 @@ class ImagesSpider(Spider):
             self.logger.error("%s", exc)
             return
         self.crawler.stats.set_value("imgprint/seeds", len(seeds))
+        # Read by imgprint.netguard: only seed hosts may be non-public addresses.
+        self.seed_hosts: set[str] = {urlsplit(u).hostname or "" for u in seeds}
         for url in seeds:
             yield self.page_request(url, depth=0)
 
@@ -233,6 +242,9 @@ class ImagesSpider(Spider):
             return None  # nothing to hash: an empty file, or smaller than asked
         if status >= 400:
             return f"HTTP {status}"
+        if looks_like_html(response.body):
+            content_type = response.headers.get(b"Content-Type", b"no Content-Type")
+            return f"not an image: the server sent an HTML page ({content_type.decode('latin-1')})"
         encoding = response.request.meta.get("imgprint_content_encoding")
         if encoding:
             return f"server applied Content-Encoding {encoding}: the bytes are not the file's"
@@ -257,6 +269,20 @@ class ImagesSpider(Spider):
     # -- pages seen after their image was recorded ---------------------------------
     def _request_dropped(self, request: Request, spider: Spider) -> None:
         if not request.meta.get("imgprint_image"):
+            return
+        redirects = request.meta.get("redirect_urls")
+        if redirects:
+            # The image redirected to a URL fetched before (a loop, or another
+            # image's URL): its record is written here, or it would be lost.
+            self.crawler.stats.inc_value("imgprint/images/redirect_seen")
+            self._late.append({
+                "url": redirects[0],
+                "pages": self._pending.pop(redirects[0], []),
+                "timestamp": utc_now(),
+                "final_url": request.url,
+                "error": f"redirected to {request.url}, which was already fetched"
+                " (redirect loop, or the URL of another image)",
+            })
             return
         pages = self._pending.pop(request.url, None)
         if pages:

@@ -1,0 +1,102 @@
+"""A misbehaving server: each fault ends in the clean fingerprint or in a stated error."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+import pytest
+
+from imgprint.fingerprint import seed_fingerprint
+from tests.conftest import CORPUS, Server, run_crawl
+
+IMAGE = CORPUS / "exif-samples" / "jpg" / "Canon_PowerShot_S40.jpg"
+CLEAN = seed_fingerprint(IMAGE.read_bytes())["sha256_first_10240_bytes"]
+SIZE = IMAGE.stat().st_size
+
+# fault -> (expected outcome, requests the server should see)
+# "clean": the clean fingerprint; a string: a part of the record's error.
+EXPECTED = {
+    "ok": ("clean", 1),
+    "reset": ("connection", 3),
+    "reset-once": ("clean", 2),
+    "500": ("HTTP 500", 3),
+    "502-once": ("clean", 2),
+    "429-once": ("clean", 2),
+    "503-retry-after": ("clean", 2),
+    "416": ("empty", 1),
+    "norange": ("clean", 1),
+    "badrange": ("not from byte 0", 1),
+    "short": ("connection lost", 3),
+    "drip": ("timeout", 3),
+    "endless": ("clean", 1),
+    "loop": ("redirected", 1),
+    "gzip": ("Content-Encoding gzip", 1),
+    "chunked": ("clean", 1),
+    "http10": ("clean", 1),
+    "html-as-jpeg": ("HTML page", 1),
+    "page": ("HTML page", 1),
+}
+
+
+@pytest.fixture(scope="module")
+def fault_crawl(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("faults")
+    root = tmp / "root"
+    root.mkdir()
+    (root / "a.jpg").symlink_to(IMAGE)
+    log = tmp / "access.jsonl"
+    server = Server([sys.executable, "-m", "tests.servers.faulty_site", str(root),
+                     "--log", str(log)], log)
+    page = tmp / "page.html"
+    page.write_text("".join(f'<img src="{server.url(f"/{f}/a.jpg")}">' for f in EXPECTED))
+    pages = Server([sys.executable, "-m", "tests.servers.static_site", str(tmp),
+                    "--log", str(tmp / "pages.jsonl")])
+    try:
+        crawl = run_crawl(tmp, "-a", f"url={pages.url('/page.html')}", settings={
+            "DOWNLOAD_TIMEOUT": 3, "RETRY_TIMES": 2, "IMGPRINT_RETRY_BACKOFF_BASE": 0.2,
+            "REDIRECT_MAX_TIMES": 5})
+        requests = server.requests()
+    finally:
+        server.stop()
+        pages.stop()
+    assert crawl.returncode == 0, crawl.log[-3000:]
+    return {r["url"].split("/")[-2]: r for r in crawl.records}, requests
+
+
+@pytest.mark.parametrize("fault", list(EXPECTED))
+def test_fault(fault_crawl, fault):
+    records, requests = fault_crawl
+    record = records[fault]
+    expected, count = EXPECTED[fault]
+    if expected == "clean":
+        assert record["sha256_first_10240_bytes"] == CLEAN, record
+        assert "error" not in record
+        assert record["image_size"] in (SIZE, None)
+        assert record["bytes_fetched"] <= 64 * 1024
+    elif expected == "empty":
+        assert record["image_size"] == 0 and "error" not in record
+        assert "sha256_first_10240_bytes" not in record
+    else:
+        assert expected in record.get("error", ""), record
+        assert "sha256_first_10240_bytes" not in record
+    sent = Counter(r["fault"] for r in requests)
+    if count is not None:
+        assert sent[fault] == count
+
+
+def test_sizes_without_a_length_are_unknown(fault_crawl):
+    records, _ = fault_crawl
+    assert [records[f]["image_size"] for f in ("endless", "chunked", "http10")] == [None] * 3
+    assert records["norange"]["image_size"] == SIZE
+
+
+def test_retry_after_is_honoured(fault_crawl):
+    _, requests = fault_crawl
+    times = [r["t"] for r in requests if r["fault"] == "503-retry-after"]
+    assert len(times) == 2 and times[1] - times[0] >= 0.9
+
+
+def test_redirect_loop_is_bounded(fault_crawl):
+    _, requests = fault_crawl
+    assert sum(r["fault"] == "loop" for r in requests) <= 6
