@@ -1,9 +1,13 @@
-"""Fingerprint and metadata of each fetched image prefix.
+"""Fingerprint and metadata of each fetched image.
 
-Reads the bytes the spider put under ``items.BODY_KEY``, adds the seed-compatible
-fields (``sha256_first_10240_bytes``, ``random_128_bytes_sample_start``) and
-``exif``, and drops the bytes so no feed ever holds image content beyond the
-128-byte sample. A corrupt image still yields its record, with ``error`` set.
+Reads the byte spans the spider put under ``items.BODY_KEY`` (the first bytes,
+plus any follow-up spans), adds the seed-compatible fields
+(``sha256_first_10240_bytes``, ``random_128_bytes_sample_start``, over the first
+10,241 bytes only), ``exif`` (the complete tag set the format parsers could
+reach), the header facts (``format``, ``width``, ``height``, ...) and the
+investigators' summary (``gps``, ``taken_at``, ``camera``, ``software``); then
+drops the bytes, so no feed ever holds image content beyond the 128-byte sample.
+A corrupt image still yields its record, with ``error`` set.
 
 Stats: ``imgprint/fingerprinted``, ``imgprint/exif/found``, ``imgprint/exif/error``.
 """
@@ -14,20 +18,39 @@ from typing import Any
 
 from itemadapter import ItemAdapter
 
+from imgprint import formats
 from imgprint.exif import ExifError, exif_tags
 from imgprint.fingerprint import SEED_PREFIX_BYTES, seed_fingerprint
+from imgprint.formats import FormatError, Spans
 from imgprint.items import BODY_KEY
+from imgprint.summary import summary
 
 
-def fingerprint_fields(body: bytes) -> dict[str, Any]:
-    """Seed-compatible fields of an image whose first bytes are ``body``."""
-    prefix = body[:SEED_PREFIX_BYTES]
+def read_exif(spans: Spans, prefix: bytes) -> dict[str, str]:
+    """EXIF over the spans the format parser knows, else exifread over the prefix.
+
+    The fallback keeps the seed tool's results for files no parser recognises
+    (broken signatures that exifread still reads).
+    """
+    if formats.sniff(prefix[:64]) is not None:
+        try:
+            return formats.exif_tags(spans)
+        except FormatError as exc:
+            raise ExifError(str(exc)) from exc
+    return exif_tags(prefix)
+
+
+def fingerprint_fields(spans: Spans) -> dict[str, Any]:
+    """Fingerprint, EXIF and header facts of an image of which ``spans`` are held."""
+    prefix = spans.get_partial(0, SEED_PREFIX_BYTES)
     fields: dict[str, Any] = seed_fingerprint(prefix)
     try:
-        fields["exif"] = exif_tags(prefix)
+        fields["exif"] = read_exif(spans, prefix)
     except ExifError as exc:
         fields["exif"] = {}
         fields["error"] = f"EXIF not readable: {exc}"
+    fields.update(formats.facts(spans))
+    fields.update(summary(fields["exif"]))
     return fields
 
 
@@ -41,10 +64,13 @@ class FingerprintPipeline:
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
-        body = adapter.pop(BODY_KEY, None) if BODY_KEY in adapter else None
-        if body is None:
+        spans = adapter.pop(BODY_KEY, None) if BODY_KEY in adapter else None
+        if spans is None:
             return item
-        fields = fingerprint_fields(body)
+        if isinstance(spans, bytes):
+            body, spans = spans, Spans()
+            spans.add(0, body)
+        fields = fingerprint_fields(spans)
         self.stats.inc_value("imgprint/fingerprinted")
         if fields.get("error"):
             self.stats.inc_value("imgprint/exif/error")

@@ -21,6 +21,9 @@ IMGPRINT_MIN_SIZE = 20480
 # "range": one ranged GET per image, size from Content-Range.
 # "head": HEAD first, then the ranged GET only for images >= IMGPRINT_MIN_SIZE.
 IMGPRINT_FETCH_MODE = "range"
+# Follow-up Range requests for metadata past the first bytes (imgprint.followup).
+IMGPRINT_FOLLOWUPS = 2
+IMGPRINT_FOLLOWUP_BYTES = 262144
 
 # --- Output -----------------------------------------------------------------
 # The feed used when no -o/-O (or FEEDS) is given; empty string: none.
@@ -65,6 +68,7 @@ TOR_DOWNLOAD_TIMEOUT = 120
 TOR_RETRY_TIMES = 3
 TOR_CONCURRENCY_PER_HOST = 4
 TOR_MIDDLEWARE_ENABLED = True
+IMGPRINT_NETGUARD_ENABLED = True
 IMGPRINT_GUARD_PRIVATE = True
 IMGPRINT_PAGE_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_HANDLERS = {

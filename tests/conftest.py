@@ -138,3 +138,13 @@ def run_crawl(tmp_path: Path, *args: str, settings: dict | None = None,
 
 def load_reference() -> list[dict]:
     return [json.loads(line) for line in REFERENCE.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def corpus_crawl(corpus_site, tmp_path_factory) -> tuple[Crawl, list[dict]]:
+    """One default crawl of the whole corpus site, and the requests the server saw."""
+    tmp = tmp_path_factory.mktemp("crawl")
+    corpus_site.server.clear_log()
+    crawl = run_crawl(tmp, "-a", f"urls={corpus_site.seed_file(tmp / 'urls.txt')}")
+    assert crawl.returncode == 0, crawl.log[-3000:]
+    return crawl, corpus_site.server.requests()

@@ -32,6 +32,8 @@ from twisted.python.failure import Failure
 
 from imgprint.discovery import find_images, find_links
 from imgprint.fingerprint import normalize_etag, parse_content_range
+from imgprint.followup import fetch_metadata
+from imgprint.formats import Spans
 from imgprint.items import BODY_KEY
 from imgprint.rangefetch import is_image_type, setting, total_size
 from imgprint.urlfile import UrlFileError, check_url, read_url_file
@@ -194,9 +196,32 @@ class ImagesSpider(Spider):
             meta=meta,
         )
 
-    def parse_image(self, response: Response) -> Iterator[dict[str, Any]]:
-        yield from self._drain_late()
-        yield self.image_record(response)
+    async def parse_image(self, response: Response) -> AsyncIterator[dict[str, Any]]:
+        for late in self._drain_late():
+            yield late
+        record = self.image_record(response)
+        body = record.get(BODY_KEY)
+        if body is not None:
+            spans = Spans(record["image_size"])
+            spans.add(0, body)
+            request = response.request
+            result = await fetch_metadata(
+                response.url, spans, self.crawler.engine.download_async,
+                int(setting(request, self.settings, "followups")),
+                int(setting(request, self.settings, "followup_bytes")),
+                range_ignored=response.status == 200,
+            )
+            record[BODY_KEY] = spans
+            record["requests"] += result.requests
+            record["bytes_fetched"] += result.bytes
+            stats = self.crawler.stats
+            if result.requests:
+                stats.inc_value("imgprint/followup/requests", result.requests)
+                stats.inc_value("imgprint/followup/bytes", result.bytes)
+            if result.incomplete:
+                stats.inc_value("imgprint/followup/incomplete")
+                record["metadata_incomplete"] = result.incomplete
+        yield record
 
     def image_record(self, response: Response) -> dict[str, Any]:
         request = response.request

@@ -1,0 +1,99 @@
+"""Follow-up Range requests for metadata that lies past the first bytes.
+
+After the first ranged GET, the format parsers (``imgprint.formats``) say which
+further byte spans hold metadata; this fetches exactly those, through the
+engine's downloader (so every downloader middleware applies: retries,
+timeouts, Tor routing, the network guard) but not through the scheduler: the
+fetched bytes stay in memory and never reach a disk queue.
+
+Settings: ``IMGPRINT_FOLLOWUPS`` (most follow-up requests per image, default 2;
+0 turns them off), ``IMGPRINT_FOLLOWUP_BYTES`` (most bytes they may fetch in
+total per image, default 262144). Per request: ``meta["imgprint_followups"]``,
+``meta["imgprint_followup_bytes"]`` on the image request.
+Stats: ``imgprint/followup/requests``, ``imgprint/followup/bytes``,
+``imgprint/followup/incomplete``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from scrapy import Request
+from scrapy.http import Response
+
+from imgprint import formats
+from imgprint.fingerprint import parse_content_range
+from imgprint.formats import Spans
+from imgprint.rangefetch import range_header
+
+Download = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass
+class FollowupResult:
+    requests: int = 0
+    bytes: int = 0
+    incomplete: str | None = None  # why some metadata was not fetched
+
+
+def add_answer(spans: Spans, start: int, end: int, response: Response) -> str | None:
+    """Add a follow-up answer's bytes; return why they are unusable, or None."""
+    if response.status == 206:
+        first, _, _ = parse_content_range(response.headers.get(b"Content-Range"))
+        if first != start:
+            return f"follow-up answer starts at byte {first}, not {start}"
+        spans.add(start, response.body[: end - start])
+        return None
+    if response.request.meta.get("imgprint_content_encoding"):
+        return "follow-up answer was content-encoded"
+    if response.status == 200:
+        # Range ignored: the body is the file from byte 0, cut after `end`.
+        spans.add(0, response.body)
+        return None
+    return f"follow-up answer HTTP {response.status}"
+
+
+async def fetch_metadata(
+    url: str, spans: Spans, download: Download, max_requests: int, max_bytes: int,
+    range_ignored: bool = False, meta: dict | None = None,
+) -> FollowupResult:
+    """Fetch the spans the parsers still need, within the request and byte budgets.
+
+    ``range_ignored``: the server answered the first ranged GET with the whole
+    file, so a span costs every byte from offset 0 up to its end.
+    """
+    result = FollowupResult()
+    while True:
+        left = max_bytes - result.bytes
+        span = formats.next_fetch(spans, left)
+        if span is None:
+            if formats.needed(spans):
+                result.incomplete = f"metadata past the byte budget ({max_bytes} bytes)"
+            return result
+        start, end = span
+        if range_ignored and end > left:  # every follow-up reads again from byte 0
+            result.incomplete = (f"server ignores Range and metadata ends at byte {end},"
+                                 f" past the byte budget ({max_bytes} bytes)")
+            return result
+        if result.requests >= max_requests:
+            result.incomplete = f"metadata needs more than {max_requests} follow-up requests"
+            return result
+        request = Request(
+            url,
+            headers={b"Range": range_header(start, end)},
+            meta={**(meta or {}), "imgprint_image": True, "imgprint_stop_at": end,
+                  "handle_httpstatus_list": list(range(400, 600))},
+            dont_filter=True,
+        )
+        result.requests += 1
+        try:
+            response = await download(request)
+        except Exception as exc:  # a follow-up failure costs metadata, not the record
+            result.incomplete = f"follow-up request failed: {type(exc).__name__}: {exc}"
+            return result
+        result.bytes += len(response.body)
+        problem = add_answer(spans, start, end, response)
+        if problem:
+            result.incomplete = problem
+            return result

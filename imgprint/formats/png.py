@@ -1,0 +1,177 @@
+"""PNG: chunk walk, with a look at the file's tail for chunks after IDAT.
+
+IHDR, iCCP, tRNS, pHYs and acTL must precede IDAT, but eXIf and iTXt XMP
+may follow it (ImageMagick writes eXIf after the pixels).  Walking past a
+long run of IDAT chunks costs a round trip per chunk, so once the walk is in
+image data we fetch the last few KB and chain chunks backwards from IEND.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+from .spans import Spans
+
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_CHUNKS = 10_000
+HOP_WINDOW = 4096
+TAIL = 4096
+_XMP_KEY = b"XML:com.adobe.xmp\0"
+
+
+def _is_type(t: bytes) -> bool:
+    return len(t) == 4 and all(65 <= c <= 90 or 97 <= c <= 122 for c in t)
+
+
+def walk(spans: Spans) -> tuple[list[tuple[bytes, int, int]], int | None, bool]:
+    """Chunks (type, offset, data length) from the signature on; where the walk
+    stopped for want of bytes; and whether image data was entered."""
+    chunks: list[tuple[bytes, int, int]] = []
+    pos = 8
+    in_idat = False
+    for _ in range(MAX_CHUNKS):
+        if spans.size is not None and pos + 8 > spans.size:
+            return chunks, None, in_idat
+        head = spans.get(pos, pos + 8)
+        if head is None:
+            return chunks, pos, in_idat
+        length = struct.unpack(">I", head[:4])[0]
+        ctype = head[4:8]
+        if not _is_type(ctype) or length > 0x7FFFFFFF:
+            return chunks, None, in_idat
+        chunks.append((ctype, pos, length))
+        in_idat = in_idat or ctype in (b"IDAT", b"fdAT")
+        if ctype == b"IEND":
+            return chunks, None, in_idat
+        pos += 12 + length
+    return chunks, None, in_idat
+
+
+def tail_chunks(spans: Spans, floor: int) -> tuple[list[tuple[bytes, int, int]], bool]:
+    """Chunks chained backwards from the end of the file through the held tail.
+
+    Returns them in file order and whether the chain reached image data (or
+    `floor`, where the forward walk stopped) so nothing between is unseen."""
+    if spans.size is None or not spans.has(spans.size - 1, spans.size):
+        return [], False
+    # The contiguous held block that ends the file.
+    lo = next((s for s, e in spans.ranges() if s <= spans.size - 1 < e), spans.size)
+    lo = max(lo, floor)
+    block = spans.get(lo, spans.size) or b""
+    end = spans.size
+    found: list[tuple[bytes, int, int]] = []
+    steps = 0
+    while len(found) < 256:
+        if end <= floor:
+            return found[::-1], True
+        hit = None
+        # A chunk ending at `end` starts at p with p + 12 + length == end.
+        p = end - 12
+        while p >= lo and steps < 200_000:
+            steps += 1
+            head = block[p - lo : p - lo + 8]
+            if p + 12 + int.from_bytes(head[:4], "big") == end and _is_type(head[4:8]):
+                hit = (head[4:8], p, end - p - 12)
+                break
+            p -= 1
+        if hit is None:
+            return found[::-1], False
+        found.append(hit)
+        if hit[0] in (b"IDAT", b"fdAT"):
+            return found[::-1], True
+        end = hit[1]
+    return found[::-1], False
+
+
+def _all_chunks(spans: Spans) -> tuple[list[tuple[bytes, int, int]], bool]:
+    chunks, stuck, in_idat = walk(spans)
+    if stuck is None:
+        return chunks, True
+    if in_idat and spans.size is not None:
+        tail, ok = tail_chunks(spans, stuck)
+        # The tail was fetched once: what it does not chain up to is pixel data.
+        ok = ok or (spans.has(max(stuck, spans.size - TAIL), spans.size) and bool(tail))
+        return chunks + tail, ok
+    return chunks, False
+
+
+def exif_offset(spans: Spans) -> int | None:
+    """Start of the first eXIf chunk's data (a raw TIFF blob)."""
+    chunks, _ = _all_chunks(spans)
+    for ctype, pos, _length in chunks:
+        if ctype == b"eXIf":
+            return pos + 8
+    return None
+
+
+def needed(spans: Spans) -> list[tuple[int, int]]:
+    """Chunk headers not yet seen; the file tail once the walk is in image data."""
+    if spans.get(0, 8) != SIGNATURE:
+        return []
+    chunks, stuck, in_idat = walk(spans)
+    out: list[tuple[int, int]] = []
+    if stuck is not None:
+        if in_idat and spans.size is not None:
+            # One look at the tail; a chunk too big for it is taken for pixels.
+            tail, _ok = tail_chunks(spans, stuck)
+            start = max(stuck, spans.size - TAIL)
+            if spans.size - stuck > 12 and not spans.has(start, spans.size):
+                out.append((start, spans.size))
+            chunks = chunks + tail
+        else:
+            out.append((stuck, stuck + HOP_WINDOW))
+    for ctype, pos, length in chunks:
+        if ctype == b"eXIf":
+            out.extend(spans.missing(pos + 8, pos + 8 + min(length, 1 << 20)))
+            break
+    for ctype, pos, length in chunks:
+        if ctype in (b"IHDR", b"pHYs", b"acTL", b"tRNS"):
+            out.extend(spans.missing(pos + 8, pos + 8 + min(length, 16)))
+        elif ctype == b"iTXt":
+            out.extend(spans.missing(pos + 8, pos + 8 + min(length, len(_XMP_KEY))))
+    return out
+
+
+def facts(spans: Spans) -> dict:
+    """IHDR dimensions/depth, alpha or tRNS, iCCP, pHYs density, acTL frames, XMP."""
+    out: dict = {"format": "png"}
+    chunks, complete = _all_chunks(spans)
+    ihdr = spans.get(16, 29)
+    if ihdr is not None and spans.get(12, 16) == b"IHDR":
+        w, h, depth, color = struct.unpack(">IIBB", ihdr[:10])
+        out.update(width=w, height=h, bit_depth=depth)
+        alpha = color in (4, 6)
+    else:
+        alpha = False
+    types = {c[0] for c in chunks}
+    out["has_transparency"] = alpha or b"tRNS" in types
+    out["has_color_profile"] = b"iCCP" in types
+    out["density"] = None
+    xmp = False
+    for ctype, pos, length in chunks:
+        if ctype == b"pHYs" and length >= 9:
+            p = spans.get(pos + 8, pos + 17)
+            if p is not None:
+                x, y, unit = struct.unpack(">IIB", p)
+                if unit == 1:
+                    out["density"] = [round(x * 0.0254), round(y * 0.0254)]
+        elif ctype == b"acTL" and length >= 8:
+            p = spans.get(pos + 8, pos + 12)
+            if p is not None:
+                out["frames"] = struct.unpack(">I", p)[0]
+        elif ctype == b"iTXt":
+            xmp = xmp or spans.get(pos + 8, pos + 8 + len(_XMP_KEY)) == _XMP_KEY
+    if "frames" not in out and b"IDAT" in types:
+        out["frames"] = 1
+    if complete or xmp:
+        out["has_xmp"] = xmp
+    return out
+
+
+def crc_ok(spans: Spans, pos: int, length: int) -> bool | None:
+    """CRC check of one chunk, None if not all held (used by tests)."""
+    data = spans.get(pos + 4, pos + 12 + length)
+    if data is None:
+        return None
+    return zlib.crc32(data[:-4]) == struct.unpack(">I", data[-4:])[0]

@@ -1,0 +1,175 @@
+"""WebP: RIFF chunk walk.
+
+Simple files (VP8/VP8L alone) have no metadata.  Extended files announce
+ICC/EXIF/XMP/animation in the VP8X flags; EXIF and XMP come after the image
+data, so once the walk reaches pixels we fetch the file's tail and chain
+chunks backwards from the RIFF end.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from . import tiff
+from .spans import Spans
+
+MAX_CHUNKS = 100_000
+HOP_WINDOW = 4096
+TAIL = 8192
+_IMAGE = (b"VP8 ", b"VP8L", b"ANMF", b"ALPH")
+
+
+def _is_fourcc(t: bytes) -> bool:
+    return len(t) == 4 and all(48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c == 32
+                               for c in t)
+
+
+def _end(spans: Spans) -> int | None:
+    head = spans.get(4, 8)
+    if head is None:
+        return spans.size
+    riff_end = 8 + struct.unpack("<I", head)[0]
+    return min(riff_end, spans.size) if spans.size is not None else riff_end
+
+
+def walk(spans: Spans) -> tuple[list[tuple[bytes, int, int]], int | None]:
+    """Chunks (fourcc, offset, size) from offset 12; where the walk stopped for bytes."""
+    chunks: list[tuple[bytes, int, int]] = []
+    end = _end(spans)
+    pos = 12
+    for _ in range(MAX_CHUNKS):
+        if end is not None and pos + 8 > end:
+            return chunks, None
+        head = spans.get(pos, pos + 8)
+        if head is None:
+            return chunks, pos
+        if not _is_fourcc(head[:4]):
+            return chunks, None
+        size = struct.unpack("<I", head[4:])[0]
+        chunks.append((head[:4], pos, size))
+        pos += 8 + size + (size & 1)
+    return chunks, None
+
+
+def tail_chunks(spans: Spans, floor: int) -> tuple[list[tuple[bytes, int, int]], bool]:
+    """Chunks chained backwards from the RIFF end through the held tail."""
+    end = _end(spans)
+    if end is None or not spans.has(end - 1, end):
+        return [], False
+    lo = next((s for s, e in spans.ranges() if s <= end - 1 < e), end)
+    lo = max(lo, floor)
+    block = spans.get(lo, end) or b""
+    found: list[tuple[bytes, int, int]] = []
+    steps = 0
+    while len(found) < 256:
+        if end <= floor:
+            return found[::-1], True
+        hit = None
+        p = end - 8
+        while p >= lo and steps < 200_000:
+            steps += 1
+            head = block[p - lo : p - lo + 8]
+            size = int.from_bytes(head[4:8], "little")
+            if p + 8 + size + (size & 1) == end and _is_fourcc(head[:4]):
+                hit = (head[:4], p, size)
+                break
+            p -= 1
+        if hit is None:
+            return found[::-1], False
+        found.append(hit)
+        if hit[0] in _IMAGE:
+            return found[::-1], True
+        end = hit[1]
+    return found[::-1], False
+
+
+def _flags(spans: Spans) -> int | None:
+    head = spans.get(12, 21)
+    if head is None or head[:4] != b"VP8X":
+        return None
+    return head[8]
+
+
+def _all_chunks(spans: Spans) -> tuple[list[tuple[bytes, int, int]], bool, int | None]:
+    chunks, stuck = walk(spans)
+    if stuck is None:
+        return chunks, True, None
+    if any(c[0] in _IMAGE for c in chunks):
+        tail, ok = tail_chunks(spans, stuck)
+        return chunks + tail, ok, stuck
+    return chunks, False, stuck
+
+
+def exif_offset(spans: Spans) -> int | None:
+    """TIFF header inside the EXIF chunk (after an optional 'Exif\\0\\0')."""
+    flags = _flags(spans)
+    if flags is None or not flags & 8:
+        return None
+    chunks, _, _ = _all_chunks(spans)
+    for fourcc, pos, _size in chunks:
+        if fourcc == b"EXIF":
+            head = spans.get(pos + 8, pos + 14)
+            if head is None:
+                return None
+            return pos + 14 if head == b"Exif\0\0" else pos + 8
+    return None
+
+
+def needed(spans: Spans) -> list[tuple[int, int]]:
+    """VP8X/first chunk, and for EXIF/XMP-flagged files the chunks up to EXIF."""
+    if spans.get(0, 4) != b"RIFF" or spans.get(8, 12) != b"WEBP":
+        return []
+    out = spans.missing(12, 12 + 30)
+    flags = _flags(spans)
+    if flags is None or not flags & (8 | 4):
+        return out
+    chunks, ok, stuck = _all_chunks(spans)
+    end = _end(spans)
+    if not ok and stuck is not None:
+        if any(c[0] in _IMAGE for c in chunks) and end is not None:
+            start = max(stuck, end - TAIL)
+            if not spans.has(start, end):
+                out.append((start, end))
+        else:
+            out.append((stuck, stuck + HOP_WINDOW))
+    for fourcc, pos, _size in chunks:
+        if fourcc == b"EXIF":
+            out.extend(spans.missing(pos + 8, pos + 14))
+            off = exif_offset(spans)
+            if off is not None:
+                out.extend(tiff.exif_needed(spans, off))
+    return out
+
+
+def facts(spans: Spans) -> dict:
+    """Canvas or frame size, alpha, ICC/XMP flags, animation frames where cheap."""
+    out: dict = {"format": "webp", "density": None}
+    first = spans.get(12, 12 + 30)
+    if first is None:
+        first = spans.get_partial(12, 12 + 30)
+    fourcc = first[:4]
+    data = first[8:]
+    if fourcc == b"VP8X" and len(data) >= 10:
+        flags = data[0]
+        out["width"] = 1 + int.from_bytes(data[4:7], "little")
+        out["height"] = 1 + int.from_bytes(data[7:10], "little")
+        out["has_transparency"] = bool(flags & 0x10)
+        out["has_color_profile"] = bool(flags & 0x20)
+        out["has_xmp"] = bool(flags & 0x04)
+        chunks, complete, _ = _all_chunks(spans)
+        if flags & 0x02:
+            if complete:
+                out["frames"] = sum(1 for c in chunks if c[0] == b"ANMF")
+        else:
+            out["frames"] = 1
+        out["bit_depth"] = 8
+    elif fourcc == b"VP8 " and len(data) >= 10 and data[3:6] == b"\x9d\x01\x2a":
+        w, h = struct.unpack("<HH", data[6:10])
+        out.update(width=w & 0x3FFF, height=h & 0x3FFF, has_transparency=False,
+                   has_color_profile=False, has_xmp=False, frames=1, bit_depth=8)
+    elif fourcc == b"VP8L" and len(data) >= 5 and data[0] == 0x2F:
+        bits = int.from_bytes(data[1:5], "little")
+        out.update(width=(bits & 0x3FFF) + 1, height=((bits >> 14) & 0x3FFF) + 1,
+                   has_transparency=bool(bits >> 28 & 1), has_color_profile=False,
+                   has_xmp=False, frames=1, bit_depth=8)
+    return out
