@@ -45,6 +45,10 @@ ITEM_PIPELINES = {
     "imgprint.pipelines.FingerprintPipeline": 300,
 }
 
+# With JOBDIR, pending requests live in memory and imgprint's journal makes a
+# killed crawl resumable (imgprint/journal.py); without it this is Scrapy's own.
+SCHEDULER = "imgprint.journal.JournalScheduler"
+
 ROBOTSTXT_OBEY = False
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 16

@@ -35,6 +35,7 @@ from imgprint.fingerprint import normalize_etag, parse_content_range
 from imgprint.followup import fetch_metadata
 from imgprint.formats import Spans
 from imgprint.items import BODY_KEY
+from imgprint.journal import Journal, ResumeState
 from imgprint.rangefetch import is_image_type, setting, total_size
 from imgprint.urlfile import UrlFileError, check_url, read_url_file
 
@@ -63,6 +64,11 @@ def describe_failure(failure: Failure, timeout: float | None = None) -> str:
     return f"{type(failure.value).__name__}: {failure.value}".strip().rstrip(":")
 
 
+def late_sighting(url: str, pages: list[str]) -> dict[str, Any]:
+    """Pages that reference an image recorded earlier."""
+    return {"url": url, "pages": pages, "seen_before": True, "timestamp": utc_now()}
+
+
 def looks_like_html(body: bytes) -> bool:
     """An HTML document where image bytes were expected (an error or login page)."""
     start = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
@@ -87,6 +93,9 @@ class ImagesSpider(Spider):
         self._late: list[dict[str, Any]] = []
         # Set when the crawl cannot start; the crawl command exits non-zero then.
         self.fatal: str | None = None
+        # With JOBDIR: what earlier runs of the job did (imgprint.journal).
+        self.journal: Journal | None = None
+        self.resume = ResumeState()
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
@@ -100,6 +109,11 @@ class ImagesSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ImagesSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
+        jobdir = crawler.settings.get("JOBDIR")
+        if jobdir:
+            spider.journal = Journal(jobdir)
+            spider.resume = spider.journal.load()
+            crawler.signals.connect(spider.journal.close, signal=signals.spider_closed)
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider._spider_idle, signal=signals.spider_idle)
         return spider
@@ -128,20 +142,58 @@ class ImagesSpider(Spider):
         self.crawler.stats.set_value("imgprint/seeds", len(seeds))
         # Read by imgprint.netguard: only seed hosts may be non-public addresses.
         self.seed_hosts: set[str] = {urlsplit(u).hostname or "" for u in seeds}
+        if self.journal:
+            self.journal.note_feeds(self.crawler)
+            for request in self.resumed_requests():
+                yield request
         for url in seeds:
-            yield self.page_request(url, depth=0)
+            if url not in self.resume.pages:
+                yield self.page_request(url, depth=0)
 
-    def page_request(self, url: str, depth: int) -> Request:
+    def resumed_requests(self) -> Iterator[Request]:
+        """What earlier runs of this job discovered but did not finish."""
+        state = self.resume
+        pages, images = state.pending_pages, state.pending_images
+        stats = self.crawler.stats
+        stats.set_value("imgprint/resume/pages", len(pages))
+        stats.set_value("imgprint/resume/images", len(images))
+        stats.set_value("imgprint/resume/recorded", len(state.recorded))
+        stats.set_value("imgprint/resume/repaired_lines", state.repaired)
+        if state.pages:
+            self.logger.info(
+                "Resuming job: %d images recorded, %d pages and %d images to do"
+                " (%d partial feed lines removed)",
+                len(state.recorded), len(pages), len(images), state.repaired,
+            )
+        for url, depth in pages.items():
+            yield self.page_request(url, depth, resumed=True)
+        for url, on_pages in images.items():
+            self._pending[url] = on_pages
+            yield self._image_request(url, dont_filter=True)
+
+    def page_request(self, url: str, depth: int, resumed: bool = False) -> Request:
+        if self.journal and not resumed:
+            self.journal.page(url, depth)
         return Request(
             url,
             callback=self.parse,
             errback=self.page_failed,
             priority=PAGE_PRIORITY,
             meta={"imgprint_sniff": True, "imgprint_depth": depth},
+            dont_filter=resumed,
         )
+
+    def _page_done(self, url: str) -> None:
+        if self.journal:
+            self.journal.page_done(url)
 
     # -- pages -------------------------------------------------------------------
     def parse(self, response: Response) -> Iterator[Request | dict[str, Any]]:
+        yield from self.parse_page(response)
+        # Only now: every image and link of the page has been journaled.
+        self._page_done(response.request.url)
+
+    def parse_page(self, response: Response) -> Iterator[Request | dict[str, Any]]:
         yield from self._drain_late()
         if response.meta.get("imgprint_image") or is_image_type(
             response.headers.get(b"Content-Type")
@@ -171,6 +223,7 @@ class ImagesSpider(Spider):
                 yield self.page_request(url, depth + 1)
 
     def page_failed(self, failure: Failure) -> None:
+        self._page_done(failure.request.url)
         self.crawler.stats.inc_value("imgprint/pages/failed")
         self.logger.error(
             "Page failed: %s: %s",
@@ -184,16 +237,28 @@ class ImagesSpider(Spider):
         if pages is not None:
             if page not in pages:
                 pages.append(page)
+                if self.journal:
+                    self.journal.image(url, page)
+            return
+        if url in self.resume.recorded:
+            # Recorded by an earlier run of this job.
+            self._late.append(late_sighting(url, [page]))
             return
         self._pending[url] = [page]
+        if self.journal:
+            self.journal.image(url, page)
+        yield self._image_request(url)
+
+    def _image_request(self, url: str, dont_filter: bool = False) -> Request:
         meta: dict[str, Any] = {"imgprint_image": True, "handle_httpstatus_list": ERROR_STATUSES}
         head_first = setting(Request(url, meta=meta), self.settings, "fetch_mode") == "head"
-        yield Request(
+        return Request(
             url,
             method="HEAD" if head_first else "GET",
             callback=self.parse_image,
             errback=self.image_failed,
             meta=meta,
+            dont_filter=dont_filter,
         )
 
     async def parse_image(self, response: Response) -> AsyncIterator[dict[str, Any]]:
@@ -312,9 +377,7 @@ class ImagesSpider(Spider):
         pages = self._pending.pop(request.url, None)
         if pages:
             self.crawler.stats.inc_value("imgprint/images/seen_before")
-            self._late.append(
-                {"url": request.url, "pages": pages, "seen_before": True, "timestamp": utc_now()}
-            )
+            self._late.append(late_sighting(request.url, pages))
 
     def _drain_late(self) -> Iterator[dict[str, Any]]:
         while self._late:

@@ -1,0 +1,175 @@
+"""Keep a hostile page from steering the crawler at the operator's own network.
+
+Downloader middleware. For every request it is about to let through it:
+
+* refuses URL schemes other than ``http``/``https`` (``data:`` stays allowed: it
+  is answered in-process and the spider uses it internally);
+* resolves the host with the crawler's own resolver and refuses the request
+  when any address is loopback, private, link-local, multicast, reserved or
+  otherwise not globally routable -- unless the host is a seed URL's host
+  (``spider.seed_hosts``). The address checked is the one connected to: the
+  lookup goes through Scrapy's resolver, whose cache (``DNSCACHE_ENABLED``) the
+  HTTP/1.1 handler then reads. IP literals are checked without a lookup.
+  ``.onion`` hosts are exempt (they are never resolved locally), and so are the
+  names in requests routed through Tor (``TOR_ALL``): a local lookup would leak
+  them, and Tor itself refuses private addresses. IP literals are still checked;
+* caps pages (``IMGPRINT_PAGE_MAXSIZE``, through Scrapy's ``download_maxsize``)
+  and lifts the cap again when a seed turns out to be an image, which
+  ``RangeFetchMiddleware`` cuts at its byte budget anyway;
+* keeps image answers out of the HTTP cache (``dont_cache``): cached bodies
+  would hold more of an image than the record's 128-byte sample.
+
+A refused request ends in its errback with ``AddressRefused`` (an
+``IgnoreRequest``), whose message starts with "refused".
+
+Settings: ``IMGPRINT_NETGUARD_ENABLED`` (default True; False switches the whole
+middleware off), ``IMGPRINT_GUARD_PRIVATE`` (default True; False turns off only
+the address check), ``IMGPRINT_PAGE_MAXSIZE`` (bytes, default 10 MiB, 0: no cap),
+``TOR_ALL``. Per request (``request.meta``): ``imgprint_guard_private``,
+``imgprint_page_maxsize``.
+
+Stats: ``imgprint/guard/refused/scheme``, ``imgprint/guard/refused/address``,
+``imgprint/guard/seed_host_private`` (allowed because it is a seed host),
+``imgprint/guard/resolved``, ``imgprint/guard/unresolved``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request, signals
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest, NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet import defer
+from twisted.internet.interfaces import IResolutionReceiver
+from zope.interface import implementer
+
+from imgprint.rangefetch import is_image_type, setting
+from imgprint.tor import is_onion, uses_tor
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_SCHEMES = ("http", "https", "data")
+
+
+class AddressRefused(IgnoreRequest):
+    """The guard would not let this request reach the network."""
+
+
+def non_public(address: str) -> bool:
+    """True for any address a crawler has no business connecting to."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def ip_literal(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
+@implementer(IResolutionReceiver)
+class _Addresses:
+    def __init__(self) -> None:
+        self.addresses: list[str] = []
+        self.done: defer.Deferred[list[str]] = defer.Deferred()
+
+    def resolutionBegan(self, resolution: Any) -> None:
+        pass
+
+    def addressResolved(self, address: Any) -> None:
+        self.addresses.append(address.host)
+
+    def resolutionComplete(self) -> None:
+        self.done.callback(self.addresses)
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """Every address the crawler's resolver gives for ``host``, as the
+    HTTP/1.1 handler's HostnameEndpoint will see them."""
+    from twisted.internet import reactor
+
+    receiver = _Addresses()
+    reactor.nameResolver.resolveHostName(receiver, host, portNumber=port)
+    return await maybe_deferred_to_future(receiver.done)
+
+
+class NetGuardMiddleware:
+    def __init__(self, crawler: Crawler):
+        settings = crawler.settings
+        if not settings.getbool("IMGPRINT_NETGUARD_ENABLED", True):
+            raise NotConfigured("IMGPRINT_NETGUARD_ENABLED is False")
+        self.crawler = crawler
+        self.settings = settings
+        self.stats = crawler.stats
+        self.tor_all = settings.getbool("TOR_ALL")
+        crawler.signals.connect(self.headers_received, signal=signals.headers_received)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NetGuardMiddleware:
+        return cls(crawler)
+
+    def refuse(self, request: Request, kind: str, reason: str) -> AddressRefused:
+        self.stats.inc_value(f"imgprint/guard/refused/{kind}")
+        logger.warning("Refused %s: %s", request.url, reason)
+        return AddressRefused(f"refused: {reason}")
+
+    async def process_request(self, request: Request) -> None:
+        meta = request.meta
+        if meta.get("imgprint_image"):
+            meta.setdefault("dont_cache", True)
+        elif meta.get("imgprint_sniff"):
+            cap = int(setting(request, self.settings, "page_maxsize") or 0)
+            if cap:
+                meta.setdefault("download_maxsize", cap)
+        url = urlparse_cached(request)
+        scheme = url.scheme.lower()
+        if scheme not in ALLOWED_SCHEMES:
+            raise self.refuse(request, "scheme", f"URL scheme {scheme!r} is not http(s)")
+        guard = meta.get("imgprint_guard_private", self.settings.getbool("IMGPRINT_GUARD_PRIVATE"))
+        if scheme == "data" or not guard:
+            return
+        host = (url.hostname or "").rstrip(".").lower()
+        if is_onion(host):
+            return
+        seed_hosts = getattr(self.crawler.spider, "seed_hosts", None) or set()
+        literal = ip_literal(host)
+        if literal is not None:
+            addresses = [literal]
+        elif uses_tor(request, self.tor_all):
+            return
+        else:
+            port = url.port or (443 if scheme == "https" else 80)
+            addresses = await resolve(host, port)
+            if not addresses:
+                self.stats.inc_value("imgprint/guard/unresolved")
+                # Refusing here (rather than letting the download look the name
+                # up again) means a second lookup can never answer differently.
+                raise CannotResolveHostError(f"no address for {host}")
+            self.stats.inc_value("imgprint/guard/resolved")
+        bad = [a for a in addresses if non_public(a)]
+        if not bad:
+            return
+        if host in seed_hosts:
+            self.stats.inc_value("imgprint/guard/seed_host_private")
+            return
+        shown = host if literal else f"{host} ({', '.join(bad)})"
+        raise self.refuse(
+            request, "address", f"{shown} is not a public address and not a seed host"
+        )
+
+    def headers_received(self, headers: Any, body_length: Any, request: Request, spider: Any):
+        # A seed that is an image: the page cap would reject a large file
+        # before RangeFetchMiddleware could cut it at its budget.
+        if request.meta.get("imgprint_sniff") and is_image_type(headers.get(b"Content-Type")):
+            request.meta.pop("download_maxsize", None)
+            request.meta["dont_cache"] = True
