@@ -11,6 +11,7 @@ from posixpath import splitext
 from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
+from w3lib.url import safe_url_string
 
 IMAGE_EXTENSIONS = frozenset(
     ".jpg .jpeg .jpe .jfif .png .gif .webp .tif .tiff .heic .heif .avif .bmp .jxl".split()
@@ -99,7 +100,8 @@ def absolute_urls(refs: list[str], base: str) -> tuple[list[str], list[str]]:
         except ValueError:
             skipped.append(ref)
             continue
-        url = url.split("#", 1)[0]
+        # The form Request.url will have: keys of the spider's maps must match it.
+        url = safe_url_string(url.split("#", 1)[0])
         if urlsplit(url).scheme.lower() in ("http", "https"):
             found.setdefault(url)
         else:
