@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from typing import Any
 
 import exifread
 
@@ -24,7 +25,7 @@ logging.getLogger("exifread").setLevel(logging.CRITICAL)
 
 #: Upper bound on reads exifread may do in one run; a hostile IFD can ask for
 #: 65535 entries x 1000 values each.
-MAX_READS = 200_000
+MAX_READS = 20_000
 #: Cap on any single span asked for.
 MAX_SPAN = 1 << 20
 #: A read into a gap is widened to this many bytes: IFDs and their values
@@ -298,3 +299,93 @@ def facts(spans: Spans) -> dict:
     if big or not nxt:
         out["frames"] = n
     return out
+
+
+# --- coded data ---------------------------------------------------------------
+
+
+def _first_value_at(ifd: IFD, tag: int) -> tuple[int, int] | None:
+    """Absolute span of the first value of `tag` when it is stored out of line."""
+    entry = ifd.entries.get(tag)
+    if entry is None:
+        return None
+    typ, count, raw = entry
+    size = _TYPE_SIZES.get(typ)
+    if size is None or size * count <= 4:
+        return None
+    off = struct.unpack(ifd.endian + "I", raw)[0]
+    return ifd.base + off, ifd.base + off + size
+
+
+def _ifd0(spans: Spans) -> IFD | None:
+    hdr = header(spans)
+    if hdr is None:
+        return None
+    endian, off, big = hdr
+    return read_bigtiff_ifd0(spans, off, endian) if big else read_ifd(spans, 0, off, endian)
+
+
+def _strip0(spans: Spans) -> tuple[int | None, Any]:
+    """(offset, byte count) of strip or tile 0; else (None, span still needed)."""
+    ifd = _ifd0(spans)
+    if ifd is None:
+        return None, None
+    for offsets, counts in ((273, 279), (324, 325)):
+        if offsets in ifd.entries:
+            off, n = ifd.value(offsets), ifd.value(counts)
+            if off is None:
+                return None, _first_value_at(ifd, offsets)
+            if n is None:
+                return None, _first_value_at(ifd, counts)
+            return int(off), int(n)
+    return None, None
+
+
+def content_spans(spans: Spans, k: int) -> list[tuple[int, int]] | None:
+    """The first `k` bytes of strip 0 (or tile 0) of IFD0; None until IFD0 and the
+    first StripOffsets/StripByteCounts values are held.
+
+    Tags, EXIF and XMP live in IFDs and values that are left out, so editing them
+    does not change these bytes (an editor that moves the strips is fine too)."""
+    if exif_offset(spans) is None:
+        return None
+    off, n = _strip0(spans)
+    if off is None or n is None or n <= 0:
+        return None
+    end = off + min(n, k)
+    if spans.size is not None and end > spans.size:
+        return None
+    return [(off, end)]
+
+
+def content_needed(spans: Spans, k: int) -> list[tuple[int, int]]:
+    """Out-of-line first strip offset/count values, then the strip bytes."""
+    if exif_offset(spans) is None:
+        return []
+    off, n = _strip0(spans)
+    if off is None:
+        return [n] if n is not None else []
+    return content_spans(spans, k) or []
+
+
+def thumbnail_span(spans: Spans, base: int, max_bytes: int) -> tuple[int, int] | None:
+    """Absolute span of the JPEG thumbnail IFD1 points at (JPEGInterchangeFormat,
+    JPEGInterchangeFormatLength) in the TIFF blob at `base`; None if there is none,
+    it is longer than `max_bytes`, or IFD0/IFD1 are not held."""
+    hdr = header(spans, base)
+    if hdr is None or hdr[2]:
+        return None
+    endian, off, _ = hdr
+    ifd0 = read_ifd(spans, base, off, endian)
+    if ifd0 is None or not ifd0.next_offset or ifd0.next_offset == off:
+        return None
+    ifd1 = read_ifd(spans, base, ifd0.next_offset, endian)
+    if ifd1 is None:
+        return None
+    start, length = ifd1.value(0x201), ifd1.value(0x202)
+    if not isinstance(start, int) or not isinstance(length, int) or not 0 < length <= max_bytes:
+        return None
+    start += base
+    if spans.size is not None and start + length > spans.size:
+        return None
+    return start, start + length
