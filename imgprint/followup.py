@@ -1,15 +1,22 @@
 """Follow-up Range requests for metadata that lies past the first bytes.
 
 After the first ranged GET, the format parsers (``imgprint.formats``) say which
-further byte spans hold metadata; this fetches exactly those, through the
+further byte spans hold metadata, and which hold what the content hash and the
+perceptual hash are computed from (the first coded bytes, the EXIF thumbnail,
+the first scan of a progressive JPEG; ``formats.wanted``); this fetches those
+within the budgets, metadata first, through the
 engine's downloader (so every downloader middleware applies: retries,
 timeouts, Tor routing, the network guard) but not through the scheduler: the
 fetched bytes stay in memory and never reach a disk queue.
 
 Settings: ``IMGPRINT_FOLLOWUPS`` (most follow-up requests per image, default 2;
 0 turns them off), ``IMGPRINT_FOLLOWUP_BYTES`` (most bytes they may fetch in
-total per image, default 262144). Per request: ``meta["imgprint_followups"]``,
+total per image, default 262144); ``IMGPRINT_CONTENT_BYTES`` and
+``IMGPRINT_PHASH_SCAN_BYTES`` (see ``imgprint.contenthash``/``imgprint.phash``)
+size what is fetched for the hashes. Per request: ``meta["imgprint_followups"]``,
 ``meta["imgprint_followup_bytes"]`` on the image request.
+A budget that runs out before the hash inputs are held costs the hash
+(``content_sha256``/``phash`` null), never ``metadata_incomplete``.
 Stats: ``imgprint/followup/requests``, ``imgprint/followup/bytes``,
 ``imgprint/followup/incomplete``.
 """
@@ -56,7 +63,8 @@ def add_answer(spans: Spans, start: int, end: int, response: Response) -> str | 
 
 async def fetch_metadata(
     url: str, spans: Spans, download: Download, max_requests: int, max_bytes: int,
-    range_ignored: bool = False, meta: dict | None = None,
+    range_ignored: bool = False, meta: dict | None = None, content_bytes: int = 0,
+    thumbnail_bytes: int = 0, scan_bytes: int = 0,
 ) -> FollowupResult:
     """Fetch the spans the parsers still need, within the request and byte budgets.
 
@@ -66,18 +74,21 @@ async def fetch_metadata(
     result = FollowupResult()
     while True:
         left = max_bytes - result.bytes
-        span = formats.next_fetch(spans, left)
+        span = formats.next_fetch(spans, left, content_bytes, thumbnail_bytes, scan_bytes)
         if span is None:
             if formats.needed(spans):
                 result.incomplete = f"metadata past the byte budget ({max_bytes} bytes)"
             return result
         start, end = span
         if range_ignored and end > left:  # every follow-up reads again from byte 0
-            result.incomplete = (f"server ignores Range and metadata ends at byte {end},"
-                                 f" past the byte budget ({max_bytes} bytes)")
+            if formats.needed(spans):
+                result.incomplete = (f"server ignores Range and metadata ends at byte {end},"
+                                     f" past the byte budget ({max_bytes} bytes)")
             return result
         if result.requests >= max_requests:
-            result.incomplete = f"metadata needs more than {max_requests} follow-up requests"
+            if formats.needed(spans):
+                result.incomplete = (f"metadata needs more than {max_requests}"
+                                     " follow-up requests")
             return result
         request = Request(
             url,

@@ -26,6 +26,9 @@ FIELDS: list[str] = [
     "progressive",
     "quality",
     "frames",
+    "content_sha256",
+    "phash",
+    "phash_source",
     "gps",
     "taken_at",
     "camera",
@@ -43,3 +46,7 @@ FIELDS: list[str] = [
 
 # Item key holding the fetched prefix; removed by FingerprintPipeline.
 BODY_KEY = "_body"
+# The IMGPRINT_CONTENT_BYTES / IMGPRINT_PHASH_SCAN_BYTES in force for the image
+# (settings or request meta); removed by FingerprintPipeline.
+CONTENT_BYTES_KEY = "_content_bytes"
+SCAN_BYTES_KEY = "_phash_scan_bytes"

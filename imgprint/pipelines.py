@@ -5,11 +5,20 @@ plus any follow-up spans), adds the seed-compatible fields
 (``sha256_first_10240_bytes``, ``random_128_bytes_sample_start``, over the first
 10,241 bytes only), ``exif`` (the complete tag set the format parsers could
 reach), the header facts (``format``, ``width``, ``height``, ...) and the
-investigators' summary (``gps``, ``taken_at``, ``camera``, ``software``); then
-drops the bytes, so no feed ever holds image content beyond the 128-byte sample.
+investigators' summary (``gps``, ``taken_at``, ``camera``, ``software``), and
+the copy-detection hashes (``content_sha256`` over the first coded bytes, no
+metadata; ``phash``/``phash_source`` from the EXIF thumbnail or the first
+progressive scan; docs/fingerprints.md); then drops the bytes, so no feed ever
+holds image content beyond the 128-byte sample.
 A corrupt image still yields its record, with ``error`` set.
 
-Stats: ``imgprint/fingerprinted``, ``imgprint/exif/found``, ``imgprint/exif/error``.
+Settings: ``IMGPRINT_CONTENT_BYTES`` (bytes of coded data under
+``content_sha256``), ``IMGPRINT_PHASH_SCAN_BYTES`` (see ``imgprint.phash``); both
+also per request, as the spider passes them on with the bytes.
+
+Stats: ``imgprint/fingerprinted``, ``imgprint/exif/found``, ``imgprint/exif/error``,
+``imgprint/content_hash``, ``imgprint/phash/exif_thumbnail``,
+``imgprint/phash/progressive_scan``.
 """
 
 from __future__ import annotations
@@ -22,7 +31,8 @@ from imgprint import formats
 from imgprint.exif import ExifError, exif_tags
 from imgprint.fingerprint import SEED_PREFIX_BYTES, seed_fingerprint
 from imgprint.formats import FormatError, Spans
-from imgprint.items import BODY_KEY
+from imgprint.items import BODY_KEY, CONTENT_BYTES_KEY, SCAN_BYTES_KEY
+from imgprint.phash import phash_fields
 from imgprint.summary import summary
 
 
@@ -54,9 +64,19 @@ def fingerprint_fields(spans: Spans) -> dict[str, Any]:
     return fields
 
 
+def hash_fields(spans: Spans, content_bytes: int, scan_bytes: int) -> dict[str, Any]:
+    """``content_sha256``, ``phash`` and ``phash_source`` (None when not computable)."""
+    fields: dict[str, Any] = {"content_sha256": formats.content_hash(spans, content_bytes),
+                              "phash": None, "phash_source": None}
+    fields.update(phash_fields(spans, scan_bytes))
+    return fields
+
+
 class FingerprintPipeline:
     def __init__(self, crawler: Any):
         self.stats = crawler.stats
+        self.content_bytes = crawler.settings.getint("IMGPRINT_CONTENT_BYTES")
+        self.scan_bytes = crawler.settings.getint("IMGPRINT_PHASH_SCAN_BYTES")
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> FingerprintPipeline:
@@ -65,13 +85,21 @@ class FingerprintPipeline:
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         spans = adapter.pop(BODY_KEY, None) if BODY_KEY in adapter else None
+        content_bytes = (adapter.pop(CONTENT_BYTES_KEY) if CONTENT_BYTES_KEY in adapter
+                         else self.content_bytes)
+        scan_bytes = adapter.pop(SCAN_BYTES_KEY) if SCAN_BYTES_KEY in adapter else self.scan_bytes
         if spans is None:
             return item
         if isinstance(spans, bytes):
             body, spans = spans, Spans()
             spans.add(0, body)
         fields = fingerprint_fields(spans)
+        fields.update(hash_fields(spans, content_bytes, scan_bytes))
         self.stats.inc_value("imgprint/fingerprinted")
+        if fields["content_sha256"]:
+            self.stats.inc_value("imgprint/content_hash")
+        if fields["phash_source"]:
+            self.stats.inc_value(f"imgprint/phash/{fields['phash_source']}")
         if fields.get("error"):
             self.stats.inc_value("imgprint/exif/error")
         elif fields["exif"]:

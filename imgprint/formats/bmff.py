@@ -91,6 +91,7 @@ class Meta:
         self.props: list[tuple[bytes, bytes]] = []  # (type, payload)
         self.assoc: dict[int, list[int]] = {}  # item id -> 1-based property indexes
         self.idat_start: int | None = None
+        self.refs: dict[tuple[bytes, int], list[int]] = {}  # (type, from id) -> to ids
 
 
 def _cstr(data: bytes, pos: int) -> tuple[bytes, int]:
@@ -121,6 +122,8 @@ def parse_meta(data: bytes, file_pos: int) -> Meta:
                 _parse_iprp(body, meta)
             elif btype == b"idat":
                 meta.idat_start = file_pos + pos + blen
+            elif btype == b"iref":
+                _parse_iref(body, meta)
         except (struct.error, IndexError, ValueError):
             continue
     return meta
@@ -177,6 +180,20 @@ def _parse_iloc(body: bytes, meta: Meta) -> None:
                 num(idx_size)
             extents.append((base + num(off_size), num(len_size)))
         meta.locs[item_id] = (method, extents)
+
+
+def _parse_iref(body: bytes, meta: Meta) -> None:
+    wide = body[0] != 0
+    n = 4 if wide else 2
+    for btype, pos, blen, size in _children(body, 4):
+        ref = body[pos + blen : pos + size]
+        if len(ref) < 2 * n + 2:
+            continue
+        src = int.from_bytes(ref[:n], "big")
+        count = int.from_bytes(ref[n : n + 2], "big")
+        to = [int.from_bytes(ref[n + 2 + i * n : n + 2 + (i + 1) * n], "big")
+              for i in range(min(count, (len(ref) - n - 2) // n))]
+        meta.refs.setdefault((btype, src), to)
 
 
 def _parse_iprp(body: bytes, meta: Meta) -> None:
@@ -317,3 +334,58 @@ def facts(spans: Spans) -> dict:
     out["has_transparency"] = alpha
     out["has_xmp"] = any(t == b"mime" and b"rdf+xml" in ct for t, ct in meta.items.values())
     return out
+
+
+# --- coded data ---------------------------------------------------------------
+
+
+def _coded_item(meta: Meta) -> int | None:
+    """The primary item, or for a derived one (grid, overlay) its first input tile."""
+    item = meta.primary
+    for _ in range(4):
+        if item is None or meta.items.get(item, (b"", b""))[0] not in (b"grid", b"iovl", b"iden"):
+            return item
+        to = meta.refs.get((b"dimg", item))
+        item = to[0] if to else None
+    return item
+
+
+def content_spans(spans: Spans, k: int) -> list[tuple[int, int]] | None:
+    """The first `k` bytes of the primary item's coded data (of the first tile
+    for a grid image), located through `iloc`; None until `meta` is held.
+
+    The Exif and XMP items, `meta` itself and the box layout are left out, so
+    moving or rewriting metadata items does not change these bytes."""
+    if spans.get(4, 8) != b"ftyp":
+        return None
+    meta = _meta(spans)
+    if meta is None:
+        return None
+    item = _coded_item(meta)
+    if item is None or item not in meta.locs:
+        return None
+    method, extents = meta.locs[item]
+    if method == 1:
+        if meta.idat_start is None:
+            return None
+        shift = meta.idat_start
+    elif method == 0:
+        shift = 0
+    else:
+        return None
+    out: list[tuple[int, int]] = []
+    left = k
+    for start, length in extents:
+        start += shift
+        if length == 0:
+            if spans.size is None:
+                return None
+            length = spans.size - start
+        take = min(length, left)
+        if take <= 0 or (spans.size is not None and start + take > spans.size):
+            break
+        out.append((start, start + take))
+        left -= take
+        if not left:
+            break
+    return out or None

@@ -236,3 +236,77 @@ _SUMS1 = [
     1996, 1915, 1858, 1773, 1692, 1620, 1552, 1477, 1398, 1326, 1251, 1179, 1109, 1031, 961,
     884, 814, 736, 667, 592, 518, 441, 369, 292, 221, 151, 86, 64, 0,
 ]
+
+
+# --- coded data ---------------------------------------------------------------
+
+#: Segments that decoding needs: quantisation and Huffman tables, frame header,
+#: restart interval, arithmetic conditioning, and the scan header itself.
+CODED_MARKERS = SOF_MARKERS | {0xC4, 0xCC, 0xDB, 0xDD, 0xDA}
+
+
+def content_spans(spans: Spans, k: int) -> list[tuple[int, int]] | None:
+    """Table/frame/scan-header segments up to the first SOS, then `k` bytes of scan
+    data; None until the segment walk has reached SOS.
+
+    APPn and COM segments are left out, so editing, stripping or reordering them
+    (EXIF, XMP, ICC, comments) leaves these spans' bytes unchanged."""
+    if spans.get(0, 2) != b"\xff\xd8":
+        return None
+    segs, stuck = walk(spans)
+    if stuck is not None or not segs or segs[-1][0] != 0xDA:
+        return None
+    out = [(pos, pos + 2 + length) for marker, pos, length in segs if marker in CODED_MARKERS]
+    _, sos, length = segs[-1]
+    start = sos + 2 + length
+    end = start + k
+    if spans.size is not None:
+        end = min(end, spans.size)
+    if end > start:
+        out.append((start, end))
+    return out
+
+
+def first_scan(spans: Spans) -> tuple[int, int, int] | None:
+    """(first SOS offset, scan data start, SOF index) of a progressive JPEG, else None."""
+    segs, stuck = walk(spans)
+    if stuck is not None or not segs or segs[-1][0] != 0xDA:
+        return None
+    sof = next((i for i, s in enumerate(segs) if s[0] in SOF_MARKERS), None)
+    if sof is None or segs[sof][0] not in PROGRESSIVE:
+        return None
+    _, sos, length = segs[-1]
+    return sos, sos + 2 + length, sof
+
+
+def scan_end(data: bytes) -> int | None:
+    """Offset in `data` (entropy-coded bytes) of the marker that ends the scan."""
+    i = 0
+    while True:
+        i = data.find(b"\xff", i)
+        if i < 0 or i + 1 >= len(data):
+            return None
+        nxt = data[i + 1]
+        # 0xFF00 is a stuffed byte, RSTn continue the scan, 0xFF runs are fill.
+        if nxt == 0x00 or 0xD0 <= nxt <= 0xD7 or nxt == 0xFF:
+            i += 1
+            continue
+        return i
+
+
+#: Bytes asked for at a segment header past the bytes held when the coded data
+#: is wanted too: APPn runs (EXIF with thumbnail, MPF, ICC) are often a few KB
+#: each, and one bigger window beats a round trip per segment.
+CONTENT_HOP = 32768
+
+
+def content_needed(spans: Spans, k: int) -> list[tuple[int, int]]:
+    """A wide window at the segment the walk stopped at, else the missing spans."""
+    if spans.get(0, 2) != b"\xff\xd8":
+        return []
+    _, stuck = walk(spans)
+    if stuck is not None:
+        # Headers this long are runs of 64 KB APPn segments (MPF, FLIR, depth
+        # maps): grow the window with the distance walked so far.
+        return [(stuck, stuck + max(CONTENT_HOP, stuck) + k)]
+    return content_spans(spans, k) or []

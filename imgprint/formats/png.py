@@ -175,3 +175,59 @@ def crc_ok(spans: Spans, pos: int, length: int) -> bool | None:
     if data is None:
         return None
     return zlib.crc32(data[:-4]) == struct.unpack(">I", data[-4:])[0]
+
+
+# --- coded data ---------------------------------------------------------------
+
+
+def _coded_walk(spans: Spans, k: int) -> tuple[list[tuple[int, int]], int | None, bool]:
+    """IHDR/PLTE data and the first `k` bytes of IDAT data across chunks; where a
+    missing chunk header stopped the walk; whether it reached enough IDAT data."""
+    out: list[tuple[int, int]] = []
+    pos = 8
+    got = 0
+    for _ in range(MAX_CHUNKS):
+        if spans.size is not None and pos + 8 > spans.size:
+            return out, None, got > 0
+        head = spans.get(pos, pos + 8)
+        if head is None:
+            return out, pos, False
+        length = struct.unpack(">I", head[:4])[0]
+        ctype = head[4:8]
+        if not _is_type(ctype) or length > 0x7FFFFFFF or ctype == b"IEND":
+            return out, None, got > 0
+        if ctype in (b"IHDR", b"PLTE"):
+            out.append((pos + 8, pos + 8 + length))
+        elif ctype == b"IDAT":
+            take = min(length, k - got)
+            if take > 0:
+                out.append((pos + 8, pos + 8 + take))
+                got += take
+            if got >= k:
+                return out, None, True
+        elif got:
+            return out, None, True  # image data ended before k bytes
+        pos += 12 + length
+    return out, None, got > 0
+
+
+def content_spans(spans: Spans, k: int) -> list[tuple[int, int]] | None:
+    """IHDR and PLTE chunk data and the first `k` bytes of the zlib stream in IDAT
+    (across chunks); None until the chunk walk has got that far.
+
+    Ancillary chunks (eXIf, iTXt, tEXt, iCCP, pHYs, tIME...) are left out, and
+    chunk boundaries do not matter: only the data bytes are taken."""
+    if spans.get(0, 8) != SIGNATURE:
+        return None
+    out, stuck, ok = _coded_walk(spans, k)
+    return out if stuck is None and ok else None
+
+
+def content_needed(spans: Spans, k: int) -> list[tuple[int, int]]:
+    """The next chunk header (and the data behind it) the coded-data walk lacks."""
+    if spans.get(0, 8) != SIGNATURE:
+        return []
+    out, stuck, _ = _coded_walk(spans, k)
+    if stuck is not None:
+        return [(stuck, stuck + 8 + k)]
+    return out

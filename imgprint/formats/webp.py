@@ -173,3 +173,57 @@ def facts(spans: Spans) -> dict:
                    has_transparency=bool(bits >> 28 & 1), has_color_profile=False,
                    has_xmp=False, frames=1, bit_depth=8)
     return out
+
+
+# --- coded data ---------------------------------------------------------------
+
+
+def _coded_walk(spans: Spans, k: int) -> tuple[list[tuple[int, int]], int | None, bool]:
+    """Canvas size and the start of each bitstream chunk up to the first VP8/VP8L
+    (or the first frame's); where a missing chunk header stopped the walk; and
+    whether the bitstream was reached."""
+    out: list[tuple[int, int]] = []
+    end = _end(spans)
+    pos = 12
+    for _ in range(MAX_CHUNKS):
+        if end is not None and pos + 8 > end:
+            return out, None, False
+        head = spans.get(pos, pos + 8)
+        if head is None:
+            return out, pos, False
+        fourcc = head[:4]
+        if not _is_fourcc(fourcc):
+            return out, None, False
+        size = struct.unpack("<I", head[4:])[0]
+        data = pos + 8
+        if fourcc == b"VP8X":
+            # Canvas size only: the flag byte changes when EXIF/XMP are added.
+            out.append((data + 4, data + 10))
+        elif fourcc == b"ALPH":
+            out.append((data, data + min(size, k)))
+        elif fourcc in (b"VP8 ", b"VP8L", b"ANMF"):
+            out.append((data, data + min(size, k)))
+            return out, None, True
+        pos += 8 + size + (size & 1)
+    return out, None, False
+
+
+def content_spans(spans: Spans, k: int) -> list[tuple[int, int]] | None:
+    """The first `k` bytes of the ALPH and VP8/VP8L (or first ANMF) chunk data, plus
+    the VP8X canvas size; None until the walk has reached the bitstream.
+
+    ICCP, EXIF and XMP chunks and the VP8X flags are left out."""
+    if spans.get(0, 4) != b"RIFF" or spans.get(8, 12) != b"WEBP":
+        return None
+    out, _, reached = _coded_walk(spans, k)
+    return out if reached else None
+
+
+def content_needed(spans: Spans, k: int) -> list[tuple[int, int]]:
+    """The next chunk header (and the data behind it) the coded-data walk lacks."""
+    if spans.get(0, 4) != b"RIFF" or spans.get(8, 12) != b"WEBP":
+        return []
+    out, stuck, _ = _coded_walk(spans, k)
+    if stuck is not None:
+        return [(stuck, stuck + 8 + k)]
+    return out

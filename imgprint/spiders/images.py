@@ -34,8 +34,9 @@ from imgprint.discovery import find_images, find_links
 from imgprint.fingerprint import normalize_etag, parse_content_range
 from imgprint.followup import fetch_metadata
 from imgprint.formats import Spans
-from imgprint.items import BODY_KEY
+from imgprint.items import BODY_KEY, CONTENT_BYTES_KEY, SCAN_BYTES_KEY
 from imgprint.journal import Journal, ResumeState
+from imgprint.phash import MAX_THUMBNAIL_BYTES
 from imgprint.rangefetch import is_image_type, setting, total_size
 from imgprint.urlfile import UrlFileError, check_url, read_url_file
 
@@ -270,13 +271,19 @@ class ImagesSpider(Spider):
             spans = Spans(record["image_size"])
             spans.add(0, body)
             request = response.request
+            content_bytes = int(setting(request, self.settings, "content_bytes") or 0)
+            scan_bytes = int(setting(request, self.settings, "phash_scan_bytes") or 0)
             result = await fetch_metadata(
                 response.url, spans, self.crawler.engine.download_async,
                 int(setting(request, self.settings, "followups")),
                 int(setting(request, self.settings, "followup_bytes")),
                 range_ignored=response.status == 200,
+                content_bytes=content_bytes, thumbnail_bytes=MAX_THUMBNAIL_BYTES,
+                scan_bytes=scan_bytes,
             )
             record[BODY_KEY] = spans
+            record[CONTENT_BYTES_KEY] = content_bytes
+            record[SCAN_BYTES_KEY] = scan_bytes
             record["requests"] += result.requests
             record["bytes_fetched"] += result.bytes
             stats = self.crawler.stats

@@ -1,0 +1,138 @@
+"""Perceptual hash of an image from the few bytes the crawler holds.
+
+``phash`` is imagehash's ``phash`` (grayscale, 32x32 Lanczos resize, 2-D DCT,
+the top-left 8x8 coefficients including DC, bit = coefficient > their median),
+as 16 hex digits; compare by Hamming distance. It is not pHash.org's variant.
+
+The pixels come from one of two small images inside the file, never from the
+whole image (which is never fetched):
+
+* ``progressive_scan``: the first scan of a progressive JPEG, which holds the
+  DC coefficient of every 8x8 block, decoded at 1/8 scale (libjpeg's DCT
+  scaling reads just that coefficient), so it is the whole picture at 1/8
+  resolution;
+* ``exif_thumbnail``: the JPEG thumbnail EXIF IFD1 points at
+  (JPEGInterchangeFormat/Length), in JPEG, TIFF, PNG, WebP or HEIF EXIF.
+
+The progressive scan wins when both are held: it is the image itself, while a
+thumbnail may be letterboxed, stale after an edit, or missing from a copy.
+Nothing decoded is kept: the record gets the 16 hex digits and the source.
+
+Decoding is guarded: only baseline/progressive JPEG data is decoded; at most
+``MAX_THUMBNAIL_BYTES`` of input; at most ``MAX_PIXELS`` pixels after scaling,
+checked from the header before any pixel is decoded; and ``TIME_LIMIT`` seconds
+per decode, after which the hash is given up (the decode runs on a worker
+thread, which Pillow's decoder lets run without the GIL).
+
+Settings: ``IMGPRINT_PHASH_SCAN_BYTES`` (most bytes of a first scan fetched and
+decoded; 0 turns the progressive source off; per request
+``meta["imgprint_phash_scan_bytes"]``).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+import imagehash
+import numpy
+from PIL import Image
+
+from imgprint import formats
+from imgprint.formats import Spans
+
+#: Largest thumbnail decoded (and fetched): EXIF in JPEG lives in one APP1
+#: segment, so a real thumbnail is always smaller.
+MAX_THUMBNAIL_BYTES = 65536
+#: Largest decoded image (after 1/8 scaling for a progressive scan), in pixels.
+MAX_PIXELS = 4_000_000
+#: Seconds a decode may take.
+TIME_LIMIT = 2.0
+#: A first scan gives one pixel per 8x8 block: below this many on a side the
+#: 32x32 resize of phash would invent detail (measured: median distance 10 to
+#: the full image's phash for the corpus's small images, 0 from 256 px on).
+MIN_SCAN_SIDE = 32
+#: Standard deviation of the 32x32 grayscale below which an image is flat.
+MIN_CONTRAST = 2.0
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+class PhashError(Exception):
+    """The data was refused or could not be decoded."""
+
+
+def _decoded(data: bytes, scale: bool) -> Image.Image:
+    with warnings.catch_warnings():
+        # Pillow's own bomb check only warns below 2x its limit; ours is tighter.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image = Image.open(io.BytesIO(data), formats=["JPEG"])
+        if scale:
+            # DCT scaling to 1/8: each 8x8 block decodes to its DC value.
+            image.draft("L", (max(1, image.size[0] // 8), max(1, image.size[1] // 8)))
+        width, height = image.size
+        if scale and min(width, height) < MIN_SCAN_SIDE:
+            raise PhashError(f"a {width}x{height} first scan is too coarse")
+        if width * height > MAX_PIXELS:
+            raise PhashError(f"{width}x{height} pixels is over {MAX_PIXELS}")
+        image.load()
+    return image
+
+
+def _run(data: bytes, scale: bool) -> str:
+    image = _decoded(data, scale)
+    small = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
+    if numpy.asarray(small, dtype=float).std() < MIN_CONTRAST:
+        # A flat image's DCT is all rounding noise: its hash (0000... or 8000...)
+        # would match every other flat image.
+        raise PhashError("flat image, no perceptual hash")
+    return str(imagehash.phash(image))
+
+
+def phash_of_jpeg(data: bytes, scale: bool = False, time_limit: float = TIME_LIMIT) -> str:
+    """imagehash.phash of JPEG `data` (16 hex digits), within the decode guards.
+
+    `scale`: decode at 1/8 size (for a progressive first scan)."""
+    global _pool
+    if len(data) > MAX_THUMBNAIL_BYTES and not scale:
+        raise PhashError(f"{len(data)} bytes is over {MAX_THUMBNAIL_BYTES}")
+    if data[:2] != b"\xff\xd8":
+        raise PhashError("not JPEG data")
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(1, thread_name_prefix="imgprint-phash")
+        future = _pool.submit(_run, data, scale)
+    try:
+        return future.result(timeout=time_limit)
+    except FutureTimeout as exc:
+        raise PhashError(f"decoding took more than {time_limit:g} s") from exc
+    except PhashError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Pillow raises anything on bad data
+        raise PhashError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def phash_fields(spans: Spans, scan_bytes: int) -> dict[str, str]:
+    """``phash`` and ``phash_source`` from what `spans` hold; {} when neither a
+    complete first progressive scan (within `scan_bytes`) nor an EXIF thumbnail is
+    held, or when decoding was refused."""
+    if scan_bytes > 0:
+        scan = formats.first_scan_bytes(spans, scan_bytes)
+        if scan is not None:
+            try:
+                return {"phash": phash_of_jpeg(scan, scale=True),
+                        "phash_source": "progressive_scan"}
+            except PhashError:
+                pass
+    thumb = formats.thumbnail_span(spans, MAX_THUMBNAIL_BYTES)
+    data = spans.get(*thumb) if thumb is not None else None
+    if data is not None:
+        try:
+            return {"phash": phash_of_jpeg(data), "phash_source": "exif_thumbnail"}
+        except PhashError:
+            pass
+    return {}

@@ -1,0 +1,149 @@
+"""phash from EXIF thumbnails and progressive first scans; decode guards; a real crawl."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import exifread
+import imagehash
+import pytest
+from PIL import Image
+
+from imgprint import formats, phash
+from imgprint.formats import Spans
+from imgprint.phash import PhashError, phash_fields, phash_of_jpeg
+from tests.conftest import run_crawl, static_server
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+EX = CORPUS / "exif-samples"
+ME = CORPUS / "metadata-extractor"
+WITH_THUMBNAILS = [EX / "jpg/gps/DSCN0010.jpg", EX / "jpg/Canon_40D.jpg",
+                   ME / "jpg/Nikon D60.jpg", EX / "jpg/Konica_Minolta_DiMAGE_Z3.jpg"]
+
+needs_exiftool = pytest.mark.skipif(not shutil.which("exiftool"), reason="exiftool missing")
+
+
+def whole(data: bytes) -> Spans:
+    spans = Spans(len(data))
+    spans.add(0, data)
+    return spans
+
+
+def photo(size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """A picture with structure at every scale (a phash of noise means nothing)."""
+    with Image.open(EX / "jpg/gps/DSCN0010.jpg") as im:
+        return im.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+
+
+@pytest.mark.parametrize("path", WITH_THUMBNAILS, ids=lambda p: p.name)
+def test_thumbnail_phash_is_imagehash_of_the_thumbnail(path):
+    data = path.read_bytes()
+    # The thumbnail as exifread extracts it, independently of our IFD1 reader.
+    thumb = exifread.process_file(io.BytesIO(data), details=False)["JPEGThumbnail"]
+    expected = str(imagehash.phash(Image.open(io.BytesIO(thumb))))
+    assert phash_fields(whole(data), 65536) == {"phash": expected,
+                                                "phash_source": "exif_thumbnail"}
+    assert len(expected) == 16
+
+
+def test_progressive_first_scan():
+    out = io.BytesIO()
+    photo((1024, 768)).save(out, "JPEG", quality=90, progressive=True)
+    data = out.getvalue()
+    scan = formats.first_scan_bytes(whole(data), 65536)
+    assert scan is not None and len(scan) < len(data) / 3
+    fields = phash_fields(whole(data), 65536)
+    assert fields["phash_source"] == "progressive_scan"
+    full = imagehash.phash(Image.open(io.BytesIO(data)))
+    assert full - imagehash.hex_to_hash(fields["phash"]) <= 4
+    # Over the scan budget, or from the prefix alone: no progressive source.
+    assert phash_fields(whole(data), 100) == {}
+    prefix = Spans(len(data))
+    prefix.add(0, data[:1000])
+    assert formats.first_scan_bytes(prefix, 65536) is None
+    assert formats.wanted(prefix, 0, 0, 65536)  # asks for the rest of the scan
+
+
+def bomb(width: int, height: int) -> bytes:
+    """A small JPEG whose frame header claims `width` x `height`."""
+    out = io.BytesIO()
+    Image.new("L", (16, 16), 128).save(out, "JPEG")
+    data = bytearray(out.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def test_decode_guards(monkeypatch):
+    with pytest.raises(PhashError, match="pixels"):
+        phash_of_jpeg(bomb(60000, 60000))
+    with pytest.raises(PhashError, match="bytes"):
+        phash_of_jpeg(b"\xff\xd8" + b"\0" * (phash.MAX_THUMBNAIL_BYTES + 1))
+    with pytest.raises(PhashError, match="not JPEG"):
+        phash_of_jpeg(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+    with pytest.raises(PhashError, match="flat"):
+        phash_of_jpeg(bomb(16, 16))
+    out = io.BytesIO()
+    photo((320, 240)).save(out, "JPEG", quality=90)
+    assert len(phash_of_jpeg(out.getvalue())) == 16
+    # A decode that hangs is given up (a stand-in for a slow decoder).
+    monkeypatch.setattr(phash, "_run", lambda data, scale: time.sleep(0.3) or "0" * 16)
+    with pytest.raises(PhashError, match="took more than"):
+        phash_of_jpeg(out.getvalue(), time_limit=0.05)
+
+
+@needs_exiftool
+def test_thumbnail_bomb_in_a_file(tmp_path):
+    (tmp_path / "bomb.jpg").write_bytes(bomb(65000, 65000))
+    target = tmp_path / "t.jpg"
+    shutil.copyfile(EX / "jpg/gps/DSCN0010.jpg", target)
+    subprocess.run(["exiftool", "-q", "-overwrite_original",
+                    f"-ThumbnailImage<={tmp_path / 'bomb.jpg'}", str(target)], check=True)
+    data = target.read_bytes()
+    assert formats.thumbnail_span(whole(data), 65536) is not None
+    assert phash_fields(whole(data), 65536) == {}
+
+
+@needs_exiftool
+def test_crawl_records_hashes(tmp_path):
+    """A tiny site: an original, metadata-edited and stripped copies, a progressive
+    re-encode; served by a real server, crawled with ``scrapy crawl images``."""
+    site = tmp_path / "site"
+    site.mkdir()
+    src = EX / "jpg/gps/DSCN0010.jpg"
+    for name in ("orig.jpg", "gps.jpg", "strip.jpg"):
+        shutil.copyfile(src, site / name)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-GPSLatitude=1",
+                    "-GPSLatitudeRef=S", "-Artist=x", str(site / "gps.jpg")], check=True)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-all=", str(site / "strip.jpg")],
+                   check=True)
+    photo((1024, 768)).save(site / "prog.jpg", "JPEG", quality=90, progressive=True)
+    names = ["orig.jpg", "gps.jpg", "strip.jpg", "prog.jpg"]
+    (site / "index.html").write_text("".join(f'<img src="/{n}">' for n in names))
+    server = static_server(site, tmp_path / "access.jsonl")
+    try:
+        crawl = run_crawl(tmp_path, "-a", f"url={server.url('/index.html')}")
+    finally:
+        server.stop()
+    assert crawl.returncode == 0, crawl.log[-2000:]
+    recs = {unquote(urlsplit(r["url"]).path)[1:]: r for r in crawl.records}
+    assert set(recs) == set(names)
+    orig, gps, strip, prog = (recs[n] for n in names)
+    assert orig["content_sha256"] == gps["content_sha256"] == strip["content_sha256"]
+    assert len(orig["content_sha256"]) == 64
+    assert orig["sha256_first_10240_bytes"] != gps["sha256_first_10240_bytes"]
+    assert prog["content_sha256"] not in (None, orig["content_sha256"])
+    thumb = exifread.process_file(src.open("rb"), details=False)["JPEGThumbnail"]
+    expected = str(imagehash.phash(Image.open(io.BytesIO(thumb))))
+    assert (orig["phash"], orig["phash_source"]) == (expected, "exif_thumbnail")
+    assert (gps["phash"], gps["phash_source"]) == (expected, "exif_thumbnail")
+    assert strip["phash"] is None and strip["phash_source"] is None
+    assert prog["phash_source"] == "progressive_scan"
+    for r in recs.values():
+        assert not any(k.startswith("_") for k in r)
+        assert r["requests"] <= 3
