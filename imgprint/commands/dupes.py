@@ -1,0 +1,110 @@
+"""``scrapy dupes FILES...``: duplicate images and the sites sharing them.
+
+Reads imgprint feeds (JSON lines or a JSON list, ``.gz`` too) and the seed
+tool's JSON files, then reports identical images (same ``content_sha256`` or
+``sha256_first_10240_bytes``), near-duplicates (``phash`` within ``--distance``
+bits) and which sites carry the same images. The work is in
+``imgprint/dupes.py``; this module parses options and writes the outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from imgprint import dupes
+from imgprint.dupes_render import render_html, render_text, safe, write_json
+
+# Input errors beyond this many are counted, not printed one by one.
+MAX_ERRORS_SHOWN = 100
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    # Nothing is crawled: no reactor, no CrawlerProcess.
+    requires_crawler_process = False
+    default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}
+
+    def syntax(self) -> str:
+        return "[options] FILE_OR_DIR [...]"
+
+    def short_desc(self) -> str:
+        return "Report duplicate images and sites sharing images in feed files"
+
+    def long_desc(self) -> str:
+        return (
+            "Read imgprint feeds (JSON lines, JSON list, .gz) and the seed tool's JSON "
+            "files (a directory stands for the *.json/*.jsonl files under it) and report "
+            "exact duplicate groups, phash near-duplicates and the sites sharing images. "
+            "Exit status 1 when some input could not be read (the rest is still reported)."
+        )
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "--distance", type=int, default=dupes.DEFAULT_DISTANCE, metavar="N",
+            help=f"phash Hamming distance for near-duplicates "
+                 f"(default {dupes.DEFAULT_DISTANCE}, 0..32)")
+        parser.add_argument("--json", action="store_true",
+                            help="write one JSON document to stdout instead of text")
+        parser.add_argument("--html", metavar="FILE",
+                            help="also write a self-contained HTML page to FILE")
+        parser.add_argument("--no-near", action="store_true",
+                            help="skip the near-duplicate (phash) search")
+        parser.add_argument("--timings", action="store_true",
+                            help="print the time of each phase to stderr")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if not args:
+            raise UsageError("give at least one feed file or directory")
+        if not 0 <= opts.distance <= 32:
+            raise UsageError("--distance must be between 0 and 32")
+
+        errors: list[dupes.InputError] = []
+
+        def on_error(err: dupes.InputError) -> None:
+            errors.append(err)
+            if len(errors) <= MAX_ERRORS_SHOWN:
+                print(f"error: {safe(err)}", file=sys.stderr)
+
+        t0 = time.perf_counter()
+        cat = dupes.load(args, on_error)
+        t1 = time.perf_counter()
+        timings: dict[str, float] = {}
+        report = dupes.build_report(cat, opts.distance, near=not opts.no_near, timings=timings)
+        report["errors"] = {"count": len(errors),
+                            "first": [e.as_dict() for e in errors[:MAX_ERRORS_SHOWN]]}
+        t2 = time.perf_counter()
+
+        if len(errors) > MAX_ERRORS_SHOWN:
+            print(f"error: {len(errors) - MAX_ERRORS_SHOWN} more input errors not shown",
+                  file=sys.stderr)
+        if opts.json:
+            write_json(report, sys.stdout)
+            sys.stdout.write("\n")
+        else:
+            render_text(report, sys.stdout)
+            if errors:
+                sys.stdout.write(f"{len(errors)} input errors (see stderr)\n")
+        if opts.html:
+            try:
+                Path(opts.html).write_text(render_html(report), encoding="utf-8")
+            except OSError as exc:
+                print(f"error: cannot write {opts.html}: {exc}", file=sys.stderr)
+                self.exitcode = 2
+                return
+        sys.stdout.flush()
+        t3 = time.perf_counter()
+        if opts.timings:
+            print(f"timings: read {t1 - t0:.2f}s, exact {timings['exact']:.2f}s, "
+                  f"near {timings['near']:.2f}s, sites {timings['sites']:.2f}s, "
+                  f"report {t2 - t1 - sum(timings.values()):.2f}s, output {t3 - t2:.2f}s",
+                  file=sys.stderr)
+        if errors:
+            self.exitcode = 1

@@ -1,0 +1,365 @@
+"""``scrapy dupes``: the real command on small feeds, and its functions on random data."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imgprint import dupes
+from imgprint.dupes import (
+    Catalog,
+    build_report,
+    iter_file,
+    load,
+    near_pairs_brute,
+    near_pairs_numpy,
+    near_pairs_python,
+)
+
+PROJECT = Path(__file__).resolve().parents[1]
+H1 = "c629c7247153f59599727db141ee1f3c5e4a5a3cc90fa88e2e97d3d78c2fc823"
+H2 = "adf9ea1f2265b3d56827be6b29397c5e6c430bfda8d1e29869fe920a7fa2e114"
+C1 = "11" * 32
+C2 = "22" * 32
+HOSTILE = 'https://evil.example/<script>alert("x")</script>\x1b[31m.jpg'
+
+
+def run_dupes(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scrapy", "dupes", *map(str, args)],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def feeds(tmp_path_factory) -> dict[str, Path]:
+    """The same crawl as imgprint JSON lines, a Scrapy JSON list and seed-tool files."""
+    d = tmp_path_factory.mktemp("feeds")
+    jsonl = [
+        # H1 on two sites; the second record of a.jpg only adds a page.
+        {"url": "https://img.example.co.uk/a.jpg", "pages": ["https://www.example.co.uk/1"],
+         "sha256_first_10240_bytes": H1, "content_sha256": C1, "phash": "ffff0000ffff0000",
+         "image_size": 30000, "etag": "abc"},
+        {"url": "https://cdn.other.org/b.jpg", "pages": ["https://other.org/x"],
+         "sha256_first_10240_bytes": H1, "content_sha256": C1, "phash": "ffff0000ffff0000"},
+        {"url": "https://img.example.co.uk/a.jpg", "pages": ["https://blog.third.net/p"],
+         "seen_before": True},
+        # Same pixels (content_sha256), other metadata (first bytes differ).
+        {"url": "https://third.net/c.jpg", "pages": ["https://third.net/"],
+         "sha256_first_10240_bytes": H2, "content_sha256": C2, "phash": "0123456789abcdef"},
+        {"url": "https://other.org/c-copy.jpg", "pages": ["https://other.org/y"],
+         "sha256_first_10240_bytes": "33" * 32, "content_sha256": C2},
+        # A near-duplicate of a.jpg (3 bits), a different file.
+        {"url": "https://fourth.io/a-resized.jpg", "pages": ["https://fourth.io/"],
+         "sha256_first_10240_bytes": "44" * 32, "content_sha256": "55" * 32,
+         "phash": "ffff0000ffff0007"},
+        {"url": HOSTILE, "pages": ["https://evil.example/"], "sha256_first_10240_bytes": H2},
+    ]
+    (d / "feed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in jsonl))
+    # Scrapy's -O x.json layout: one record a line inside a list.
+    (d / "feed.json").write_text("[\n" + ",\n".join(json.dumps(r) for r in jsonl) + "\n]")
+    seed = d / "seed"
+    (seed / "example").mkdir(parents=True)
+    (seed / "other").mkdir()
+    (seed / "example" / "2b54489f9a.json").write_text(json.dumps(
+        [{"url": "https://exiv2.example.org/include/img_1771.jpg", "image_size": 32764,
+          "etag": "68b420a9-7ffc", "timestamp": "2025-11-03T10:14:42",
+          "exif": {"Image Make": "Canon"}, "sha256_first_10240_bytes": H1,
+          "random_128_bytes_sample_start": "ef43"},
+         {"url": "https://exiv2.example.org/small.jpg", "image_size": 1000,
+          "etag": None, "timestamp": "2025-11-03T10:14:42"}], indent=4))
+    # The seed tool's detector also accepts a file holding one object.
+    (seed / "other" / "aa.json").write_text(json.dumps(
+        {"url": "https://mirror.other.net/copy.jpg", "sha256_first_10240_bytes": H1,
+         "exif": {}}, indent=4))
+    return {"jsonl": d / "feed.jsonl", "json": d / "feed.json", "seed": seed, "dir": d}
+
+
+def exact_urls(report: dict, kind: str) -> list[set[str]]:
+    return [{i["url"] for i in g["images"]} for g in report["exact"][kind]]
+
+
+# --- The command ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_json_output_same_for_lines_and_list(feeds, fmt):
+    proc = run_dupes("--json", feeds[fmt])
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["summary"]["records"] == 7
+    assert report["summary"]["images"] == 6
+    assert sorted(map(sorted, exact_urls(report, "content_sha256"))) == sorted([
+        sorted({"https://third.net/c.jpg", "https://other.org/c-copy.jpg"}),
+        sorted({"https://img.example.co.uk/a.jpg", "https://cdn.other.org/b.jpg"}),
+    ])
+    assert sorted(map(sorted, exact_urls(report, "sha256_first_10240_bytes"))) == sorted([
+        sorted({"https://third.net/c.jpg", HOSTILE}),
+        sorted({"https://cdn.other.org/b.jpg", "https://img.example.co.uk/a.jpg"}),
+    ])
+    g = next(g for g in report["exact"]["sha256_first_10240_bytes"] if g["hash"] == H1)
+    assert g["image_sizes"] == [30000]
+    a = next(i for i in g["images"] if i["url"].endswith("/a.jpg"))
+    # Registrable domains of the pages, the seen_before page included.
+    assert a["sites"] == ["example.co.uk", "third.net"]
+    # The resized copy joins a.jpg and b.jpg (identical) through its phash.
+    [near] = report["near"]
+    assert {i["url"]: i["distance"] for i in near["images"]} == {
+        "https://img.example.co.uk/a.jpg": 0, "https://cdn.other.org/b.jpg": 0,
+        "https://fourth.io/a-resized.jpg": 3}
+    assert report["summary"]["distance"] == dupes.DEFAULT_DISTANCE
+    assert report["errors"] == {"count": 0, "first": []}
+
+
+def test_sites_sharing(feeds):
+    report = json.loads(run_dupes("--json", feeds["jsonl"]).stdout)
+    groups = {tuple(g["sites"]): g for g in report["sites"]["groups"]}
+    # Image C (content_sha256 C2 = first bytes H2 = the hostile URL): three sites.
+    assert set(groups) == {("example.co.uk", "other.org", "third.net"),
+                           ("evil.example", "other.org", "third.net")}
+    assert groups["example.co.uk", "other.org", "third.net"]["count"] == 1
+    per_site = report["sites"]["per_site"]
+    assert per_site["other.org"] == 2 and per_site["third.net"] == 2
+    edges = {(e["a"], e["b"]): e["images"] for e in report["sites"]["edges"]}
+    assert edges["other.org", "third.net"] == 2
+    assert edges["example.co.uk", "other.org"] == 1
+
+
+def test_seed_tool_files(feeds):
+    """A directory of the seed tool's files (indented list, single object)."""
+    proc = run_dupes("--json", feeds["seed"])
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["summary"]["files"] == 2 and report["summary"]["images"] == 3
+    assert exact_urls(report, "sha256_first_10240_bytes") == [
+        {"https://exiv2.example.org/include/img_1771.jpg", "https://mirror.other.net/copy.jpg"}]
+    # No pages in seed records: the image's own host stands for the site.
+    [group] = report["sites"]["groups"]
+    assert group["sites"] == ["example.org", "other.net"]
+
+
+def test_mixed_inputs_merge(feeds):
+    report = json.loads(run_dupes("--json", feeds["jsonl"], feeds["seed"]).stdout)
+    [g] = [g for g in report["exact"]["sha256_first_10240_bytes"] if g["hash"] == H1]
+    assert g["count"] == 4
+
+
+def test_text_output(feeds):
+    proc = run_dupes(feeds["jsonl"], "--distance", "2")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "sha256_first_10240_bytes: 2 groups of identical images (4 URLs)" in out
+    assert "content_sha256: 2 groups" in out
+    # Distance 3 is beyond 2: no near-duplicate group.
+    assert "Hamming distance <= 2): 0 groups" in out
+    assert "https://cdn.other.org/b.jpg" in out
+    assert "identical images between the sites: example.co.uk, other.org, third.net" in out
+    # Terminal escapes from the records are shown, not sent.
+    assert "\x1b" not in out and "\\u001b[31m" in out
+
+
+def test_html_output(feeds, tmp_path):
+    page = tmp_path / "dupes.html"
+    proc = run_dupes("--html", page, feeds["jsonl"])
+    assert proc.returncode == 0, proc.stderr
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    # Hostile strings only escaped: one <script> for data, one for the graph.
+    assert html.count("<script") == 2 and html.count("</script>") == 2
+    assert "alert(" not in html.replace("alert(&quot;", "")
+    assert "\x1b" not in html
+    assert 'href="https://cdn.other.org/b.jpg"' in html
+    # Nothing fetched when the page is viewed.
+    assert not re.search(r"""\s(src|srcset)=|url\(|@import""", html)
+    data = re.search(r'<script type="application/json" id=data>(.*?)</script>', html, re.S)
+    graph = json.loads(data.group(1))
+    assert {n["id"] for n in graph["nodes"]} == {
+        "example.co.uk", "other.org", "third.net", "evil.example"}
+
+
+def test_bad_lines_and_files(tmp_path):
+    good = {"url": "https://a.org/x.jpg", "pages": ["https://a.org/"],
+            "sha256_first_10240_bytes": H1}
+    twin = {"url": "https://b.org/x.jpg", "pages": ["https://b.org/"],
+            "sha256_first_10240_bytes": H1}
+    jl = tmp_path / "bad.jsonl"
+    jl.write_text(json.dumps(good) + "\n{not json\n" + json.dumps({"pages": []}) + "\n"
+                  + json.dumps({**twin, "phash": "xyz"}) + "\n")
+    lst = tmp_path / "bad.json"
+    third = {**twin, "url": "https://c.org/x.jpg", "pages": ["https://c.org/"]}
+    lst.write_text("[\n" + json.dumps(good) + ",\n{\"url\": oops},\n" + json.dumps(third)
+                   + "\n]")
+    proc = run_dupes("--json", jl, lst, tmp_path / "missing.jsonl")
+    assert proc.returncode == 1
+    err = proc.stderr
+    assert f"{jl}:2: bad JSON" in err
+    assert f"{jl}:3: record without a url" in err
+    assert f"{jl}:4: phash: not 16 hex digits" in err
+    assert f"{lst}:3: bad JSON" in err
+    assert f"{tmp_path / 'missing.jsonl'}: no such file" in err
+    report = json.loads(proc.stdout)
+    # Everything readable was used, the element after the bad one included.
+    assert exact_urls(report, "sha256_first_10240_bytes") == [
+        {"https://a.org/x.jpg", "https://b.org/x.jpg", "https://c.org/x.jpg"}]
+    assert report["errors"]["count"] == 5
+
+
+def test_usage_errors(tmp_path):
+    assert run_dupes().returncode == 2
+    assert run_dupes("--distance", "99", tmp_path).returncode == 2
+
+
+# --- Reading ---------------------------------------------------------------------------
+
+
+def test_document_streaming_across_chunks(tmp_path, monkeypatch):
+    """Small chunks: values, strings and the error resync all cross chunk ends."""
+    monkeypatch.setattr(dupes, "_CHUNK", 7)
+    recs = [{"url": f"https://s{i}.org/{'x' * i}.jpg", "exif": {"k": "v" * i}} for i in range(30)]
+    text = json.dumps(recs[:10], indent=4)[:-1] + ",\n    {\"url\": [1, }\n"
+    text += ",\n".join(json.dumps(r, indent=4) for r in recs[10:]) + "]"
+    f = tmp_path / "seedlike.json"
+    f.write_text(text)
+    errors = []
+    got = list(iter_file(f, errors.append))
+    assert [r["url"] for _, r in got] == [r["url"] for r in recs]
+    [err] = errors
+    assert err.line == text[: text.index("[1, }")].count("\n") + 1
+    # Line numbers point at each record's first line.
+    lines = text.split("\n")
+    for line, rec in got:
+        assert lines[line - 1].strip() == "{"
+        assert rec["url"] in "\n".join(lines[line - 1:line + 2])
+
+
+def test_long_first_line(tmp_path):
+    f = tmp_path / "long.jsonl"
+    recs = [{"url": f"https://a.org/{i}.jpg", "exif": {"x": "y" * 9000}} for i in range(3)]
+    f.write_text("\n".join(json.dumps(r) for r in recs) + "\n{bad\n")
+    errors = []
+    assert [line for line, _ in iter_file(f, errors.append)] == [1, 2, 3]
+    assert [(e.line, e.message.split(":")[0]) for e in errors] == [(4, "bad JSON")]
+
+
+def test_gzip_and_empty(tmp_path):
+    import gzip
+
+    gz = tmp_path / "feed.jsonl.gz"
+    with gzip.open(gz, "wt") as f:
+        f.write(json.dumps({"url": "https://a.org/x.jpg"}) + "\n")
+    (tmp_path / "empty.json").write_text("")
+    errors = []
+    assert [r["url"] for _, r in iter_file(gz, errors.append)] == ["https://a.org/x.jpg"]
+    assert list(iter_file(tmp_path / "empty.json", errors.append)) == []
+    assert errors == []
+
+
+# --- Near-duplicate index ---------------------------------------------------------------
+
+
+def planted(n: int, seed: int) -> list[int]:
+    """Random hashes plus copies of some of them at 0..12 flipped bits."""
+    rnd = random.Random(seed)
+    vals = [rnd.getrandbits(64) for _ in range(n)]
+    for _ in range(n // 4):
+        v = rnd.choice(vals)
+        for b in rnd.sample(range(64), rnd.randint(0, 12)):
+            v ^= 1 << b
+        vals.append(v)
+    # Clustered values too: images of one flat colour have hashes near each other.
+    base = rnd.getrandbits(64)
+    vals += [base ^ (1 << rnd.randrange(64)) ^ (1 << rnd.randrange(64)) for _ in range(60)]
+    return list(dict.fromkeys(vals))
+
+
+@pytest.mark.parametrize("distance", [0, 1, 3, 5, 8, 10, 16])
+def test_index_matches_brute_force(distance):
+    vals = planted(1200, seed=distance)
+    expected = sorted(near_pairs_brute(vals, distance))
+    assert sorted(near_pairs_numpy(vals, distance)) == expected
+    assert sorted(near_pairs_python(vals, distance)) == expected
+    if distance == 8:
+        assert len(expected) > 100
+
+
+@pytest.mark.parametrize("blocks", [3, 4, 5, 9])
+def test_index_any_block_count(blocks):
+    vals = planted(800, seed=blocks)
+    expected = sorted(near_pairs_brute(vals, 8))
+    assert sorted(near_pairs_numpy(vals, 8, blocks)) == expected
+    assert sorted(near_pairs_python(vals, 8, blocks)) == expected
+
+
+@pytest.mark.parametrize("impl", [near_pairs_numpy, near_pairs_python])
+def test_hamming_threshold_edges(impl):
+    base = 0x0123456789ABCDEF
+    spread8 = base ^ sum(1 << (8 * b) for b in range(8))  # one bit in each byte
+    vals = [
+        base,
+        spread8,
+        spread8 ^ (1 << 63),  # 9 from base, 1 from spread8
+        base ^ (0xFF << 56),  # 8 from base, all in the top byte (one block)
+        base ^ ((1 << 64) - 1),  # every bit flipped
+    ]
+    assert [(base ^ v).bit_count() for v in vals] == [0, 8, 9, 8, 64]
+    assert sorted(impl(vals, 7)) == [(1, 2)]
+    assert sorted(impl(vals, 8)) == [(0, 1), (0, 3), (1, 2)]
+    assert sorted(impl(vals, 9)) == [(0, 1), (0, 2), (0, 3), (1, 2)]
+    assert sorted(impl(vals, 0)) == []
+    assert (0, 4) not in set(impl(vals, 32))
+    assert sorted(impl([5, 5 ^ (1 << 63)], 1)) == [(0, 1)]
+    assert list(impl([7], 8)) == [] and list(impl([], 8)) == []
+
+
+def test_near_groups_chain_and_skip_identical():
+    cat = Catalog(site_namer=lambda u: u.split("/")[2])
+    add = cat.add
+    add({"url": "https://a/1", "phash": "0000000000000000", "content_sha256": C1})
+    add({"url": "https://b/1", "phash": "0000000000000000", "content_sha256": C1})
+    add({"url": "https://c/1", "phash": "00000000000000ff", "content_sha256": C2})
+    add({"url": "https://d/1", "phash": "000000000000ffff"})  # 8 from c, 16 from a
+    add({"url": "https://e/1", "phash": "ffffffffffffffff"})
+    report = build_report(cat, distance=8)
+    [g] = list(report["near"])
+    assert [i["url"] for i in g["images"]] == ["https://a/1", "https://b/1", "https://c/1",
+                                               "https://d/1"]
+    assert g["max_distance"] == 16  # single linkage: d joins through c
+    # Identical files alone are an exact group, not a near-duplicate one.
+    cat2 = Catalog(site_namer=lambda u: u.split("/")[2])
+    cat2.add({"url": "https://a/1", "phash": "0000000000000000", "content_sha256": C1})
+    cat2.add({"url": "https://b/1", "phash": "0000000000000001", "content_sha256": C1})
+    assert list(build_report(cat2)["near"]) == []
+
+
+def test_site_names():
+    name = dupes.SiteNamer()
+    assert name("https://www.example.co.uk/x") == "example.co.uk"
+    assert name("http://user:pw@IMG.Example.ORG:8080/x") == "example.org"
+    assert name("https://alice.github.io/") == "alice.github.io"
+    assert name("http://127.0.0.1:8123/pages/1.html") == "127.0.0.1"
+    assert name("http://[::1]:80/") == "[::1]"
+    onion = "natural3jytxrhh5wqmpcz67yumyptr7pn2c52hppvn3vanmqzjlkryd.onion"
+    assert name(f"http://www.{onion}/a") == onion
+    assert name("./test_images/IMG_0589.JPG") == "file:./test_images"
+    assert name("nonsense") is None
+
+
+def test_catalog_keeps_latest_fingerprint_and_all_pages(tmp_path):
+    f = tmp_path / "f.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in [
+        {"url": "https://i.org/a.jpg", "pages": ["https://p.org/1"], "phash": "00000000000000ff"},
+        {"url": "https://i.org/a.jpg", "pages": ["https://q.org/2"], "seen_before": True,
+         "phash": "ffffffffffffffff"},
+        {"url": "https://i.org/a.jpg", "pages": ["https://r.org/3"],
+         "sha256_first_10240_bytes": H2, "phash": "000000000000ffff"},
+    ]))
+    cat = load([f], pytest.fail)
+    assert len(cat) == 1 and cat.records == 3
+    assert cat.phash_hex(0) == "000000000000ffff"
+    assert cat.hash_hex("sha256_first_10240_bytes", 0) == H2
+    assert cat.sites(0) == {"p.org", "q.org", "r.org"}
