@@ -8,7 +8,7 @@ reach), the header facts (``format``, ``width``, ``height``, ...) and the
 investigators' summary (``gps``, ``taken_at``, ``camera``, ``software``), and
 the copy-detection hashes (``content_sha256`` over the first coded bytes, no
 metadata; ``phash``/``phash_source`` from the EXIF thumbnail or the first
-progressive scan; docs/fingerprints.md); then drops the bytes, so no feed ever
+progressive scan; README, "Copy-detection fingerprints"); then drops the bytes, so no feed ever
 holds image content beyond the 128-byte sample.
 A corrupt image still yields its record, with ``error`` set.
 
