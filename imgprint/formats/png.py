@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+from .chunks import chain_back
 from .spans import Spans
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -48,40 +49,21 @@ def walk(spans: Spans) -> tuple[list[tuple[bytes, int, int]], int | None, bool]:
     return chunks, None, in_idat
 
 
+def _ends_at(head: bytes, p: int, end: int) -> tuple[bytes, int, int] | None:
+    # length (4, big-endian), type (4), data, CRC (4)
+    if p + 12 + int.from_bytes(head[:4], "big") == end and _is_type(head[4:8]):
+        return head[4:8], p, end - p - 12
+    return None
+
+
 def tail_chunks(spans: Spans, floor: int) -> tuple[list[tuple[bytes, int, int]], bool]:
     """Chunks chained backwards from the end of the file through the held tail.
 
     Returns them in file order and whether the chain reached image data (or
     `floor`, where the forward walk stopped) so nothing between is unseen."""
-    if spans.size is None or not spans.has(spans.size - 1, spans.size):
+    if spans.size is None:
         return [], False
-    # The contiguous held block that ends the file.
-    lo = next((s for s, e in spans.ranges() if s <= spans.size - 1 < e), spans.size)
-    lo = max(lo, floor)
-    block = spans.get(lo, spans.size) or b""
-    end = spans.size
-    found: list[tuple[bytes, int, int]] = []
-    steps = 0
-    while len(found) < 256:
-        if end <= floor:
-            return found[::-1], True
-        hit = None
-        # A chunk ending at `end` starts at p with p + 12 + length == end.
-        p = end - 12
-        while p >= lo and steps < 200_000:
-            steps += 1
-            head = block[p - lo : p - lo + 8]
-            if p + 12 + int.from_bytes(head[:4], "big") == end and _is_type(head[4:8]):
-                hit = (head[4:8], p, end - p - 12)
-                break
-            p -= 1
-        if hit is None:
-            return found[::-1], False
-        found.append(hit)
-        if hit[0] in (b"IDAT", b"fdAT"):
-            return found[::-1], True
-        end = hit[1]
-    return found[::-1], False
+    return chain_back(spans, spans.size, floor, 12, _ends_at, frozenset({b"IDAT", b"fdAT"}))
 
 
 def _all_chunks(spans: Spans) -> tuple[list[tuple[bytes, int, int]], bool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 
 from . import tiff
+from .chunks import chain_back
 from .spans import Spans
 
 MAX_CHUNKS = 100_000
@@ -51,36 +52,20 @@ def walk(spans: Spans) -> tuple[list[tuple[bytes, int, int]], int | None]:
     return chunks, None
 
 
+def _ends_at(head: bytes, p: int, end: int) -> tuple[bytes, int, int] | None:
+    # fourcc (4), size (4, little-endian), data, a pad byte when the size is odd
+    size = int.from_bytes(head[4:8], "little")
+    if p + 8 + size + (size & 1) == end and _is_fourcc(head[:4]):
+        return head[:4], p, size
+    return None
+
+
 def tail_chunks(spans: Spans, floor: int) -> tuple[list[tuple[bytes, int, int]], bool]:
     """Chunks chained backwards from the RIFF end through the held tail."""
     end = _end(spans)
-    if end is None or not spans.has(end - 1, end):
+    if end is None:
         return [], False
-    lo = next((s for s, e in spans.ranges() if s <= end - 1 < e), end)
-    lo = max(lo, floor)
-    block = spans.get(lo, end) or b""
-    found: list[tuple[bytes, int, int]] = []
-    steps = 0
-    while len(found) < 256:
-        if end <= floor:
-            return found[::-1], True
-        hit = None
-        p = end - 8
-        while p >= lo and steps < 200_000:
-            steps += 1
-            head = block[p - lo : p - lo + 8]
-            size = int.from_bytes(head[4:8], "little")
-            if p + 8 + size + (size & 1) == end and _is_fourcc(head[:4]):
-                hit = (head[:4], p, size)
-                break
-            p -= 1
-        if hit is None:
-            return found[::-1], False
-        found.append(hit)
-        if hit[0] in _IMAGE:
-            return found[::-1], True
-        end = hit[1]
-    return found[::-1], False
+    return chain_back(spans, end, floor, 8, _ends_at, frozenset(_IMAGE))
 
 
 def _flags(spans: Spans) -> int | None:

@@ -1,0 +1,57 @@
+"""Walk a chunked format (PNG, RIFF/WebP) backwards from the end of the file.
+
+Metadata chunks may follow the image data (PNG ``eXIf`` after ``IDAT``, WebP
+``EXIF`` at the end of the RIFF). With the file's tail held, a chunk that ends
+exactly where the next one starts can be found by trying each start position:
+its length field must land on that boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .spans import Spans
+
+Chunk = tuple[bytes, int, int]  # (type, offset of the chunk, data length)
+# (8 header bytes at p, p, end) -> the chunk if one at p ends exactly at `end`
+Matcher = Callable[[bytes, int, int], Chunk | None]
+
+MAX_CHUNKS = 256
+MAX_STEPS = 200_000
+
+
+def chain_back(
+    spans: Spans, end: int, floor: int, header: int, match: Matcher, image_types: frozenset
+) -> tuple[list[Chunk], bool]:
+    """Chunks chained backwards from ``end`` through the held block that ends there.
+
+    Returns them in file order, and whether the chain reached image data (or
+    ``floor``, where a forward walk stopped) so nothing in between is unseen.
+    ``header`` is the smallest chunk size (the search starts ``header`` bytes
+    before each boundary).
+    """
+    if not spans.has(end - 1, end):
+        return [], False
+    lo = next((s for s, e in spans.ranges() if s <= end - 1 < e), end)
+    lo = max(lo, floor)
+    block = spans.get(lo, end) or b""
+    found: list[Chunk] = []
+    steps = 0
+    while len(found) < MAX_CHUNKS:
+        if end <= floor:
+            return found[::-1], True
+        hit = None
+        p = end - header
+        while p >= lo and steps < MAX_STEPS:
+            steps += 1
+            hit = match(block[p - lo : p - lo + 8], p, end)
+            if hit:
+                break
+            p -= 1
+        if hit is None:
+            return found[::-1], False
+        found.append(hit)
+        if hit[0] in image_types:
+            return found[::-1], True
+        end = hit[1]
+    return found[::-1], False
