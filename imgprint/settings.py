@@ -21,10 +21,12 @@ IMGPRINT_MIN_SIZE = 20480
 # "range": one ranged GET per image, size from Content-Range.
 # "head": HEAD first, then the ranged GET only for images >= IMGPRINT_MIN_SIZE.
 IMGPRINT_FETCH_MODE = "range"
+# Seed pages wait while more image requests than this are pending (0: no limit).
+IMGPRINT_MAX_PENDING_IMAGES = 2000
 # Follow-up Range requests for metadata past the first bytes (imgprint.followup).
 IMGPRINT_FOLLOWUPS = 2
 IMGPRINT_FOLLOWUP_BYTES = 262144
-# content_sha256 covers this many bytes of coded image data (docs/fingerprints.md);
+# content_sha256 covers this many bytes of coded image data (README, "Copy-detection fingerprints");
 # 0: no content hash. Hashes made with different values never match.
 IMGPRINT_CONTENT_BYTES = 4096
 # Most bytes of a progressive JPEG's first scan fetched and decoded for phash;

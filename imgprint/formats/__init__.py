@@ -107,11 +107,12 @@ def _clean(spans: Spans, raw: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def needed(spans: Spans) -> list[tuple[int, int]]:
     """Absolute half-open ranges still missing that hold metadata; [] when done."""
-    _, mod = _module(spans)
-    if mod is None:
-        return []
-    raw = _guard("needed", [], mod.needed, spans)
-    return _clean(spans, raw)
+    def compute() -> list[tuple[int, int]]:
+        _, mod = _module(spans)
+        if mod is None:
+            return []
+        return _clean(spans, _guard("needed", [], mod.needed, spans))
+    return list(spans.memo("needed", compute))
 
 
 def next_fetch(spans: Spans, budget_bytes: int, content_bytes: int = 0,

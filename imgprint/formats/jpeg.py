@@ -102,7 +102,11 @@ def needed(spans: Spans) -> list[tuple[int, int]]:
             # Enough of every APPn to tell what it is (Exif, XMP, ICC_PROFILE).
             out.extend(spans.missing(pos, pos + min(2 + length, 4 + 34)))
     off = exif_offset(spans)
-    if off is not None:
+    app1 = next((seg for seg in segs if seg[1] + 10 == off), None)
+    # A conforming Exif segment holds every byte its IFDs point at, so a held
+    # segment needs no exifread walk to plan with (offsets pointing outside it
+    # are broken, and fetching them would fetch garbage).
+    if off is not None and not (app1 and spans.has(app1[1], app1[1] + 2 + app1[2])):
         out.extend(tiff.exif_needed(spans, off))
     if stuck is not None:
         out.append((stuck, stuck + HOP_WINDOW))
@@ -295,18 +299,18 @@ def scan_end(data: bytes) -> int | None:
 
 
 #: Bytes asked for at a segment header past the bytes held when the coded data
-#: is wanted too: APPn runs (EXIF with thumbnail, MPF, ICC) are often a few KB
-#: each, and one bigger window beats a round trip per segment.
-CONTENT_HOP = 32768
+#: is wanted too: the tables before the scan are about 1 KB, and an APPn run
+#: (ICC, MPF) may sit in between. Over the corpus site, 8 KB windows gave 174
+#: content hashes of 217 with 4.36 MB fetched in all; 32 KB windows (growing
+#: with the distance walked) 177 with 5.88 MB; 4 KB 172 with 4.16 MB.
+CONTENT_HOP = 8192
 
 
 def content_needed(spans: Spans, k: int) -> list[tuple[int, int]]:
-    """A wide window at the segment the walk stopped at, else the missing spans."""
+    """A window at the segment the walk stopped at, else the missing spans."""
     if spans.get(0, 2) != b"\xff\xd8":
         return []
     _, stuck = walk(spans)
     if stuck is not None:
-        # Headers this long are runs of 64 KB APPn segments (MPF, FLIR, depth
-        # maps): grow the window with the distance walked so far.
-        return [(stuck, stuck + max(CONTENT_HOP, stuck) + k)]
+        return [(stuck, stuck + CONTENT_HOP + k)]
     return content_spans(spans, k) or []

@@ -19,6 +19,8 @@ class Spans:
         self.size = size if size is None or size >= 0 else None
         self._starts: list[int] = []
         self._chunks: list[bytes] = []
+        # Results of parsers over the bytes held now; cleared when bytes arrive.
+        self._memo: dict = {}
 
     def __repr__(self) -> str:
         ranges = ", ".join(f"{s}-{e}" for s, e in self.ranges())
@@ -32,6 +34,7 @@ class Spans:
         """Add `data` found at `offset`; overlapping ranges are merged."""
         if offset < 0 or not data:
             return
+        self._memo.clear()
         data = bytes(data)
         if self.size is not None:
             data = data[: max(0, self.size - offset)]
@@ -115,6 +118,18 @@ class Spans:
             out.append((pos, end))
         return out
 
+    def memo(self, key, compute):
+        """``compute()``, computed once for the bytes held now.
+
+        Planning the next fetch, deciding the metadata is complete and
+        extracting the tags walk the same structures; each walk runs once.
+        """
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
+
     def held(self) -> int:
         """Total number of bytes held."""
         return sum(len(c) for c in self._chunks)
@@ -132,8 +147,12 @@ class Spans:
         end = min(pos + max(n, 0), self.extent())
         if pos < 0 or end <= pos:
             return b""
-        out = bytearray(end - pos)
         i = max(bisect.bisect_right(self._starts, pos) - 1, 0)
+        if i < len(self._starts):
+            s, c = self._starts[i], self._chunks[i]
+            if s <= pos and end <= s + len(c):  # the common case: inside one chunk
+                return c[pos - s : end - s]
+        out = bytearray(end - pos)
         while i < len(self._starts) and self._starts[i] < end:
             s, c = self._starts[i], self._chunks[i]
             lo, hi = max(s, pos), min(s + len(c), end)

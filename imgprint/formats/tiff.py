@@ -70,17 +70,25 @@ def is_tiff_header(head: bytes) -> bool:
     return head[:2] in (b"II", b"MM")
 
 
+def _walk(spans: Spans, base: int) -> tuple[dict | Exception, list[tuple[int, int]]]:
+    """One exifread run from the TIFF header at `base`: its tags (or the error
+    that stopped it) and the absolute ranges it read that are not held."""
+    def run():
+        rec = _Recorder(spans)
+        try:
+            result: dict | Exception = _run(spans, base, rec)
+        except Exception as err:  # noqa: BLE001 - exifread raises anything on bad data
+            result = err
+        return result, rec.gaps
+    return spans.memo(("exif_walk", base), run)
+
+
 def exif_needed(spans: Spans, base: int, window: int = WINDOW) -> list[tuple[int, int]]:
     """Absolute ranges exifread would read, from a TIFF header at `base`, not yet held."""
     if not spans.has(base, base + 8):
         return [(base, base + window)]
-    rec = _Recorder(spans)
-    try:
-        _run(spans, base, rec)
-    except Exception:  # noqa: BLE001 - any failure just ends the walk
-        pass
     out = []
-    for s, e in rec.gaps:
+    for s, e in _walk(spans, base)[1]:
         # Values sit on both sides of the IFD that points at them.
         e = max(e, s + window)
         s = max(base, s - window // 4)
@@ -90,13 +98,11 @@ def exif_needed(spans: Spans, base: int, window: int = WINDOW) -> list[tuple[int
 
 def exif_tags_at(spans: Spans, base: int) -> dict[str, str]:
     """exifread's tags (details=False) of the TIFF blob at `base`, as strings."""
-    rec = _Recorder(spans)  # only to bound the work
-    try:
-        tags = _run(spans, base, rec)
-    except _TooManyReads as err:
-        raise FormatError(f"EXIF at {base} needs more than {MAX_READS} reads") from err
-    except Exception as err:  # noqa: BLE001 - exifread raises anything on bad data
-        raise FormatError(f"exifread failed on EXIF at {base}: {err!r}") from err
+    tags = _walk(spans, base)[0]
+    if isinstance(tags, _TooManyReads):
+        raise FormatError(f"EXIF at {base} needs more than {MAX_READS} reads") from tags
+    if isinstance(tags, Exception):
+        raise FormatError(f"exifread failed on EXIF at {base}: {tags!r}") from tags
     out = {}
     for key, value in tags.items():
         if key in _DROP or isinstance(value, (bytes, bytearray)):

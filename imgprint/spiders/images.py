@@ -13,6 +13,7 @@ most sites every page is seen before its images are fetched.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -147,8 +148,14 @@ class ImagesSpider(Spider):
             self.journal.note_feeds(self.crawler)
             for request in self.resumed_requests():
                 yield request
+        max_pending = self.settings.getint("IMGPRINT_MAX_PENDING_IMAGES")
         for url in seeds:
             if url not in self.resume.pages:
+                # Memory stays flat on big seed lists: pages outrank images, so
+                # without this every seed page would be parsed first and all
+                # their image requests would wait in memory at once.
+                while max_pending and len(self._pending) > max_pending:
+                    await asyncio.sleep(0.05)
                 yield self.page_request(url, depth=0)
 
     def resumed_requests(self) -> Iterator[Request]:
