@@ -41,6 +41,8 @@ FEED_EXPORT_FIELDS = FIELDS
 FEED_EXPORT_ENCODING = "utf-8"
 
 # --- Downloader ---------------------------------------------------------------
+# Scrapy's, with CONCURRENT_REQUESTS_PER_DOMAIN actually enforced.
+DOWNLOADER = "imgprint.downloader.Downloader"
 DOWNLOADER_MIDDLEWARES = {
     # Scrapy's retry decisions, plus a bounded pause before each retry.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,

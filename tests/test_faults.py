@@ -105,3 +105,27 @@ def test_retry_after_is_honoured(fault_crawl):
 def test_redirect_loop_is_bounded(fault_crawl):
     _, requests = fault_crawl
     assert sum(r["fault"] == "loop" for r in requests) <= 6
+
+
+def test_per_domain_concurrency_is_enforced(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    for n in range(12):
+        (root / f"{n}.jpg").symlink_to(IMAGE)
+    log = tmp_path / "access.jsonl"
+    server = Server([sys.executable, "-m", "tests.servers.faulty_site", str(root),
+                     "--log", str(log)], log)
+    page = tmp_path / "page.html"
+    page.write_text("".join(f'<img src="{server.url(f"/slow/{n}.jpg")}">' for n in range(12)))
+    pages = Server([sys.executable, "-m", "tests.servers.static_site", str(tmp_path),
+                    "--log", str(tmp_path / "pages.jsonl")])
+    try:
+        crawl = run_crawl(tmp_path, "-a", f"url={pages.url('/page.html')}",
+                          settings={"CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+                                    "IMGPRINT_FOLLOWUPS": 0})
+        requests = server.requests()
+    finally:
+        server.stop()
+        pages.stop()
+    assert len(crawl.records) == 12
+    assert max(r["active"] for r in requests) == 2

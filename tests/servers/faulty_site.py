@@ -20,6 +20,7 @@ loop          302 to itself
 gzip          200, whole file gzip-encoded, ``Content-Encoding: gzip``
 chunked       200, whole file in chunked transfer coding, no length
 http10        HTTP/1.0 200, no Content-Length, body ends at close
+slow          as ok, after 0.3 s (the log's ``active`` counts requests in progress)
 html-as-jpeg  200 ``image/jpeg`` with an HTML page as body
 page          200 ``text/html`` page
 """
@@ -39,6 +40,7 @@ from urllib.parse import unquote
 
 HTML = b"<!doctype html><html><body><p>Not an image</p></body></html>\n"
 seen: dict[str, int] = {}
+active = 0
 
 
 def parse_range(value: str | None, size: int) -> tuple[int, int] | None:
@@ -65,10 +67,16 @@ async def handle(reader, writer, root: Path, log) -> None:
                        for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
             parts = unquote(target).lstrip("/").split("/", 1)
             fault, rel = parts[0], parts[1] if len(parts) > 1 else ""
+            global active
+            active += 1
             log.write(json.dumps({"t": time.time(), "method": method, "path": target,
-                                  "range": headers.get("range"), "fault": fault}) + "\n")
+                                  "range": headers.get("range"), "fault": fault,
+                                  "active": active}) + "\n")
             log.flush()
-            keep = await serve(writer, method, target, fault, root / rel, headers)
+            try:
+                keep = await serve(writer, method, target, fault, root / rel, headers)
+            finally:
+                active -= 1
             await writer.drain()
             if not keep:
                 break
@@ -83,6 +91,9 @@ async def serve(writer, method, target, fault, path, headers) -> bool:
     count = seen[target] = seen.get(target, 0) + 1
     if fault.endswith("-once"):
         fault = fault[: -len("-once")] if count == 1 else "ok"
+    if fault == "slow":
+        await asyncio.sleep(0.3)
+        fault = "ok"
     if fault == "503-retry-after":
         fault = "503" if count == 1 else "ok"
     if fault in ("500", "502", "503", "429"):
