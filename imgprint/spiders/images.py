@@ -42,6 +42,8 @@ from imgprint.rangefetch import is_image_type, setting, total_size
 from imgprint.urlfile import UrlFileError, check_url, read_url_file
 
 PAGE_PRIORITY = 1
+# Seed pages in flight at once when IMGPRINT_MAX_PENDING_IMAGES applies.
+PAGE_WINDOW = 16
 # Let error answers reach the callback (a failed image still gets a record),
 # but not 3xx: RedirectMiddleware must still follow those.
 ERROR_STATUSES = list(range(400, 600))
@@ -93,6 +95,8 @@ class ImagesSpider(Spider):
         # image URL -> pages that referenced it, for images not yet recorded.
         self._pending: dict[str, list[str]] = {}
         self._late: list[dict[str, Any]] = []
+        # Page requests made and not yet parsed (or failed, or dropped).
+        self._open_pages = 0
         # Set when the crawl cannot start; the crawl command exits non-zero then.
         self.fatal: str | None = None
         # With JOBDIR: what earlier runs of the job did (imgprint.journal).
@@ -151,10 +155,13 @@ class ImagesSpider(Spider):
         max_pending = self.settings.getint("IMGPRINT_MAX_PENDING_IMAGES")
         for url in seeds:
             if url not in self.resume.pages:
-                # Memory stays flat on big seed lists: pages outrank images, so
+                # Memory stays flat on big seed lists: Scrapy takes start
+                # requests as fast as they come and pages outrank images, so
                 # without this every seed page would be parsed first and all
                 # their image requests would wait in memory at once.
-                while max_pending and len(self._pending) > max_pending:
+                while max_pending and (
+                    len(self._pending) > max_pending or self._open_pages >= PAGE_WINDOW
+                ):
                     await asyncio.sleep(0.05)
                 yield self.page_request(url, depth=0)
 
@@ -182,6 +189,7 @@ class ImagesSpider(Spider):
     def page_request(self, url: str, depth: int, resumed: bool = False) -> Request:
         if self.journal and not resumed:
             self.journal.page(url, depth)
+        self._open_pages += 1
         return Request(
             url,
             callback=self.parse,
@@ -192,6 +200,7 @@ class ImagesSpider(Spider):
         )
 
     def _page_done(self, url: str) -> None:
+        self._open_pages -= 1
         if self.journal:
             self.journal.page_done(url)
 
@@ -372,6 +381,9 @@ class ImagesSpider(Spider):
 
     # -- pages seen after their image was recorded ---------------------------------
     def _request_dropped(self, request: Request, spider: Spider) -> None:
+        if request.callback == self.parse:
+            self._open_pages -= 1  # a page seen before: it will not be parsed
+            return
         if not request.meta.get("imgprint_image"):
             return
         redirects = request.meta.get("redirect_urls")
