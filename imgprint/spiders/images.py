@@ -206,9 +206,12 @@ class ImagesSpider(Spider):
 
     # -- pages -------------------------------------------------------------------
     def parse(self, response: Response) -> Iterator[Request | dict[str, Any]]:
-        yield from self.parse_page(response)
-        # Only now: every image and link of the page has been journaled.
-        self._page_done(response.request.url)
+        try:
+            yield from self.parse_page(response)
+        finally:
+            # Only now: every image and link of the page has been journaled
+            # (or the page broke the parser, and a retry would break it again).
+            self._page_done(response.request.url)
 
     def parse_page(self, response: Response) -> Iterator[Request | dict[str, Any]]:
         yield from self._drain_late()
