@@ -64,11 +64,9 @@ ROBOTSTXT_OBEY = False
 # 100 ms RTT / 20 Mbit/s: CONCURRENT_REQUESTS 32 -> 64 took imgprint from
 # 6.96 s to 3.42 s wall (at 32 the round trips alone need 689 / 32 x 0.1 s =
 # 2.2 s; the link's own limit is 1.09 s); 128 was no faster (4.46 s): the crawl
-# is CPU-bound by then (docs/bench.md). Scrapy 2.19 on the asyncio reactor does
-# not enforce the per-domain limit when several requests are queued at once, so
-# CONCURRENT_REQUESTS is the per-site limit in practice; the per-domain value
-# is set to the same figure so a fixed Scrapy keeps the measured behaviour.
-# Lower both (or use AUTOTHROTTLE_ENABLED) for small servers.
+# is CPU-bound by then (README, "Benchmark"). Both limits hold per site since
+# imgprint.downloader (below). Lower them, or use AUTOTHROTTLE_ENABLED, for
+# small servers.
 CONCURRENT_REQUESTS = 64
 CONCURRENT_REQUESTS_PER_DOMAIN = 64
 DOWNLOAD_TIMEOUT = 30
