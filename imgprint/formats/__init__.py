@@ -207,11 +207,16 @@ def thumbnail_span(spans: Spans, max_bytes: int) -> tuple[int, int] | None:
     return _guard("thumbnail_span", None, tiff.thumbnail_span, spans, off, max_bytes)
 
 
-def _scan_want(spans: Spans, max_bytes: int) -> tuple[int, int] | None:
-    """The next piece of a progressive JPEG's first scan to fetch, if any."""
+def _first_scan(spans: Spans):
+    """`jpeg.first_scan` of a progressive JPEG; None for anything else."""
     if sniff(spans.get_partial(0, 64)) != "jpeg":
         return None
-    found = _guard("first_scan", None, jpeg.first_scan, spans)
+    return _guard("first_scan", None, jpeg.first_scan, spans)
+
+
+def _scan_want(spans: Spans, max_bytes: int) -> tuple[int, int] | None:
+    """The next piece of a progressive JPEG's first scan to fetch, if any."""
+    found = _first_scan(spans)
     if found is None:
         return None
     _, start, sof = found
@@ -234,9 +239,7 @@ def first_scan_bytes(spans: Spans, max_bytes: int) -> bytes | None:
     its tables, frame and scan headers (and APP14, which says how to convert
     colours), the first scan's data and EOI; None unless all of it is held
     within `max_bytes` of scan data."""
-    if sniff(spans.get_partial(0, 64)) != "jpeg":
-        return None
-    found = _guard("first_scan", None, jpeg.first_scan, spans)
+    found = _first_scan(spans)
     if found is None:
         return None
     _, start, _ = found
