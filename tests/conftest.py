@@ -148,3 +148,18 @@ def corpus_crawl(corpus_site, tmp_path_factory) -> tuple[Crawl, list[dict]]:
     crawl = run_crawl(tmp, "-a", f"urls={corpus_site.seed_file(tmp / 'urls.txt')}")
     assert crawl.returncode == 0, crawl.log[-3000:]
     return crawl, corpus_site.server.requests()
+
+
+# Programs the tests start; .ci/run installs them from .ci/apt-packages.txt.
+# Missing ones fail the run at once instead of skipping what needs them.
+REQUIRED_PROGRAMS = ("microsocks", "unshare", "ip", "exiftool")
+
+
+def pytest_sessionstart(session) -> None:
+    import shutil
+    missing = [p for p in REQUIRED_PROGRAMS if not shutil.which(p)]
+    if missing:
+        raise pytest.UsageError(
+            f"missing programs {missing}: run `bash .ci/run` (installs .ci/apt-packages.txt)")
+    if not CORPUS.is_dir():
+        raise pytest.UsageError(f"the test corpus is missing: {CORPUS}")

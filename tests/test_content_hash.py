@@ -19,7 +19,6 @@ ME = CORPUS / "metadata-extractor"
 EX = CORPUS / "exif-samples"
 K = 4096
 
-needs_exiftool = pytest.mark.skipif(not shutil.which("exiftool"), reason="exiftool missing")
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +109,6 @@ def test_jpeg_spans_are_the_coded_segments():
     assert formats.content_hash(whole(data), 8192) != chash(data)
 
 
-@needs_exiftool
 @pytest.mark.parametrize("path", JPEGS[:2], ids=lambda p: p.name)
 def test_jpeg_stable_under_exiftool(path, tmp_path):
     ref = chash(path.read_bytes())
@@ -196,7 +194,6 @@ def test_webp_stable_when_exif_chunk_removed():
 # --- TIFF and HEIF --------------------------------------------------------------
 
 
-@needs_exiftool
 def test_tiff_stable_under_exiftool(tmp_path):
     path = EX / "tiff/Arbitro.tiff"
     ref = chash(path.read_bytes())
@@ -218,7 +215,6 @@ def test_heif_primary_item():
         assert formats.content_hash(crawled(data), K) == chash(data), path.name
 
 
-@needs_exiftool
 def test_heic_stable_under_exiftool(tmp_path):
     path = ME / "heic/exif-at-eof.heic"
     copy = tmp_path / "h.heic"

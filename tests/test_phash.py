@@ -25,7 +25,6 @@ ME = CORPUS / "metadata-extractor"
 WITH_THUMBNAILS = [EX / "jpg/gps/DSCN0010.jpg", EX / "jpg/Canon_40D.jpg",
                    ME / "jpg/Nikon D60.jpg", EX / "jpg/Konica_Minolta_DiMAGE_Z3.jpg"]
 
-needs_exiftool = pytest.mark.skipif(not shutil.which("exiftool"), reason="exiftool missing")
 
 
 def whole(data: bytes) -> Spans:
@@ -97,7 +96,6 @@ def test_decode_guards(monkeypatch):
         phash_of_jpeg(out.getvalue(), time_limit=0.05)
 
 
-@needs_exiftool
 def test_thumbnail_bomb_in_a_file(tmp_path):
     (tmp_path / "bomb.jpg").write_bytes(bomb(65000, 65000))
     target = tmp_path / "t.jpg"
@@ -109,7 +107,6 @@ def test_thumbnail_bomb_in_a_file(tmp_path):
     assert phash_fields(whole(data), 65536) == {}
 
 
-@needs_exiftool
 def test_crawl_records_hashes(tmp_path):
     """A tiny site: an original, metadata-edited and stripped copies, a progressive
     re-encode; served by a real server, crawled with ``scrapy crawl images``."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -25,10 +24,8 @@ import pytest
 from imgprint.tor import pick_proxy
 from tests.conftest import free_port, http_server_ignoring_range, run_crawl, static_server
 
-pytestmark = pytest.mark.skipif(
-    not shutil.which("microsocks") or not shutil.which("unshare"),
-    reason="needs microsocks and unshare (see .ci/apt-packages.txt)",
-)
+# The seed tool's Tor Browser User-Agent (shared/NOTES.md).
+TOR_BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
 def onion_name(seed: str) -> str:
@@ -105,6 +102,7 @@ def test_onion_crawl_goes_through_the_proxy_by_name(tmp_path, proxies, corpus_si
     socks = proxies[0]
     socks.log.write_text("")
     site = corpus_site.server
+    site.clear_log()
     ignoring = http_server_ignoring_range(corpus_site.root, tmp_path / "norange.jsonl")
     try:
         audit = tmp_path / "lookups.txt"
@@ -125,9 +123,15 @@ def test_onion_crawl_goes_through_the_proxy_by_name(tmp_path, proxies, corpus_si
             site.url("/pages/0000.html"), site.url("/pages/0001.html"),
             site.url("/pages/0003.html"),
         ]), output="direct.jsonl")
+        served = site.requests()
     finally:
         ignoring.stop()
     assert crawl.returncode == 0, crawl.log[-3000:]
+
+    # Requests through Tor carry Tor Browser's User-Agent; clearnet ones do not.
+    agents = {(r["host"].rsplit(":", 1)[0].endswith(".onion"), r["ua"]) for r in served}
+    assert {ua for onion, ua in agents if onion} == {TOR_BROWSER_UA}
+    assert TOR_BROWSER_UA not in {ua for onion, ua in agents if not onion}
 
     # Every image of the onion pages recorded, as a direct crawl of the same
     # pages records it (errors included: some corpus files have broken EXIF).

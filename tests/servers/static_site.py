@@ -4,8 +4,8 @@
 
 Prints the port it listens on, then serves until killed. Every finished request
 is appended to FILE as a JSON line: method, path, Range header, status, bytes
-sent. ``/status/<code>/<anything>`` answers with that HTTP status, so tests can
-put failing image URLs on a page.
+sent, Host and User-Agent headers. ``/status/<code>/<anything>`` answers with
+that HTTP status, so tests can put failing image URLs on a page.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ class LoggingSite(server.Site):
             "range": (request.getHeader(b"range") or b"").decode("latin-1") or None,
             "status": request.code,
             "sent": request.sentLength,
+            "host": (request.getHeader(b"host") or b"").decode("latin-1"),
+            "ua": (request.getHeader(b"user-agent") or b"").decode("latin-1"),
         }
         self.logfile.write(json.dumps(entry) + "\n")
         self.logfile.flush()
