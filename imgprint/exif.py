@@ -26,6 +26,18 @@ def exif_tags(data: bytes) -> dict[str, str]:
     except Exception as exc:  # exifread raises anything on corrupt input
         detail = str(exc) or ("data ends early" if isinstance(exc, EOFError) else "no details")
         raise ExifError(f"{type(exc).__name__}: {detail}") from exc
-    return {
-        k: str(v) for k, v in tags.items() if k not in BLOB_TAGS and not isinstance(v, bytes)
-    }
+    return tag_strings(tags)
+
+
+def tag_strings(tags: dict) -> dict[str, str]:
+    """exifread's tags as the seed tool stored them: ``str()`` of each value,
+    without thumbnails or other binary blobs."""
+    out = {}
+    for key, value in tags.items():
+        if key in BLOB_TAGS or isinstance(value, (bytes, bytearray)):
+            continue
+        try:
+            out[key] = str(value)
+        except Exception as exc:  # a corrupt value can break exifread's printer
+            raise ExifError(f"unprintable EXIF tag {key}: {exc!r}") from exc
+    return out

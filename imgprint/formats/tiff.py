@@ -12,16 +12,13 @@ shifted to the TIFF header, the tags equal exifread's over the whole file.
 
 from __future__ import annotations
 
-import logging
 import struct
 from typing import Any
 
 import exifread
 
+from ..exif import ExifError, tag_strings
 from .spans import SpanReader, Spans
-
-# exifread warns on every odd file through the logging module.
-logging.getLogger("exifread").setLevel(logging.CRITICAL)
 
 #: Upper bound on reads exifread may do in one run; a hostile IFD can ask for
 #: 65535 entries x 1000 values each.
@@ -31,9 +28,6 @@ MAX_SPAN = 1 << 20
 #: A read into a gap is widened to this many bytes: IFDs and their values
 #: tend to sit together, so one window usually covers a whole layer.
 WINDOW = 2048
-
-_DROP = ("JPEGThumbnail", "TIFFThumbnail")
-
 
 class FormatError(Exception):
     """Corrupt image data that exifread could not get through."""
@@ -103,15 +97,10 @@ def exif_tags_at(spans: Spans, base: int) -> dict[str, str]:
         raise FormatError(f"EXIF at {base} needs more than {MAX_READS} reads") from tags
     if isinstance(tags, Exception):
         raise FormatError(f"exifread failed on EXIF at {base}: {tags!r}") from tags
-    out = {}
-    for key, value in tags.items():
-        if key in _DROP or isinstance(value, (bytes, bytearray)):
-            continue
-        try:
-            out[key] = str(value)
-        except Exception as err:  # noqa: BLE001
-            raise FormatError(f"unprintable EXIF tag {key}: {err!r}") from err
-    return out
+    try:
+        return tag_strings(tags)
+    except ExifError as err:
+        raise FormatError(str(err)) from err
 
 
 # --- a small IFD reader of our own, for facts -------------------------------
