@@ -30,9 +30,8 @@ from scrapy import Request
 from scrapy.http import Response
 
 from imgprint import formats
-from imgprint.fingerprint import parse_content_range
 from imgprint.formats import Spans
-from imgprint.rangefetch import range_header
+from imgprint.rangefetch import range_header, range_problem
 
 Download = Callable[[Request], Awaitable[Response]]
 
@@ -46,19 +45,17 @@ class FollowupResult:
 
 def add_answer(spans: Spans, start: int, end: int, response: Response) -> str | None:
     """Add a follow-up answer's bytes; return why they are unusable, or None."""
+    if response.status not in (200, 206):
+        return f"follow-up answer HTTP {response.status}"
+    problem = range_problem(response, start)
+    if problem:
+        return f"follow-up: {problem}"
     if response.status == 206:
-        first, _, _ = parse_content_range(response.headers.get(b"Content-Range"))
-        if first != start:
-            return f"follow-up answer starts at byte {first}, not {start}"
         spans.add(start, response.body[: end - start])
-        return None
-    if response.request.meta.get("imgprint_content_encoding"):
-        return "follow-up answer was content-encoded"
-    if response.status == 200:
+    else:
         # Range ignored: the body is the file from byte 0, cut after `end`.
         spans.add(0, response.body)
-        return None
-    return f"follow-up answer HTTP {response.status}"
+    return None
 
 
 async def fetch_metadata(

@@ -69,6 +69,20 @@ def total_size(response: Response) -> int | None:
     return parse_int(response.headers.get("Content-Length"))
 
 
+def range_problem(response: Response, start: int) -> str | None:
+    """Why a 200/206 answer's body is not the file's bytes from ``start`` (from
+    byte 0 for a 200), or None when it is."""
+    encoding = response.request.meta.get("imgprint_content_encoding")
+    if encoding:
+        return f"server applied Content-Encoding {encoding}: the bytes are not the file's"
+    if response.status == 206:
+        first, _, _ = parse_content_range(response.headers.get(b"Content-Range"))
+        if first != start:
+            cr = response.headers.get(b"Content-Range", b"missing").decode("latin-1")
+            return f"206 answer with Content-Range {cr!r}, not from byte {start}"
+    return None
+
+
 def is_image_type(content_type: bytes | str | None) -> bool:
     if isinstance(content_type, bytes):
         content_type = content_type.decode("latin-1")

@@ -32,13 +32,13 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from imgprint.discovery import find_images, find_links
-from imgprint.fingerprint import normalize_etag, parse_content_range
+from imgprint.fingerprint import normalize_etag
 from imgprint.followup import fetch_metadata
 from imgprint.formats import Spans
 from imgprint.items import BODY_KEY, CONTENT_BYTES_KEY, SCAN_BYTES_KEY
 from imgprint.journal import Journal, ResumeState
 from imgprint.phash import MAX_THUMBNAIL_BYTES
-from imgprint.rangefetch import is_image_type, setting, total_size
+from imgprint.rangefetch import is_image_type, range_problem, setting, total_size
 from imgprint.urlfile import UrlFileError, check_url, read_url_file
 
 PAGE_PRIORITY = 1
@@ -361,15 +361,7 @@ class ImagesSpider(Spider):
         if looks_like_html(response.body):
             content_type = response.headers.get(b"Content-Type", b"no Content-Type")
             return f"not an image: the server sent an HTML page ({content_type.decode('latin-1')})"
-        encoding = response.request.meta.get("imgprint_content_encoding")
-        if encoding:
-            return f"server applied Content-Encoding {encoding}: the bytes are not the file's"
-        if status == 206:
-            first, _, _ = parse_content_range(response.headers.get(b"Content-Range"))
-            if first != 0:
-                cr = response.headers.get(b"Content-Range", b"missing").decode("latin-1")
-                return f"206 answer with Content-Range {cr!r}, not from byte 0"
-        return None
+        return range_problem(response, 0)
 
     def image_failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
         request = failure.request
