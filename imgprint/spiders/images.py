@@ -271,7 +271,7 @@ class ImagesSpider(Spider):
 
     def _image_request(self, url: str, dont_filter: bool = False) -> Request:
         meta: dict[str, Any] = {"imgprint_image": True, "handle_httpstatus_list": ERROR_STATUSES}
-        head_first = setting(Request(url, meta=meta), self.settings, "fetch_mode") == "head"
+        head_first = self.settings.get("IMGPRINT_FETCH_MODE") == "head"
         return Request(
             url,
             method="HEAD" if head_first else "GET",
