@@ -19,8 +19,9 @@ it is an image, the same stop-after-N-bytes rule applies.
 
 Settings: ``IMGPRINT_RANGE_BYTES``, ``IMGPRINT_MIN_SIZE``, ``IMGPRINT_FETCH_MODE``.
 Per request (``request.meta``): ``imgprint_range_bytes``, ``imgprint_min_size``,
-``imgprint_fetch_mode``, ``imgprint_stop_at`` (bytes after which a full-body answer
-is cut; defaults to the range size).
+``imgprint_stop_at`` (bytes after which a full-body answer is cut; defaults to
+the range size). The fetch mode is the spider's choice when it builds an image
+request (a HEAD request is the HEAD-first mode).
 
 Stats: ``imgprint/range/partial`` (206), ``imgprint/range/ignored`` (200 to a
 ranged GET), ``imgprint/range/unsatisfiable`` (416), ``imgprint/download_stopped``,
