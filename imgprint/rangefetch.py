@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, signals
-from scrapy.exceptions import NotConfigured, StopDownload
+from scrapy.exceptions import StopDownload
 from scrapy.http import Response
 
 from imgprint.fingerprint import parse_content_range, parse_int
@@ -95,9 +95,12 @@ class RangeFetchMiddleware:
         settings = crawler.settings
         mode = settings.get("IMGPRINT_FETCH_MODE")
         if mode not in FETCH_MODES:
-            raise NotConfigured(f"IMGPRINT_FETCH_MODE must be one of {FETCH_MODES}, not {mode!r}")
-        if settings.getint("IMGPRINT_RANGE_BYTES") <= 0:
-            raise NotConfigured("IMGPRINT_RANGE_BYTES <= 0: imgprint fetches nothing")
+            raise ValueError(f"IMGPRINT_FETCH_MODE must be one of {FETCH_MODES}, not {mode!r}")
+        # Invalid values stop the crawl: without this middleware every image
+        # would be downloaded whole.
+        range_bytes = settings.getint("IMGPRINT_RANGE_BYTES")
+        if range_bytes <= 0:
+            raise ValueError(f"IMGPRINT_RANGE_BYTES must be positive, not {range_bytes}")
         self.settings = settings
         self.stats = crawler.stats
         crawler.signals.connect(self.headers_received, signal=signals.headers_received)

@@ -85,3 +85,11 @@ def test_fuzzed_files_served_as_jpeg(tmp_path):
     print(f"\nfuzzed: {len(names)} files, {len(fingerprinted)} fingerprinted, "
           f"{len(errors)} with an EXIF error recorded")
     assert all(r["content_type"] == "image/jpeg" for r in crawl.records)
+
+
+def test_a_bad_fetch_mode_stops_the_crawl_instead_of_fetching_whole_files(tmp_path):
+    # A switched-off range middleware would download every image in full.
+    crawl = run_crawl(tmp_path, "-a", "url=http://127.0.0.1:9/p.html",
+                      settings={"IMGPRINT_FETCH_MODE": "bogus"})
+    assert crawl.returncode != 0
+    assert "IMGPRINT_FETCH_MODE must be one of" in crawl.log
