@@ -1,52 +1,145 @@
-"""The record imgprint writes for each image.
+"""What the fetch path hands on, and the record imgprint writes for each image.
 
-Records are plain dicts; ``FIELDS`` fixes their order in the feed and is also
-the export whitelist (``FEED_EXPORT_FIELDS``), so keys starting with ``_`` that
-carry fetched bytes between the spider and the pipeline never reach a feed.
+``FetchedImage`` is what ``imgprint.middlewares.imagefetch`` got of one image:
+the byte spans held, the file's size, the requests and bytes it cost, and why
+something is missing. It travels to the pipeline on ``ImageRecord.fetched``,
+an attribute that is not a dataclass field: item adapters, feed exporters and
+any serializer see only the fields, so image bytes can never reach a feed.
+
+``ImageRecord`` is the record. Its fields are the feed's keys, in order: the
+seed tool's (their names and meaning are the compatibility contract, README
+"Record format"), then what imgprint adds. Only ``url``, ``timestamp`` and
+``pages`` are always there; a field that does not apply is left out of the
+record, not written as null: ``ImageRecordAdapter`` (registered with
+itemadapter, the way its docs describe for custom item types) treats an unset
+field as a missing key, which itemadapter's own dataclass adapter does only
+when iterating.
 """
 
-# Seed-tool fields first (their names and meaning are the compatibility contract),
-# then what imgprint adds.
-FIELDS: list[str] = [
-    "url",
-    "image_size",
-    "etag",
-    "timestamp",
-    "exif",
-    "sha256_first_10240_bytes",
-    "random_128_bytes_sample_start",
-    "format",
-    "width",
-    "height",
-    "bit_depth",
-    "has_color_profile",
-    "has_transparency",
-    "has_xmp",
-    "density",
-    "progressive",
-    "quality",
-    "frames",
-    "content_sha256",
-    "phash",
-    "phash_source",
-    "gps",
-    "taken_at",
-    "camera",
-    "software",
-    "pages",
-    "seen_before",
-    "final_url",
-    "content_type",
-    "http_status",
-    "bytes_fetched",
-    "requests",
-    "metadata_incomplete",
-    "error",
-]
+from __future__ import annotations
 
-# Item key holding the fetched prefix; removed by FingerprintPipeline.
-BODY_KEY = "_body"
-# The IMGPRINT_CONTENT_BYTES / IMGPRINT_PHASH_SCAN_BYTES in force for the image
-# (settings or request meta); removed by FingerprintPipeline.
-CONTENT_BYTES_KEY = "_content_bytes"
-SCAN_BYTES_KEY = "_phash_scan_bytes"
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from itemadapter import ItemAdapter
+from itemadapter.adapter import DataclassAdapter
+
+if TYPE_CHECKING:
+    from imgprint.formats import Spans
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class FetchedImage:
+    """The bytes held of one image, and what fetching them cost."""
+
+    url: str  # where the bytes came from, after redirects
+    status: int
+    size: int | None = None  # the whole file's, when the server said
+    etag: str | None = None
+    content_type: str | None = None
+    spans: Spans | None = None  # None: nothing to fingerprint (error, small, HEAD only)
+    requests: int = 1
+    bytes: int = 0
+    error: str | None = None  # the answer is not the file's bytes
+    incomplete: str | None = None  # some metadata past the follow-up budgets
+    small: bool = False  # under IMGPRINT_MIN_SIZE: no fingerprint
+
+
+def _unset() -> Any:
+    return field(init=False)
+
+
+@dataclass(eq=False, repr=False)
+class ImageRecord:
+    """One feed line. Set fields with ``set(**values)``; unset ones are left out."""
+
+    url: str
+    image_size: int | None = _unset()
+    etag: str | None = _unset()
+    timestamp: str = field(default_factory=utc_now)
+    exif: dict[str, str] = _unset()
+    sha256_first_10240_bytes: str = _unset()
+    random_128_bytes_sample_start: str = _unset()
+    format: str = _unset()
+    width: int = _unset()
+    height: int = _unset()
+    bit_depth: int = _unset()
+    has_color_profile: bool = _unset()
+    has_transparency: bool = _unset()
+    has_xmp: bool = _unset()
+    density: Any = _unset()
+    progressive: bool = _unset()
+    quality: int = _unset()
+    frames: int = _unset()
+    content_sha256: str | None = _unset()
+    phash: str | None = _unset()
+    phash_source: str | None = _unset()
+    gps: Any = _unset()
+    taken_at: str = _unset()
+    camera: Any = _unset()
+    software: str = _unset()
+    pages: list[str] = field(default_factory=list)
+    seen_before: bool = _unset()
+    final_url: str = _unset()
+    content_type: str | None = _unset()
+    http_status: int = _unset()
+    bytes_fetched: int = _unset()
+    requests: int = _unset()
+    metadata_incomplete: str = _unset()
+    error: str = _unset()
+
+    def __post_init__(self) -> None:
+        # Not a field: the pipeline's input, never exported (module docstring).
+        self.fetched: FetchedImage | None = None
+
+    @classmethod
+    def sighting(cls, url: str, pages: list[str]) -> ImageRecord:
+        """Pages that reference an image recorded earlier."""
+        record = cls(url, pages=pages)
+        record.seen_before = True
+        return record
+
+    def set(self, **values: Any) -> None:
+        """Set fields by name; an unknown name is a bug, not a new key."""
+        for name, value in values.items():
+            if name not in FIELD_NAMES:
+                raise KeyError(f"ImageRecord has no field {name!r}")
+            setattr(self, name, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields that are set, in feed order."""
+        return {f: getattr(self, f) for f in FIELDS if hasattr(self, f)}
+
+    def __repr__(self) -> str:
+        return f"ImageRecord({self.to_dict()!r})"
+
+
+FIELDS: list[str] = [f.name for f in fields(ImageRecord)]
+FIELD_NAMES = frozenset(FIELDS)
+
+
+class ImageRecordAdapter(DataclassAdapter):
+    """itemadapter's dataclass adapter, with unset fields as missing keys."""
+
+    @classmethod
+    def is_item(cls, item: Any) -> bool:
+        return isinstance(item, ImageRecord)
+
+    @classmethod
+    def is_item_class(cls, item_class: type) -> bool:
+        return isinstance(item_class, type) and issubclass(item_class, ImageRecord)
+
+    def __getitem__(self, field_name: str) -> Any:
+        try:
+            return super().__getitem__(field_name)
+        except AttributeError:
+            raise KeyError(field_name) from None
+
+
+if ImageRecordAdapter not in ItemAdapter.ADAPTER_CLASSES:
+    ItemAdapter.ADAPTER_CLASSES.appendleft(ImageRecordAdapter)  # type: ignore[attr-defined]

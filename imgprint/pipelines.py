@@ -1,39 +1,49 @@
-"""Fingerprint and metadata of each fetched image.
+"""Fingerprint and metadata of each fetched image, off the event loop.
 
-Reads the byte spans the spider put under ``items.BODY_KEY`` (the first bytes,
-plus any follow-up spans), adds the seed-compatible fields
+Takes the bytes the fetch path held (``ImageRecord.fetched``, see
+``imgprint.items``) and adds the seed-compatible fields
 (``sha256_first_10240_bytes``, ``random_128_bytes_sample_start``, over the first
 10,241 bytes only), ``exif`` (the complete tag set the format parsers could
-reach), the header facts (``format``, ``width``, ``height``, ...) and the
-investigators' summary (``gps``, ``taken_at``, ``camera``, ``software``), and
-the copy-detection hashes (``content_sha256`` over the first coded bytes, no
+reach), the header facts (``format``, ``width``, ``height``, ...), the
+investigators' summary (``gps``, ``taken_at``, ``camera``, ``software``), and the
+copy-detection hashes (``content_sha256`` over the first coded bytes, no
 metadata; ``phash``/``phash_source`` from the EXIF thumbnail or the first
-progressive scan; README, "Copy-detection fingerprints"); then drops the bytes, so no feed ever
-holds image content beyond the 128-byte sample.
+progressive scan; README, "Copy-detection fingerprints"); then drops the bytes.
 A corrupt image still yields its record, with ``error`` set.
 
+The work runs on ``IMGPRINT_PHASH_WORKERS`` threads (``imgprint.workers``):
+format walks within ``WALK_TIME_LIMIT`` seconds, a perceptual hash within
+``phash.TIME_LIMIT``; one that overruns costs its own fields, not the crawl.
+
 Settings: ``IMGPRINT_CONTENT_BYTES`` (bytes of coded data under
-``content_sha256``), ``IMGPRINT_PHASH_SCAN_BYTES`` (see ``imgprint.phash``); both
-also per request, as the spider passes them on with the bytes.
+``content_sha256``), ``IMGPRINT_PHASH_SCAN_BYTES`` (``imgprint.fingerprint.phash``),
+``IMGPRINT_PHASH_WORKERS``.
 
 Stats: ``imgprint/fingerprinted``, ``imgprint/exif/found``, ``imgprint/exif/error``,
 ``imgprint/content_hash``, ``imgprint/phash/exif_thumbnail``,
-``imgprint/phash/progressive_scan``.
+``imgprint/phash/progressive_scan``, ``imgprint/timeout/walk``,
+``imgprint/timeout/phash``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from itemadapter import ItemAdapter
+from typing import TYPE_CHECKING, Any
 
 from imgprint import formats
-from imgprint.exif import ExifError, exif_tags
-from imgprint.fingerprint import SEED_PREFIX_BYTES, seed_fingerprint
+from imgprint.config import Config
+from imgprint.fingerprint.phash import TIME_LIMIT, phash_fields
+from imgprint.fingerprint.seed import SEED_PREFIX_BYTES, seed_fingerprint
 from imgprint.formats import FormatError, Spans
-from imgprint.items import BODY_KEY, CONTENT_BYTES_KEY, SCAN_BYTES_KEY
-from imgprint.phash import phash_fields
-from imgprint.summary import summary
+from imgprint.items import ImageRecord
+from imgprint.metadata.exif import ExifError, exif_tags
+from imgprint.metadata.summary import summary
+from imgprint.workers import Workers
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+#: Seconds the format walks of one image may take.
+WALK_TIME_LIMIT = 30.0
 
 
 def read_exif(spans: Spans, prefix: bytes) -> dict[str, str]:
@@ -50,8 +60,8 @@ def read_exif(spans: Spans, prefix: bytes) -> dict[str, str]:
     return exif_tags(prefix)
 
 
-def fingerprint_fields(spans: Spans) -> dict[str, Any]:
-    """Fingerprint, EXIF and header facts of an image of which ``spans`` are held."""
+def fingerprint_fields(spans: Spans, content_bytes: int = 0) -> dict[str, Any]:
+    """Fingerprint, EXIF, header facts and ``content_sha256`` of what ``spans`` hold."""
     prefix = spans.get_partial(0, SEED_PREFIX_BYTES)
     fields: dict[str, Any] = seed_fingerprint(prefix)
     try:
@@ -61,42 +71,53 @@ def fingerprint_fields(spans: Spans) -> dict[str, Any]:
         fields["error"] = f"EXIF not readable: {exc}"
     fields.update(formats.facts(spans))
     fields.update(summary(fields["exif"]))
-    return fields
-
-
-def hash_fields(spans: Spans, content_bytes: int, scan_bytes: int) -> dict[str, Any]:
-    """``content_sha256``, ``phash`` and ``phash_source`` (None when not computable)."""
-    fields: dict[str, Any] = {"content_sha256": formats.content_hash(spans, content_bytes),
-                              "phash": None, "phash_source": None}
-    fields.update(phash_fields(spans, scan_bytes))
+    fields["content_sha256"] = formats.content_hash(spans, content_bytes)
     return fields
 
 
 class FingerprintPipeline:
-    def __init__(self, crawler: Any):
+    def __init__(self, crawler: Crawler, config: Config):
         self.stats = crawler.stats
-        self.content_bytes = crawler.settings.getint("IMGPRINT_CONTENT_BYTES")
-        self.scan_bytes = crawler.settings.getint("IMGPRINT_PHASH_SCAN_BYTES")
+        self.content_bytes = config.content_bytes
+        self.scan_bytes = config.phash_scan_bytes
+        self.workers = Workers(config.phash_workers)
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> FingerprintPipeline:
-        return cls(crawler)
+    def from_crawler(cls, crawler: Crawler) -> FingerprintPipeline:
+        return cls(crawler, Config.from_crawler(crawler))
 
-    def process_item(self, item: Any) -> Any:
-        adapter = ItemAdapter(item)
-        spans = adapter.pop(BODY_KEY, None) if BODY_KEY in adapter else None
-        content_bytes = (adapter.pop(CONTENT_BYTES_KEY) if CONTENT_BYTES_KEY in adapter
-                         else self.content_bytes)
-        scan_bytes = adapter.pop(SCAN_BYTES_KEY) if SCAN_BYTES_KEY in adapter else self.scan_bytes
+    def close_spider(self) -> None:
+        self.workers.close()
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ImageRecord) or item.fetched is None:
+            return item
+        spans, item.fetched = item.fetched.spans, None  # the bytes end here
         if spans is None:
             return item
-        if isinstance(spans, bytes):
-            body, spans = spans, Spans()
-            spans.add(0, body)
-        fields = fingerprint_fields(spans)
-        fields.update(hash_fields(spans, content_bytes, scan_bytes))
+        try:
+            fields = await self.workers.run(WALK_TIME_LIMIT, fingerprint_fields, spans,
+                                            self.content_bytes)
+        except TimeoutError:
+            self.stats.inc_value("imgprint/timeout/walk")
+            fields = {**seed_fingerprint(spans.get_partial(0, SEED_PREFIX_BYTES)), "exif": {},
+                      "error": f"metadata not read: took more than {WALK_TIME_LIMIT:g} s"}
+        fields.update(await self._phash(spans))
+        self._count(fields)
+        item.set(**fields)
+        return item
+
+    async def _phash(self, spans: Spans) -> dict[str, Any]:
+        try:
+            found = await self.workers.run(TIME_LIMIT, phash_fields, spans, self.scan_bytes)
+        except TimeoutError:
+            self.stats.inc_value("imgprint/timeout/phash")
+            found = {}
+        return {"phash": None, "phash_source": None, **found}
+
+    def _count(self, fields: dict[str, Any]) -> None:
         self.stats.inc_value("imgprint/fingerprinted")
-        if fields["content_sha256"]:
+        if fields.get("content_sha256"):
             self.stats.inc_value("imgprint/content_hash")
         if fields["phash_source"]:
             self.stats.inc_value(f"imgprint/phash/{fields['phash_source']}")
@@ -104,5 +125,3 @@ class FingerprintPipeline:
             self.stats.inc_value("imgprint/exif/error")
         elif fields["exif"]:
             self.stats.inc_value("imgprint/exif/found")
-        adapter.update(fields)
-        return item

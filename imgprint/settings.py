@@ -1,8 +1,7 @@
 """Scrapy settings for imgprint.
 
-Every ``IMGPRINT_*`` setting is documented in README.md ("Settings"); each one
-can also be overridden for a single request through ``request.meta`` under the
-lower-case name given there.
+Every ``IMGPRINT_*`` and ``TOR_*`` setting is documented in README.md
+("Settings") and checked once, before the crawl starts, by ``imgprint.config``.
 """
 
 from imgprint.items import FIELDS
@@ -23,7 +22,7 @@ IMGPRINT_MIN_SIZE = 20480
 IMGPRINT_FETCH_MODE = "range"
 # Seed pages wait while more image requests than this are pending (0: no limit).
 IMGPRINT_MAX_PENDING_IMAGES = 2000
-# Follow-up Range requests for metadata past the first bytes (imgprint.followup).
+# Follow-up Range requests for metadata past the first bytes (imgprint.middlewares.followup).
 IMGPRINT_FOLLOWUPS = 2
 IMGPRINT_FOLLOWUP_BYTES = 262144
 # content_sha256 covers this many bytes of coded image data (README, "Copy-detection fingerprints");
@@ -32,32 +31,38 @@ IMGPRINT_CONTENT_BYTES = 4096
 # Most bytes of a progressive JPEG's first scan fetched and decoded for phash;
 # 0: phash from EXIF thumbnails only.
 IMGPRINT_PHASH_SCAN_BYTES = 65536
+# Threads for format walks and JPEG decoding (imgprint.pipelines).
+IMGPRINT_PHASH_WORKERS = 2
 
 # --- Output -----------------------------------------------------------------
 # The feed used when no -o/-O (or FEEDS) is given; empty string: none.
 IMGPRINT_DEFAULT_FEED = "output/images-%(time)s.jsonl"
-# Also a guard: internal item keys (the fetched bytes) can never be exported.
+# Column order (CSV); the fetched bytes are never a field (imgprint.items).
 FEED_EXPORT_FIELDS = FIELDS
 FEED_EXPORT_ENCODING = "utf-8"
 
 # --- Downloader ---------------------------------------------------------------
 # Scrapy's, with CONCURRENT_REQUESTS_PER_DOMAIN actually enforced.
-DOWNLOADER = "imgprint.downloader.Downloader"
+DOWNLOADER = "imgprint.scrapy_internals.Downloader"
 DOWNLOADER_MIDDLEWARES = {
     # Scrapy's retry decisions, plus a bounded pause before each retry.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "imgprint.retry.BackoffRetryMiddleware": 550,
+    "imgprint.middlewares.retry.BackoffRetryMiddleware": 550,
     # After RedirectMiddleware (600) on the way out, before
     # HttpCompressionMiddleware (590) on the way back.
-    "imgprint.rangefetch.RangeFetchMiddleware": 650,
+    "imgprint.middlewares.imagefetch.ImageFetchMiddleware": 650,
 }
 ITEM_PIPELINES = {
     "imgprint.pipelines.FingerprintPipeline": 300,
 }
 
-# With JOBDIR, pending requests live in memory and imgprint's journal makes a
-# killed crawl resumable (imgprint/journal.py); without it this is Scrapy's own.
-SCHEDULER = "imgprint.journal.JournalScheduler"
+# Retries wait here, not in a download slot; with JOBDIR, pending requests live
+# in memory and imgprint.resume makes a killed crawl resumable.
+SCHEDULER = "imgprint.scheduler.Scheduler"
+EXTENSIONS = {
+    # After FeedExporter (0): it reads the feed files that exporter opened.
+    "imgprint.resume.extension.ResumeExtension": 500,
+}
 
 ROBOTSTXT_OBEY = False
 # bench/speed.py, corpus site (493 images, 689 requests with follow-ups) over
@@ -65,7 +70,7 @@ ROBOTSTXT_OBEY = False
 # 6.96 s to 3.42 s wall (at 32 the round trips alone need 689 / 32 x 0.1 s =
 # 2.2 s; the link's own limit is 1.09 s); 128 was no faster (4.46 s): the crawl
 # is CPU-bound by then (README, "Benchmark"). Both limits hold per site since
-# imgprint.downloader (below). Lower them, or use AUTOTHROTTLE_ENABLED, for
+# imgprint.scrapy_internals.Downloader. Lower them, or use AUTOTHROTTLE_ENABLED, for
 # small servers.
 CONCURRENT_REQUESTS = 64
 CONCURRENT_REQUESTS_PER_DOMAIN = 64
@@ -80,7 +85,8 @@ TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
 
 # --- Tor and network safety ---
-# See imgprint/tor.py and imgprint/netguard.py (and README, "Tor").
+# See imgprint/handlers/tor.py, imgprint/middlewares/tor.py and
+# imgprint/middlewares/netguard.py (and README, "Tor").
 TOR_PROXIES = ["socks5h://127.0.0.1:9050"]
 TOR_ALL = False
 TOR_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -93,14 +99,14 @@ IMGPRINT_NETGUARD_ENABLED = True
 IMGPRINT_GUARD_PRIVATE = True
 IMGPRINT_PAGE_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_HANDLERS = {
-    "http": "imgprint.tor.TorDownloadHandler",
-    "https": "imgprint.tor.TorDownloadHandler",
+    "http": "imgprint.handlers.tor.TorDownloadHandler",
+    "https": "imgprint.handlers.tor.TorDownloadHandler",
     # Only http(s) is ever fetched.
     "file": None,
     "ftp": None,
     "s3": None,
 }
 # Before DownloadTimeoutMiddleware (350): Tor defaults are set first.
-DOWNLOADER_MIDDLEWARES["imgprint.tor.TorMiddleware"] = 340
+DOWNLOADER_MIDDLEWARES["imgprint.middlewares.tor.TorMiddleware"] = 340
 # Redirect targets are new requests: they pass the guard too.
-DOWNLOADER_MIDDLEWARES["imgprint.netguard.NetGuardMiddleware"] = 640
+DOWNLOADER_MIDDLEWARES["imgprint.middlewares.netguard.NetGuardMiddleware"] = 640

@@ -13,9 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[1]
-SHARED = PROJECT.parent / "shared"
-CORPUS = SHARED / "corpus"
+from tests.helpers import CORPUS, PROJECT, SHARED
+
 REFERENCE = SHARED / "reference" / "seed-compat-visible.jsonl"
 SITE_TOOL = SHARED / "tools" / "site.py"
 IMAGE_TYPES = [
@@ -121,10 +120,12 @@ class Crawl:
 
 
 def run_crawl(tmp_path: Path, *args: str, settings: dict | None = None,
-              timeout: float = 600, output: str = "out.jsonl") -> Crawl:
-    """``scrapy crawl images ARGS -O tmp/out.jsonl`` in the project, as a user runs it."""
+              timeout: float = 600, output: str = "out.jsonl", append: bool = False) -> Crawl:
+    """``scrapy crawl images ARGS -O tmp/out.jsonl`` in the project, as a user runs it
+    (``-o``, appending, with ``append``: what a JOBDIR needs)."""
     out = tmp_path / output
-    argv = [sys.executable, "-m", "scrapy", "crawl", "images", "-O", str(out), *args]
+    argv = [sys.executable, "-m", "scrapy", "crawl", "images", "-o" if append else "-O",
+            str(out), *args]
     for key, value in (settings or {}).items():
         argv += ["-s", f"{key}={value}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -153,6 +154,20 @@ def corpus_crawl(corpus_site, tmp_path_factory) -> tuple[Crawl, list[dict]]:
 # Programs the tests start; .ci/run installs them from .ci/apt-packages.txt.
 # Missing ones fail the run at once instead of skipping what needs them.
 REQUIRED_PROGRAMS = ("microsocks", "unshare", "ip", "exiftool")
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", "crawl: runs real crawls or servers in subprocesses (the slow layer);"
+        " `pytest -m 'not crawl'` runs the unit layer in seconds")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    # Tests that use a real server or crawl fixture are crawl tests by definition.
+    slow = {"corpus_site", "corpus_crawl", "fault_crawl"}
+    for item in items:
+        if slow & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.crawl)
 
 
 def pytest_sessionstart(session) -> None:

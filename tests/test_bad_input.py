@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import CORPUS, free_port, run_crawl, static_server
+
+pytestmark = pytest.mark.crawl
 
 FUZZING = CORPUS / "metadata-extractor" / "fuzzing"
 GOOD = CORPUS / "exif-samples" / "jpg" / "Canon_PowerShot_S40.jpg"
@@ -87,9 +91,62 @@ def test_fuzzed_files_served_as_jpeg(tmp_path):
     assert all(r["content_type"] == "image/jpeg" for r in crawl.records)
 
 
-def test_a_bad_fetch_mode_stops_the_crawl_instead_of_fetching_whole_files(tmp_path):
-    # A switched-off range middleware would download every image in full.
-    crawl = run_crawl(tmp_path, "-a", "url=http://127.0.0.1:9/p.html",
-                      settings={"IMGPRINT_FETCH_MODE": "bogus"})
-    assert crawl.returncode != 0
-    assert "IMGPRINT_FETCH_MODE must be one of" in crawl.log
+# Issue 11, bug 2: each of these ran the crawl anyway (losing every record, exit 0),
+# was accepted silently, or failed without naming the setting.
+BAD_CONFIG = [
+    (["-s", "IMGPRINT_FOLLOWUPS=two"], "IMGPRINT_FOLLOWUPS: expected a whole number"),
+    (["-s", "IMGPRINT_MIN_SIZE=20k"],
+     "IMGPRINT_MIN_SIZE: expected a whole number of bytes, got '20k'"),
+    (["-s", "IMGPRINT_FOLLOWUP_BYTES=256k"], "IMGPRINT_FOLLOWUP_BYTES: expected a whole number"),
+    (["-s", "IMGPRINT_MAX_PENDING_IMAGES=lots"], "IMGPRINT_MAX_PENDING_IMAGES: expected"),
+    (["-s", "IMGPRINT_PAGE_MAXSIZE=10MB"], "IMGPRINT_PAGE_MAXSIZE: expected a whole number"),
+    (["-s", "IMGPRINT_GUARD_PRIVATE=maybe"], "IMGPRINT_GUARD_PRIVATE: expected true or false"),
+    (["-s", "IMGPRINT_FOLLOWUPS=-1"], "IMGPRINT_FOLLOWUPS: expected a whole number of at least 0"),
+    (["-s", "IMGPRINT_RETRY_BACKOFF_BASE=half"], "IMGPRINT_RETRY_BACKOFF_BASE: expected"),
+    (["-s", "TOR_ALL=sometimes"], "TOR_ALL: expected true or false"),
+    (["-s", "IMGPRINT_FETCH_MODE=bogus"], "IMGPRINT_FETCH_MODE: expected one of range, head"),
+    (["-a", "depth=-1"], "-a depth: expected a whole number of at least 0"),
+    (["-a", "dept=2"], "-a dept: unknown argument"),
+    (["-a", "urls=u.txt"], "-a url and -a urls: give one seed URL or one URL file, not both"),
+]
+
+
+@pytest.mark.crawl
+@pytest.mark.parametrize("args, message", BAD_CONFIG, ids=lambda v: " ".join(v)
+                         if isinstance(v, list) else None)
+def test_bad_configuration_stops_before_the_first_request(tmp_path, args, message):
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "a.jpg").symlink_to(GOOD)
+    (root / "p.html").write_text('<img src="a.jpg">')
+    server = static_server(root, tmp_path / "access.jsonl")
+    try:
+        crawl = run_crawl(tmp_path, "-a", f"url={server.url('/p.html')}", *args)
+        sent = server.requests()
+    finally:
+        server.stop()
+    assert crawl.returncode == 2
+    errors = [line for line in crawl.log.splitlines() if line.startswith("imgprint: ")]
+    assert errors == [f"imgprint: {message}"] or (
+        len(errors) == 1 and errors[0].startswith(f"imgprint: {message}")), crawl.log[-2000:]
+    assert "Traceback" not in crawl.log
+    assert sent == [] and crawl.records == []
+
+
+@pytest.mark.crawl
+def test_friendly_spellings_run(tmp_path):
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "a.jpg").symlink_to(GOOD)
+    server = static_server(root, tmp_path / "access.jsonl")
+    try:
+        crawl = run_crawl(tmp_path, "-a", f"url={server.url('/a.jpg')}",
+                          settings={"IMGPRINT_FETCH_MODE": "HEAD", "TOR_ALL": "no",
+                                    "IMGPRINT_GUARD_PRIVATE": "yes"})
+        sent = server.requests()
+    finally:
+        server.stop()
+    assert crawl.returncode == 0, crawl.log[-2000:]
+    assert [r["sha256_first_10240_bytes"] for r in crawl.records] == [
+        "c629c7247153f59599727db141ee1f3c5e4a5a3cc90fa88e2e97d3d78c2fc823"]
+    assert sent

@@ -13,10 +13,9 @@ from PIL import Image
 
 from imgprint import formats
 from imgprint.formats import Spans, jpeg
+from tests.helpers import EX, ME, whole
+from tests.helpers import crawled as crawler_spans
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-ME = CORPUS / "metadata-extractor"
-EX = CORPUS / "exif-samples"
 K = 4096
 
 
@@ -26,27 +25,13 @@ def strict(monkeypatch):
     monkeypatch.setattr(formats, "STRICT", True)
 
 
-def whole(data: bytes) -> Spans:
-    spans = Spans(len(data))
-    spans.add(0, data)
-    return spans
-
-
 def chash(data: bytes, k: int = K) -> str | None:
     return formats.content_hash(whole(data), k)
 
 
 def crawled(data: bytes, rounds: int = 2, budget: int = 262144) -> Spans:
-    """The first 10,241 bytes and the follow-ups the crawler would make."""
-    spans = Spans(len(data))
-    spans.add(0, data[:10241])
-    for _ in range(rounds):
-        span = formats.next_fetch(spans, budget, K, 65536, 65536)
-        if span is None:
-            break
-        budget -= span[1] - span[0]
-        spans.add(span[0], data[span[0] : span[1]])
-    return spans
+    """The first 10,241 bytes and the follow-ups the crawler's own loop makes."""
+    return crawler_spans(data, followups=rounds, budget=budget, content_bytes=K)
 
 
 def exiftool(path: Path, *args: str) -> bytes:

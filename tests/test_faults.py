@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from imgprint.fingerprint import seed_fingerprint
+from imgprint.fingerprint.seed import seed_fingerprint
 from tests.conftest import CORPUS, Server, run_crawl
 
 IMAGE = CORPUS / "exif-samples" / "jpg" / "Canon_PowerShot_S40.jpg"
@@ -27,6 +27,8 @@ EXPECTED = {
     "502-once": ("clean", "+1"),
     "429-once": ("clean", "+1"),
     "503-retry-after": ("clean", "+1"),
+    # Issue 11, bug 3: the 503's Content-Encoding must not stick to the retry.
+    "503-gzip-once": ("clean", "+1"),
     "416": ("empty", 1),
     "norange": ("clean", 1),  # the whole 32 KB file arrives in the first answer
     "badrange": ("not from byte 0", 1),
@@ -129,3 +131,36 @@ def test_per_domain_concurrency_is_enforced(tmp_path):
         pages.stop()
     assert len(crawl.records) == 12
     assert max(r["active"] for r in requests) == 2
+
+
+def test_a_waiting_retry_holds_no_download_slot(tmp_path):
+    """Retries wait in the scheduler: with one request at a time, the images after a
+    503 are not held up by its Retry-After pause (issue 11)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for n in range(9):
+        (root / f"{n}.jpg").symlink_to(IMAGE)
+    log = tmp_path / "access.jsonl"
+    server = Server([sys.executable, "-m", "tests.servers.faulty_site", str(root),
+                     "--log", str(log)], log)
+    faults = ["503-retry-after", "ok"] * 3 + ["ok"] * 3
+    page = tmp_path / "page.html"
+    page.write_text("".join(f'<img src="{server.url(f"/{f}/{n}.jpg")}">'
+                            for n, f in enumerate(faults)))
+    pages = Server([sys.executable, "-m", "tests.servers.static_site", str(tmp_path),
+                    "--log", str(tmp_path / "pages.jsonl")])
+    try:
+        crawl = run_crawl(tmp_path, "-a", f"url={pages.url('/page.html')}",
+                          settings={"CONCURRENT_REQUESTS": 1, "IMGPRINT_FOLLOWUPS": 0})
+        requests = server.requests()
+    finally:
+        server.stop()
+        pages.stop()
+    assert crawl.returncode == 0 and len(crawl.records) == 9
+    assert all("error" not in r for r in crawl.records)
+    start = min(r["t"] for r in requests)
+    ok = [r["t"] - start for r in requests if r["fault"] == "ok"]
+    retried = sorted(r["t"] - start for r in requests if r["fault"] != "ok")
+    assert len(ok) == 6 and len(retried) == 6
+    assert max(ok) < 0.9, (ok, retried)  # every 503 asked for 1 s; nobody waited on it
+    assert retried[3] >= 0.9  # and the retries did wait

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from imgprint.fingerprint import normalize_etag, parse_content_range, seed_fingerprint
+from imgprint.fingerprint.seed import seed_fingerprint
+from imgprint.http import normalize_etag, parse_content_range
 from imgprint.urlfile import parse_lines
 from tests.conftest import CORPUS
 

@@ -6,8 +6,8 @@ from urllib.parse import unquote
 
 from PIL import Image
 
-from imgprint.exif import ExifError, exif_tags
-from imgprint.summary import camera, gps, taken_at
+from imgprint.metadata.exif import ExifError, exif_tags
+from imgprint.metadata.summary import camera, gps, taken_at
 from tests.conftest import CORPUS, image_path_url
 
 

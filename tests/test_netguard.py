@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from imgprint.netguard import non_public
+from imgprint.middlewares.netguard import non_public
 from tests.conftest import CORPUS, PROJECT, Crawl, Server
 
 HOSTS = """\

@@ -77,6 +77,7 @@ def test_no_output_holds_image_content_beyond_the_sample(tmp_path, corpus_site):
         settings={"LOG_LEVEL": "DEBUG", "LOG_FILE": out / "crawl.log",
                   "HTTPCACHE_ENABLED": "True", "HTTPCACHE_DIR": out / "cache",
                   "JOBDIR": out / "job"},
+        append=True,  # a JOBDIR needs an appended JSON-lines feed
     )
     assert crawl.returncode == 0
     assert len(crawl.records) >= len(corpus_site.images) * 0.9

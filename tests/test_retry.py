@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from imgprint.retry import backoff_delay, retry_after_seconds
+from imgprint.middlewares.retry import backoff_delay, retry_after_seconds
 
 
 def test_retry_after_forms():

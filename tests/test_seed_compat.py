@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from urllib.parse import unquote
 
-from imgprint.exif import exif_tags
+from imgprint.metadata.exif import exif_tags
 from tests.conftest import CORPUS, image_path_url, load_reference, run_crawl
 
 PUBLISHED_EXAMPLE = "exif-samples/jpg/Canon_PowerShot_S40.jpg"

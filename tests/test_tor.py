@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from imgprint.tor import pick_proxy
+from imgprint.middlewares.tor import pick_proxy
 from tests.conftest import free_port, http_server_ignoring_range, run_crawl, static_server
 
 # The seed tool's Tor Browser User-Agent (shared/NOTES.md).

@@ -1,15 +1,23 @@
-"""``scrapy crawl``, exiting non-zero when a spider could not start its work.
+"""``scrapy crawl``, refusing bad configuration before the first request.
 
-Scrapy's own command only fails when the spider cannot be built; an unreadable
-URL file is found later, in ``start()``, and is reported there as one log line.
+Before the crawl starts it checks every ``IMGPRINT_*``/``TOR_*`` setting
+(``imgprint.config``), the spider's ``-a`` arguments and, with ``JOBDIR``, the
+feeds resume needs (``imgprint.resume``): a problem is one line on stderr and
+exit status 2, and no request is sent. Afterwards it exits 1 when Scrapy could
+not start the crawl and 2 when the spider could not start its work (an
+unreadable URL file, found in ``start()``).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
+
+from imgprint.config import Config, ConfigError, check_spider_args
+from imgprint.resume import check_jobdir_feeds
 
 
 class Command(ScrapyCrawlCommand):
@@ -18,6 +26,15 @@ class Command(ScrapyCrawlCommand):
             raise UsageError("running 'scrapy crawl' needs exactly one spider")
         assert self.crawler_process
         crawler = self._create_crawler(args[0])
+        try:
+            Config.from_settings(crawler.settings)
+            if crawler.spidercls.name == "images":
+                check_spider_args(opts.spargs)
+            check_jobdir_feeds(crawler.settings)
+        except ConfigError as exc:
+            print(f"imgprint: {exc}", file=sys.stderr)
+            self.exitcode = 2
+            return
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
         if self.crawler_process.bootstrap_failed:

@@ -10,6 +10,7 @@ are served properly):
 ok            Range honoured (206), like a good static server
 reset[-once]  206 headers, 1,000 body bytes, then a TCP reset
 500, 502-once, 429-once, 503-retry-after (``Retry-After: 1``, once)
+503-gzip-once a gzip-encoded 503 page first, then as ok (a retry must start clean)
 416           416 with ``Content-Range: bytes */0`` (an empty file)
 norange       200 with the whole file (Range ignored)
 badrange      206 whose Content-Range starts at byte 100, with those bytes
@@ -96,6 +97,12 @@ async def serve(writer, method, target, fault, path, headers) -> bool:
         fault = "ok"
     if fault == "503-retry-after":
         fault = "503" if count == 1 else "ok"
+    if fault == "503-gzip":
+        body = gzip.compress(b"<html>busy</html>\n")
+        writer.write(head("503 Service Unavailable", {
+            "Content-Length": str(len(body)), "Content-Type": "text/html",
+            "Content-Encoding": "gzip"}) + body)
+        return True
     if fault in ("500", "502", "503", "429"):
         body = f"status {fault}\n".encode()
         extra = {"Retry-After": "1"} if fault == "503" else {}

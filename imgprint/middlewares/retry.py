@@ -3,30 +3,36 @@
 Scrapy's RetryMiddleware sends a retry as soon as the failure is seen; a
 flaky or overloaded server (503, 429, onion services) needs a pause, and asks
 for one with ``Retry-After``. This subclass keeps Scrapy's retry decisions and
-stats, and waits before each retry: ``Retry-After`` when the answer has one,
-else ``IMGPRINT_RETRY_BACKOFF_BASE * 2 ** (attempt - 1)``, both capped at
-``IMGPRINT_RETRY_BACKOFF_MAX`` seconds.
+stats, and gives each retry a time before which it is not sent:
+``Retry-After`` when the answer has one, else
+``IMGPRINT_RETRY_BACKOFF_BASE * 2 ** (attempt - 1)``, both capped at
+``IMGPRINT_RETRY_BACKOFF_MAX`` seconds. The wait happens in the scheduler
+(``imgprint.scheduler``), so a waiting retry holds no download slot.
 
 Settings: Scrapy's ``RETRY_*``, plus ``IMGPRINT_RETRY_BACKOFF_BASE`` (default 0.5 s)
-and ``IMGPRINT_RETRY_BACKOFF_MAX`` (default 30 s); per request
-``meta["imgprint_retry_backoff_base"]`` and ``meta["imgprint_retry_backoff_max"]``.
-Stats: ``imgprint/retry/delayed``, ``imgprint/retry/delay_seconds`` (total).
+and ``IMGPRINT_RETRY_BACKOFF_MAX`` (default 30 s).
+Stats: ``imgprint/retry/delay_seconds`` (total asked for); the scheduler counts
+``imgprint/retry/delayed``.
 """
 
 from __future__ import annotations
 
-import asyncio
+import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
 
-from imgprint.rangefetch import setting
+from imgprint.config import Config
+from imgprint.scheduler import NOT_BEFORE_KEY
 
-DELAY_KEY = "_imgprint_retry_delay"
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
 
 
 def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
@@ -54,32 +60,34 @@ def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | No
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
-    def process_response(self, request: Request, response: Response) -> Any:
+    base: float = 0.5
+    cap: float = 30.0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        middleware = super().from_crawler(crawler)
+        config = Config.from_crawler(crawler)
+        middleware.base = config.retry_backoff_base
+        middleware.cap = config.retry_backoff_max
+        return middleware
+
+    def process_response(self, request: Request, response: Response,
+                         spider: Any = None) -> Any:
         result = super().process_response(request, response)
         if isinstance(result, Request):
-            self._schedule_delay(result, response.headers.get(b"Retry-After"))
+            self._delay(result, response.headers.get(b"Retry-After"))
         return result
 
-    def process_exception(self, request: Request, exception: Exception) -> Any:
+    def process_exception(self, request: Request, exception: Exception,
+                          spider: Any = None) -> Any:
         result = super().process_exception(request, exception)
         if isinstance(result, Request):
-            self._schedule_delay(result, None)
+            self._delay(result, None)
         return result
 
-    def _schedule_delay(self, retry: Request, retry_after_header: bytes | None) -> None:
-        settings = self.crawler.settings
-        delay = backoff_delay(
-            retry.meta.get("retry_times", 1),
-            float(setting(retry, settings, "retry_backoff_base")),
-            float(setting(retry, settings, "retry_backoff_max")),
-            retry_after_seconds(retry_after_header),
-        )
+    def _delay(self, retry: Request, retry_after_header: bytes | None) -> None:
+        delay = backoff_delay(retry.meta.get("retry_times", 1), self.base, self.cap,
+                              retry_after_seconds(retry_after_header))
         if delay > 0:
-            retry.meta[DELAY_KEY] = delay
-
-    async def process_request(self, request: Request) -> None:
-        delay = request.meta.pop(DELAY_KEY, 0)
-        if delay:
-            self.crawler.stats.inc_value("imgprint/retry/delayed")
-            self.crawler.stats.inc_value("imgprint/retry/delay_seconds", delay)
-            await asyncio.sleep(delay)
+            self.crawler.stats.inc_value("imgprint/retry/delay_seconds", delay)  # type: ignore[arg-type]
+            retry.meta[NOT_BEFORE_KEY] = time.monotonic() + delay

@@ -20,22 +20,19 @@ Nothing decoded is kept: the record gets the 16 hex digits and the source.
 
 Decoding is guarded: only baseline/progressive JPEG data is decoded; at most
 ``MAX_THUMBNAIL_BYTES`` of input; at most ``MAX_PIXELS`` pixels after scaling,
-checked from the header before any pixel is decoded; and ``TIME_LIMIT`` seconds
-per decode, after which the hash is given up (the decode runs on a worker
-thread, which Pillow's decoder lets run without the GIL).
+checked from the header before any pixel is decoded. The pipeline runs
+``phash_fields`` on a worker thread (``imgprint.workers``) and gives the hash
+up after ``TIME_LIMIT`` seconds (Pillow's decoder runs without the GIL).
 
 Settings: ``IMGPRINT_PHASH_SCAN_BYTES`` (most bytes of a first scan fetched and
 decoded; 0 turns the progressive source off; per request
-``meta["imgprint_phash_scan_bytes"]``).
+not per request).
 """
 
 from __future__ import annotations
 
 import io
-import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 
 import imagehash
 import numpy
@@ -49,7 +46,7 @@ from imgprint.formats import Spans
 MAX_THUMBNAIL_BYTES = 65536
 #: Largest decoded image (after 1/8 scaling for a progressive scan), in pixels.
 MAX_PIXELS = 4_000_000
-#: Seconds a decode may take.
+#: Seconds the pipeline lets a phash take.
 TIME_LIMIT = 2.0
 #: A first scan gives one pixel per 8x8 block: below this many on a side the
 #: 32x32 resize of phash would invent detail (measured: median distance 10 to
@@ -57,10 +54,6 @@ TIME_LIMIT = 2.0
 MIN_SCAN_SIDE = 32
 #: Standard deviation of the 32x32 grayscale below which an image is flat.
 MIN_CONTRAST = 2.0
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
 
 class PhashError(Exception):
     """The data was refused or could not be decoded."""
@@ -93,23 +86,16 @@ def _run(data: bytes, scale: bool) -> str:
     return str(imagehash.phash(image))
 
 
-def phash_of_jpeg(data: bytes, scale: bool = False, time_limit: float = TIME_LIMIT) -> str:
+def phash_of_jpeg(data: bytes, scale: bool = False) -> str:
     """imagehash.phash of JPEG `data` (16 hex digits), within the decode guards.
 
     `scale`: decode at 1/8 size (for a progressive first scan)."""
-    global _pool
     if len(data) > MAX_THUMBNAIL_BYTES and not scale:
         raise PhashError(f"{len(data)} bytes is over {MAX_THUMBNAIL_BYTES}")
     if data[:2] != b"\xff\xd8":
         raise PhashError("not JPEG data")
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(1, thread_name_prefix="imgprint-phash")
-        future = _pool.submit(_run, data, scale)
     try:
-        return future.result(timeout=time_limit)
-    except FutureTimeout as exc:
-        raise PhashError(f"decoding took more than {time_limit:g} s") from exc
+        return _run(data, scale)
     except PhashError:
         raise
     except Exception as exc:  # noqa: BLE001 - Pillow raises anything on bad data

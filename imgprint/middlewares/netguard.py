@@ -2,8 +2,7 @@
 
 Downloader middleware. For every request it is about to let through it:
 
-* refuses URL schemes other than ``http``/``https`` (``data:`` stays allowed: it
-  is answered in-process and the spider uses it internally);
+* refuses URL schemes other than ``http``/``https``;
 * resolves the host with the crawler's own resolver and refuses the request
   when any address is loopback, private, link-local, multicast, reserved or
   otherwise not globally routable -- unless the host is a seed URL's host
@@ -25,8 +24,8 @@ A refused request ends in its errback with ``AddressRefused`` (an
 Settings: ``IMGPRINT_NETGUARD_ENABLED`` (default True; False switches the whole
 middleware off), ``IMGPRINT_GUARD_PRIVATE`` (default True; False turns off only
 the address check), ``IMGPRINT_PAGE_MAXSIZE`` (bytes, default 10 MiB, 0: no cap),
-``TOR_ALL``. Per request (``request.meta``): ``imgprint_guard_private``,
-``imgprint_page_maxsize``.
+``TOR_ALL``. Per request (``request.meta``): ``imgprint_guard_private`` (a
+spider may vouch for a host it knows; follow-ups keep it).
 
 Stats: ``imgprint/guard/refused/scheme``, ``imgprint/guard/refused/address``,
 ``imgprint/guard/seed_host_private`` (allowed because it is a seed host),
@@ -47,15 +46,16 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IResolutionReceiver
 from zope.interface import implementer
 
-from imgprint.rangefetch import is_image_type, setting
-from imgprint.tor import is_onion, uses_tor
+from imgprint.config import Config
+from imgprint.http import is_image_type
+from imgprint.middlewares.tor import is_onion, uses_tor
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_SCHEMES = ("http", "https", "data")
+ALLOWED_SCHEMES = ("http", "https")
 
 
 class AddressRefused(IgnoreRequest):
@@ -105,13 +105,14 @@ async def resolve(host: str, port: int) -> list[str]:
 
 class NetGuardMiddleware:
     def __init__(self, crawler: Crawler):
-        settings = crawler.settings
-        if not settings.getbool("IMGPRINT_NETGUARD_ENABLED", True):
+        config = Config.from_crawler(crawler)
+        if not config.netguard_enabled:
             raise NotConfigured("IMGPRINT_NETGUARD_ENABLED is False")
         self.crawler = crawler
-        self.settings = settings
         self.stats = crawler.stats
-        self.tor_all = settings.getbool("TOR_ALL")
+        self.tor_all = config.tor_all
+        self.guard_private = config.guard_private
+        self.page_maxsize = config.page_maxsize
         crawler.signals.connect(self.headers_received, signal=signals.headers_received)
 
     @classmethod
@@ -128,15 +129,14 @@ class NetGuardMiddleware:
         if meta.get("imgprint_image"):
             meta.setdefault("dont_cache", True)
         elif meta.get("imgprint_sniff"):
-            cap = int(setting(request, self.settings, "page_maxsize") or 0)
-            if cap:
-                meta.setdefault("download_maxsize", cap)
+            if self.page_maxsize:
+                meta.setdefault("download_maxsize", self.page_maxsize)
         url = urlparse_cached(request)
         scheme = url.scheme.lower()
         if scheme not in ALLOWED_SCHEMES:
             raise self.refuse(request, "scheme", f"URL scheme {scheme!r} is not http(s)")
-        guard = meta.get("imgprint_guard_private", self.settings.getbool("IMGPRINT_GUARD_PRIVATE"))
-        if scheme == "data" or not guard:
+        guard = meta.get("imgprint_guard_private", self.guard_private)
+        if not guard:
             return
         host = (url.hostname or "").rstrip(".").lower()
         if is_onion(host):

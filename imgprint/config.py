@@ -1,0 +1,218 @@
+"""Every ``IMGPRINT_*`` and ``TOR_*`` setting, read and checked once.
+
+``Config.from_settings(settings)`` reads them all, checks type and range, and
+raises one ``ConfigError`` naming the setting and the value
+(``IMGPRINT_MIN_SIZE: expected a size in bytes ... got '20x'``). Each
+component builds its ``Config`` in ``from_crawler``; ``scrapy crawl``
+(``imgprint.commands.crawl``) builds it before the crawl starts, so a bad value
+stops the crawl before any request is sent, with one line and exit status 2.
+
+Sizes are whole numbers of bytes, as in Scrapy's own settings
+(``DOWNLOAD_MAXSIZE``): ``20480``, not ``20k`` (a unit is refused, not guessed).
+Booleans take ``true/false``, ``yes/no``, ``on/off``, ``1/0`` in any case;
+choices (``IMGPRINT_FETCH_MODE``) any case. An ``IMGPRINT_*`` or ``TOR_*`` name
+that no component reads is an error too (a typo would silently do nothing).
+
+Spider arguments are checked here as well (``check_spider_args``): only ``url``,
+``urls`` and ``depth`` (plus names starting with ``_``, which Scrapyd adds).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """A setting or spider argument has a value imgprint cannot use."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_size(name: str, value: Any, minimum: int = 0) -> int:
+    """A whole number of bytes, at least ``minimum``."""
+    if isinstance(value, bool) or not re.fullmatch(r"\s*\d+\s*", str(value)):
+        raise ConfigError(f"{name}: expected a whole number of bytes, got {value!r}")
+    n = int(value)
+    if n < minimum:
+        raise ConfigError(f"{name}: expected at least {minimum} bytes, got {value!r}")
+    return n
+
+
+def parse_count(name: str, value: Any, minimum: int = 0) -> int:
+    """A whole number, at least ``minimum``."""
+    try:
+        if isinstance(value, bool) or isinstance(value, float):
+            raise ValueError
+        n = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+    if n < minimum:
+        raise ConfigError(f"{name}: expected a whole number of at least {minimum},"
+                          f" got {value!r}")
+    return n
+
+
+def parse_seconds(name: str, value: Any) -> float:
+    """A non-negative number of seconds."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        n = float(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number of seconds, got {value!r}") from None
+    if not n >= 0 or n == float("inf"):  # also refuses NaN
+        raise ConfigError(f"{name}: expected a number of seconds of at least 0, got {value!r}")
+    return n
+
+
+def parse_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{name}: expected true or false (yes/no, on/off, 1/0), got {value!r}")
+
+
+def parse_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+    return text
+
+
+def parse_text(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: expected a string, got {value!r}")
+    return value
+
+
+def parse_proxies(name: str, value: Any) -> list[str]:
+    """SOCKS5 proxy URLs, as a list or a comma-separated string."""
+    if isinstance(value, str):
+        items = [p.strip() for p in value.split(",") if p.strip()]
+    elif isinstance(value, (list, tuple)):
+        items = [str(p).strip() for p in value]
+    else:
+        raise ConfigError(f"{name}: expected a list of socks5h:// URLs, got {value!r}")
+    for proxy in items:
+        parts = urlsplit(proxy)
+        if parts.scheme not in ("socks5", "socks5h") or not parts.hostname:
+            raise ConfigError(f"{name}: expected socks5h://host:port URLs, got {proxy!r}")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise ConfigError(f"{name}: bad port in {proxy!r}") from None
+    return items
+
+
+FETCH_MODES = ("range", "head")
+
+# Setting name -> (Config attribute, parser). Parsers take (name, value).
+_FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
+    "IMGPRINT_URLS_FILE": ("urls_file", parse_text),
+    "IMGPRINT_DEFAULT_FEED": ("default_feed", parse_text),
+    "IMGPRINT_RANGE_BYTES": ("range_bytes", lambda n, v: parse_size(n, v, minimum=1)),
+    "IMGPRINT_MIN_SIZE": ("min_size", parse_size),
+    "IMGPRINT_FETCH_MODE": ("fetch_mode", lambda n, v: parse_choice(n, v, FETCH_MODES)),
+    "IMGPRINT_MAX_PENDING_IMAGES": ("max_pending_images", parse_count),
+    "IMGPRINT_FOLLOWUPS": ("followups", parse_count),
+    "IMGPRINT_FOLLOWUP_BYTES": ("followup_bytes", parse_size),
+    "IMGPRINT_CONTENT_BYTES": ("content_bytes", parse_size),
+    "IMGPRINT_PHASH_SCAN_BYTES": ("phash_scan_bytes", parse_size),
+    "IMGPRINT_PHASH_WORKERS": ("phash_workers", lambda n, v: parse_count(n, v, minimum=1)),
+    "IMGPRINT_RETRY_BACKOFF_BASE": ("retry_backoff_base", parse_seconds),
+    "IMGPRINT_RETRY_BACKOFF_MAX": ("retry_backoff_max", parse_seconds),
+    "IMGPRINT_NETGUARD_ENABLED": ("netguard_enabled", parse_bool),
+    "IMGPRINT_GUARD_PRIVATE": ("guard_private", parse_bool),
+    "IMGPRINT_PAGE_MAXSIZE": ("page_maxsize", parse_size),
+    "TOR_PROXIES": ("tor_proxies", parse_proxies),
+    "TOR_ALL": ("tor_all", parse_bool),
+    "TOR_USER_AGENT": ("tor_user_agent", parse_text),
+    "TOR_DOWNLOAD_TIMEOUT": ("tor_download_timeout", parse_seconds),
+    "TOR_RETRY_TIMES": ("tor_retry_times", parse_count),
+    "TOR_CONCURRENCY_PER_HOST": ("tor_concurrency_per_host", parse_count),
+    "TOR_MIDDLEWARE_ENABLED": ("tor_middleware_enabled", parse_bool),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """imgprint's settings, checked (see README, "Settings")."""
+
+    urls_file: str
+    default_feed: str
+    range_bytes: int
+    min_size: int
+    fetch_mode: str
+    max_pending_images: int
+    followups: int
+    followup_bytes: int
+    content_bytes: int
+    phash_scan_bytes: int
+    phash_workers: int
+    retry_backoff_base: float
+    retry_backoff_max: float
+    netguard_enabled: bool
+    guard_private: bool
+    page_maxsize: int
+    tor_proxies: list[str]
+    tor_all: bool
+    tor_user_agent: str
+    tor_download_timeout: float
+    tor_retry_times: int
+    tor_concurrency_per_host: int
+    tor_middleware_enabled: bool
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any] | Any) -> Config:
+        """Read and check every setting; raise ConfigError naming the first bad one."""
+        names = list(settings.keys()) if hasattr(settings, "keys") else []
+        unknown = sorted(n for n in names if n.startswith(("IMGPRINT_", "TOR_"))
+                         and n not in _FIELDS)
+        if unknown:
+            raise ConfigError(f"{unknown[0]}: unknown setting (imgprint reads"
+                              f" {', '.join(n for n in _FIELDS if n[:4] == unknown[0][:4])})")
+        values = {}
+        for name, (attr, parse) in _FIELDS.items():
+            raw = settings.get(name)
+            if raw is None:
+                raise ConfigError(f"{name}: missing (imgprint.settings defines it)")
+            values[attr] = parse(name, raw)
+        return cls(**values)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> Config:
+        return cls.from_settings(crawler.settings)
+
+
+SPIDER_ARGS = ("url", "urls", "depth")
+
+
+@dataclass(frozen=True)
+class SpiderArgs:
+    url: str | None = None
+    urls: str | None = None
+    depth: int = 0
+
+
+def check_spider_args(args: Mapping[str, Any]) -> SpiderArgs:
+    """The ``-a`` arguments of ``scrapy crawl images``, checked."""
+    for name in args:
+        if name not in SPIDER_ARGS and not name.startswith("_"):
+            raise ConfigError(f"-a {name}: unknown argument (the images spider takes"
+                              f" {', '.join(SPIDER_ARGS)})")
+    if args.get("url") is not None and args.get("urls") is not None:
+        raise ConfigError("-a url and -a urls: give one seed URL or one URL file, not both")
+    depth = parse_count("-a depth", args.get("depth", 0))
+    return SpiderArgs(url=args.get("url"), urls=args.get("urls"), depth=depth)

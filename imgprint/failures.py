@@ -1,0 +1,35 @@
+"""One-line reasons for downloads that produced no answer, for records and logs."""
+
+from __future__ import annotations
+
+from scrapy import Request
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+from twisted.python.failure import Failure
+
+
+def describe_failure(failure: Failure, timeout: float | None = None) -> str:
+    """A one-line reason for a download that produced no answer."""
+    if failure.check(DownloadTimeoutError):
+        return f"timeout: no complete answer within {timeout:g} s" if timeout else "timeout"
+    if failure.check(CannotResolveHostError):
+        return f"DNS lookup failed: {failure.value}"
+    if failure.check(DownloadConnectionRefusedError):
+        return "connection refused"
+    if failure.check(ResponseDataLossError):
+        return "connection lost before the answer was complete"
+    if failure.check(IgnoreRequest):
+        return str(failure.value) or "request refused"
+    return f"{type(failure.value).__name__}: {failure.value}".strip().rstrip(":")
+
+
+def failed_request(failure: Failure) -> Request:
+    """The request an errback's failure is about (Scrapy sets ``failure.request``)."""
+    request = getattr(failure, "request", None)
+    assert isinstance(request, Request)
+    return request

@@ -1,0 +1,115 @@
+"""The follow-up loop: fetch the byte spans the parsers still need, within budgets.
+
+After the first ranged GET, the format parsers (``imgprint.formats``) say which
+further byte spans hold metadata, and which hold what the content hash and the
+perceptual hash are computed from (the first coded bytes, the EXIF thumbnail,
+the first scan of a progressive JPEG); ``fetch_spans`` fetches those, metadata
+first, until the parsers need nothing more or a budget runs out. A budget that
+runs out before the hash inputs are held costs the hash (``content_sha256``/
+``phash`` null), never ``metadata_incomplete``.
+
+The loop is a plain function with the download injected: the crawler passes
+one that goes through the engine's downloader (``ImageFetchMiddleware``), unit
+tests and ``bench/metadata_recall.py`` one that reads a local file, so all of
+them run this one loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+
+from imgprint import formats
+from imgprint.formats import Spans
+from imgprint.http import range_problem
+
+#: Fetch the half-open byte span [start, end) of the image.
+SpanDownload = Callable[[int, int], Awaitable[Response]]
+
+
+class ContentEncoded(IgnoreRequest):
+    """A follow-up answer came with a Content-Encoding: not the file's bytes."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How far follow-ups may go for one image."""
+
+    requests: int  # IMGPRINT_FOLLOWUPS
+    bytes: int  # IMGPRINT_FOLLOWUP_BYTES
+    content_bytes: int = 0  # IMGPRINT_CONTENT_BYTES
+    thumbnail_bytes: int = 0  # largest EXIF thumbnail fetched for phash
+    scan_bytes: int = 0  # IMGPRINT_PHASH_SCAN_BYTES
+
+
+@dataclass
+class FollowupResult:
+    requests: int = 0
+    bytes: int = 0
+    incomplete: str | None = None  # why some metadata was not fetched
+
+
+def add_answer(spans: Spans, start: int, end: int, response: Response) -> str | None:
+    """Add a follow-up answer's bytes; return why they are unusable, or None."""
+    if response.status not in (200, 206):
+        return f"follow-up answer HTTP {response.status}"
+    problem = range_problem(response, start)
+    if problem:
+        return f"follow-up: {problem}"
+    if response.status == 206:
+        spans.add(start, response.body[: end - start])
+    else:
+        # Range ignored: the body is the file from byte 0, cut after `end`.
+        spans.add(0, response.body)
+    return None
+
+
+def _stop_reason(spans: Spans, span: tuple[int, int] | None, result: FollowupResult,
+                 budget: Budget, range_ignored: bool) -> str | None:
+    """Why the loop stops before fetching ``span`` ("" when nothing more is needed)."""
+    if span is None:
+        return f"metadata past the byte budget ({budget.bytes} bytes)"
+    left = budget.bytes - result.bytes
+    if range_ignored and span[1] > left:  # every follow-up reads again from byte 0
+        return (f"server ignores Range and metadata ends at byte {span[1]},"
+                f" past the byte budget ({budget.bytes} bytes)")
+    if result.requests >= budget.requests:
+        return f"metadata needs more than {budget.requests} follow-up requests"
+    return None
+
+
+async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
+                      range_ignored: bool = False) -> FollowupResult:
+    """Fetch the spans the parsers still need into ``spans``, within ``budget``.
+
+    ``range_ignored``: the server answered the first ranged GET with the whole
+    file, so a span costs every byte from offset 0 up to its end.
+    """
+    result = FollowupResult()
+    while True:
+        left = budget.bytes - result.bytes
+        span = formats.next_fetch(spans, left, budget.content_bytes, budget.thumbnail_bytes,
+                                  budget.scan_bytes)
+        stop = _stop_reason(spans, span, result, budget, range_ignored)
+        if stop is not None or span is None:
+            if stop and formats.needed(spans):
+                result.incomplete = stop
+            return result
+        start, end = span
+        result.requests += 1
+        try:
+            response = await download(start, end)
+        except ContentEncoded as exc:
+            result.incomplete = f"follow-up: {exc}"
+            return result
+        except Exception as exc:  # a follow-up failure costs metadata, not the record
+            result.incomplete = f"follow-up request failed: {type(exc).__name__}: {exc}"
+            return result
+        result.bytes += len(response.body)
+        problem = add_answer(spans, start, end, response)
+        if problem:
+            result.incomplete = problem
+            return result

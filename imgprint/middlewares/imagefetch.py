@@ -1,0 +1,265 @@
+"""Fetch the few bytes of an image that imgprint needs: one downloader middleware.
+
+For every image request (``meta["imgprint_image"]``), and for a seed
+(``meta["imgprint_sniff"]``) whose answer turns out to be an image, however it
+was reached (page, seed, redirect, retry, resume), it:
+
+* asks for ``Range: bytes=0-(IMGPRINT_RANGE_BYTES - 1)`` with ``Accept-Encoding:
+  identity`` (a range of a compressed representation is not the file's bytes);
+* stops reading once the asked bytes arrived when a server ignores Range and
+  sends the whole file (``bytes_received`` + ``StopDownload(fail=False)``);
+* in HEAD-first mode (``IMGPRINT_FETCH_MODE = "head"``, a HEAD image request)
+  sends the ranged GET only for images of at least ``IMGPRINT_MIN_SIZE`` bytes
+  or of unknown size;
+* checks the answer holds the file's bytes from byte 0 (no Content-Encoding,
+  the right Content-Range, not an HTML page);
+* runs the follow-up loop (``imgprint.middlewares.followup``) through the
+  engine's downloader, each follow-up carrying the image request's routing
+  meta (Tor, timeouts, download slot);
+
+and answers with an ``ImageResponse``: an empty body and ``response.image``, a
+``FetchedImage`` holding the spans, size, requests, bytes and what is missing.
+Answers that are not the image's (redirects, errors, retries) pass through
+untouched, for RedirectMiddleware and RetryMiddleware to handle. It sits at 650:
+after RedirectMiddleware (600) on the way out, and before HttpCompressionMiddleware
+(590) and RetryMiddleware (550) see the answer on the way back. Nothing it
+learns about an answer is written on the request, so a retry starts clean.
+
+Settings: ``IMGPRINT_RANGE_BYTES``, ``IMGPRINT_MIN_SIZE``, ``IMGPRINT_FETCH_MODE``,
+``IMGPRINT_FOLLOWUPS``, ``IMGPRINT_FOLLOWUP_BYTES``, ``IMGPRINT_CONTENT_BYTES``,
+``IMGPRINT_PHASH_SCAN_BYTES``. Meta: ``imgprint_image``, ``imgprint_sniff`` (set by
+the spider).
+
+Stats: ``imgprint/range/partial`` (206), ``imgprint/range/ignored`` (200 to a
+ranged GET), ``imgprint/range/unsatisfiable`` (416), ``imgprint/download_stopped``,
+``imgprint/head/small``, ``imgprint/head/get``, ``imgprint/content_encoding``,
+``imgprint/images/small``, ``imgprint/followup/requests``,
+``imgprint/followup/bytes``, ``imgprint/followup/incomplete``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+from scrapy import Request, signals
+from scrapy.exceptions import StopDownload
+from scrapy.http import Headers, Response
+
+from imgprint.config import Config
+from imgprint.fingerprint.phash import MAX_THUMBNAIL_BYTES
+from imgprint.formats import Spans
+from imgprint.http import (
+    content_encoding,
+    is_image_type,
+    looks_like_html,
+    normalize_etag,
+    parse_content_range,
+    range_header,
+    range_problem,
+    total_size,
+)
+from imgprint.items import FetchedImage
+from imgprint.middlewares.followup import Budget, ContentEncoded, fetch_spans
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+IMAGE_KEY = "imgprint_image"
+SNIFF_KEY = "imgprint_sniff"
+FOLLOWUP_KEY = "_imgprint_followup"  # a follow-up: its answer goes back to the loop
+# Meta that says how a request reaches its host; follow-ups keep it.
+ROUTING_META = ("tor", "tor_proxy", "proxy", "download_timeout", "max_retry_times",
+                "download_slot", "bindaddress", "dont_proxy", "imgprint_guard_private")
+# Error answers reach the spider (a failed image still gets a record); 3xx
+# must not: RedirectMiddleware follows those.
+ERROR_STATUSES = list(range(400, 600))
+IMAGE_STATUSES = (200, 206, 416)
+
+
+class ImageResponse(Response):
+    """An image answer after the fetch path; the bytes are in ``image.spans``."""
+
+    __slots__ = ("image",)
+    attributes: tuple[str, ...] = (*Response.attributes, "image")
+
+    def __init__(self, *args: Any, image: FetchedImage, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.image = image
+
+
+def is_image_answer(request: Request, headers: Any) -> bool:
+    meta = request.meta
+    return bool(meta.get(IMAGE_KEY)) or (
+        bool(meta.get(SNIFF_KEY)) and is_image_type(headers.get(b"Content-Type")))
+
+
+def stop_at(request: Request, default: int) -> int:
+    """Bytes after which a whole-file answer is cut: the end of the asked range."""
+    _, last, _ = parse_content_range(
+        b"bytes " + (request.headers.get(b"Range") or b"").partition(b"=")[2] + b"/*")
+    return last + 1 if last is not None else default
+
+
+def first_answer_problem(response: Response) -> str | None:
+    """Why the first answer's body is not the file from byte 0, or None."""
+    if response.status == 416:
+        return None  # nothing to hash: an empty file, or smaller than asked
+    if looks_like_html(response.body):
+        content_type = response.headers.get(b"Content-Type") or b"no Content-Type"
+        return f"not an image: the server sent an HTML page ({content_type.decode('latin-1')})"
+    return range_problem(response, 0)
+
+
+def fetched_from(response: Response, requests: int = 1) -> FetchedImage:
+    """The facts of an answer, before any bytes are looked at."""
+    content_type = response.headers.get(b"Content-Type")
+    return FetchedImage(
+        url=response.url, status=response.status, size=total_size(response),
+        etag=normalize_etag(response.headers.get(b"ETag")),
+        content_type=content_type.decode("latin-1") if content_type else None,
+        requests=requests, bytes=len(response.body),
+    )
+
+
+class ImageFetchMiddleware:
+    def __init__(self, crawler: Crawler, config: Config):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.config = config
+        self.budget = Budget(config.followups, config.followup_bytes, config.content_bytes,
+                             MAX_THUMBNAIL_BYTES, config.phash_scan_bytes)
+        # Per attempt: a retry is a new Request object, so it starts afresh.
+        self._received: WeakKeyDictionary[Request, list[int | None]] = WeakKeyDictionary()
+        crawler.signals.connect(self.headers_received, signal=signals.headers_received)
+        crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ImageFetchMiddleware:
+        return cls(crawler, Config.from_crawler(crawler))
+
+    # -- outgoing -----------------------------------------------------------------
+    def process_request(self, request: Request) -> None:
+        if not request.meta.get(IMAGE_KEY):
+            return
+        request.headers[b"Accept-Encoding"] = b"identity"
+        if request.method == "GET" and b"Range" not in request.headers:
+            request.headers[b"Range"] = range_header(0, self.config.range_bytes)
+
+    # -- while the answer arrives -------------------------------------------------
+    def headers_received(self, headers: Any, body_length: Any, request: Request,
+                         spider: Any) -> None:
+        if is_image_answer(request, headers):
+            expected = body_length if isinstance(body_length, int) and body_length >= 0 else None
+            self._received[request] = [0, expected]
+
+    def bytes_received(self, data: bytes, request: Request, spider: Any) -> None:
+        state = self._received.get(request)
+        if state is None:
+            return
+        got = state[0] = (state[0] or 0) + len(data)
+        expected = state[1]
+        # A body that ends by itself at the limit is left alone: aborting it
+        # would cost the keep-alive connection for nothing.
+        if got >= stop_at(request, self.config.range_bytes) and (
+                expected is None or expected > got):
+            self.stats.inc_value("imgprint/download_stopped")
+            raise StopDownload(fail=False)
+
+    # -- the answer ---------------------------------------------------------------
+    async def process_response(self, request: Request, response: Response) -> Any:
+        if not is_image_answer(request, response.headers):
+            return response
+        encoding = content_encoding(response)
+        if encoding:
+            self.stats.inc_value("imgprint/content_encoding")
+        if request.meta.get(FOLLOWUP_KEY):
+            if encoding and response.status in (200, 206):
+                raise ContentEncoded(f"server applied Content-Encoding {encoding}:"
+                                     " the bytes are not the file's")
+            return response
+        if response.status not in IMAGE_STATUSES:
+            return response  # redirects, errors and retries are handled further on
+        if request.method == "HEAD":
+            return await self._after_head(request, response)
+        if b"Range" in request.headers:
+            outcome = {206: "partial", 200: "ignored", 416: "unsatisfiable"}[response.status]
+            self.stats.inc_value(f"imgprint/range/{outcome}")
+        image = await self.fetch(request, response)
+        return self._image_response(request, response, image)
+
+    def _image_response(self, request: Request, response: Response,
+                        image: FetchedImage) -> ImageResponse:
+        # No body (the bytes travel in image.spans) and no Content-Encoding
+        # (HttpCompressionMiddleware must not decode an empty body).
+        headers = Headers(response.headers)
+        headers.pop(b"Content-Encoding", None)
+        return ImageResponse(url=response.url, status=response.status, headers=headers,
+                             body=b"", request=request, flags=response.flags,
+                             ip_address=response.ip_address, image=image)
+
+    async def fetch(self, request: Request, response: Response,
+                    requests: int = 1) -> FetchedImage:
+        """What the first answer holds, plus the follow-ups the parsers ask for."""
+        image = fetched_from(response, requests)
+        image.error = first_answer_problem(response)
+        if image.error or response.status == 416:
+            return image
+        if image.size is not None and image.size < self.config.min_size:
+            image.small = True
+            self.stats.inc_value("imgprint/images/small")
+            return image
+        spans = Spans(image.size)
+        spans.add(0, response.body)
+        ranged = b"Range" in request.headers
+        result = await fetch_spans(spans, self._span_download(request), self.budget,
+                                   range_ignored=ranged and response.status == 200)
+        image.spans = spans
+        image.requests += result.requests
+        image.bytes += result.bytes
+        image.incomplete = result.incomplete
+        if result.requests:
+            self.stats.inc_value("imgprint/followup/requests", result.requests)
+            self.stats.inc_value("imgprint/followup/bytes", result.bytes)
+        if result.incomplete:
+            self.stats.inc_value("imgprint/followup/incomplete")
+        return image
+
+    def _span_download(self, request: Request) -> Any:
+        meta = {k: request.meta[k] for k in ROUTING_META if k in request.meta}
+        url = request.url
+
+        async def download(start: int, end: int) -> Response:
+            engine = self.crawler.engine
+            assert engine is not None
+            followup = Request(
+                url, headers={b"Range": range_header(start, end)},
+                meta={**meta, IMAGE_KEY: True, FOLLOWUP_KEY: True,
+                      "handle_httpstatus_list": ERROR_STATUSES},
+                dont_filter=True,
+            )
+            return await engine.download_async(followup)
+
+        return download
+
+    async def _after_head(self, request: Request, response: Response) -> Response:
+        size = total_size(response)
+        if size is not None and size < self.config.min_size:
+            self.stats.inc_value("imgprint/head/small")
+            self.stats.inc_value("imgprint/images/small")
+            image = fetched_from(response)
+            image.small = True
+            return self._image_response(request, response, image)
+        self.stats.inc_value("imgprint/head/get")
+        engine = self.crawler.engine
+        assert engine is not None
+        get = request.replace(method="GET", meta={k: v for k, v in request.meta.items()
+                                                  if not k.startswith("_")})
+        answer = await engine.download_async(get)
+        if isinstance(answer, ImageResponse):
+            answer.image.requests += 1  # the HEAD
+            head = fetched_from(response)
+            answer.image.size = answer.image.size if answer.image.size is not None else head.size
+            answer.image.etag = answer.image.etag or head.etag
+            answer.image.content_type = answer.image.content_type or head.content_type
+        return answer

@@ -1,0 +1,91 @@
+"""Configuration is checked once: every bad value is one error naming the setting."""
+
+from __future__ import annotations
+
+import pytest
+from scrapy.settings import Settings
+
+from imgprint import settings as project_settings
+from imgprint.config import Config, ConfigError, check_spider_args, parse_size
+from imgprint.middlewares.imagefetch import ImageFetchMiddleware
+from tests.helpers import project_crawler
+
+
+def config(**overrides) -> Config:
+    settings = Settings()
+    settings.setmodule(project_settings, priority="project")
+    for key, value in overrides.items():
+        settings.set(key, value, priority="cmdline")
+    return Config.from_settings(settings)
+
+
+def test_defaults_are_valid():
+    c = config()
+    assert (c.range_bytes, c.min_size, c.fetch_mode, c.followups) == (10241, 20480, "range", 2)
+    assert c.tor_proxies == ["socks5h://127.0.0.1:9050"] and c.guard_private is True
+
+
+@pytest.mark.parametrize("value, expected", [("20480", 20480), (20480, 20480), (" 7 ", 7)])
+def test_sizes_are_whole_numbers_of_bytes(value, expected):
+    assert parse_size("X", value) == expected
+
+
+# Every value the issue found running the crawl anyway, or refused without a name.
+@pytest.mark.parametrize("name, value, words", [
+    ("IMGPRINT_FOLLOWUPS", "two", "expected a whole number"),
+    ("IMGPRINT_FOLLOWUPS", "-1", "at least 0"),
+    ("IMGPRINT_MIN_SIZE", "20k", "expected a whole number of bytes, got '20k'"),
+    ("IMGPRINT_FOLLOWUP_BYTES", "256k", "expected a whole number of bytes"),
+    ("IMGPRINT_CONTENT_BYTES", "-1", "expected a whole number of bytes"),
+    ("IMGPRINT_MAX_PENDING_IMAGES", "lots", "expected a whole number"),
+    ("IMGPRINT_PAGE_MAXSIZE", "10MB", "expected a whole number of bytes"),
+    ("IMGPRINT_GUARD_PRIVATE", "maybe", "expected true or false"),
+    ("IMGPRINT_RETRY_BACKOFF_BASE", "half", "expected a number of seconds"),
+    ("IMGPRINT_RETRY_BACKOFF_MAX", "-3", "at least 0"),
+    ("IMGPRINT_RANGE_BYTES", "0", "at least 1"),
+    ("IMGPRINT_FETCH_MODE", "bogus", "expected one of range, head"),
+    ("TOR_ALL", "sometimes", "expected true or false"),
+    ("TOR_PROXIES", "http://127.0.0.1:8080", "socks5h://"),
+    ("TOR_DOWNLOAD_TIMEOUT", "forever", "number of seconds"),
+    ("IMGPRINT_FOLOWUPS", "2", "unknown setting"),
+])
+def test_bad_values_name_the_setting(name, value, words):
+    with pytest.raises(ConfigError) as err:
+        config(**{name: value})
+    message = str(err.value)
+    assert message.startswith(f"{name}: ") and words in message and "\n" not in message
+
+
+@pytest.mark.parametrize("name, value, attr, expected", [
+    ("IMGPRINT_FETCH_MODE", "HEAD", "fetch_mode", "head"),
+    ("IMGPRINT_GUARD_PRIVATE", "no", "guard_private", False),
+    ("TOR_ALL", "yes", "tor_all", True),
+    ("IMGPRINT_MIN_SIZE", "0", "min_size", 0),
+    ("TOR_PROXIES", "socks5h://a:9050,socks5://b:9050", "tor_proxies",
+     ["socks5h://a:9050", "socks5://b:9050"]),
+])
+def test_friendly_spellings_are_accepted(name, value, attr, expected):
+    assert getattr(config(**{name: value}), attr) == expected
+
+
+def test_components_refuse_a_bad_setting_when_built():
+    crawler = project_crawler(IMGPRINT_MIN_SIZE="20x")
+    with pytest.raises(ConfigError, match="IMGPRINT_MIN_SIZE"):
+        ImageFetchMiddleware.from_crawler(crawler)
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"dept": "2"}, "-a dept: unknown argument"),
+    ({"URL": "http://x/"}, "-a URL: unknown argument"),
+    ({"url": "http://x/", "urls": "u.txt"}, "not both"),
+    ({"depth": "-1"}, "-a depth: expected a whole number of at least 0"),
+    ({"depth": "two"}, "-a depth: expected a whole number"),
+])
+def test_bad_spider_arguments(args, words):
+    with pytest.raises(ConfigError, match=words):
+        check_spider_args(args)
+
+
+def test_good_spider_arguments():
+    args = check_spider_args({"url": "http://x/", "depth": "2", "_job": "abc"})
+    assert (args.url, args.urls, args.depth) == ("http://x/", None, 2)
