@@ -106,6 +106,31 @@ def test_sniff(head, fmt):
     assert sniff(head) == fmt
 
 
+def ftyp(major: bytes, *compatible: bytes) -> bytes:
+    """An `ftyp` box (minor version 0) and nothing after it."""
+    return (8 + 8 + 4 * len(compatible)).to_bytes(4, "big") + b"ftyp" + major + bytes(4) + b"".join(
+        compatible)
+
+
+@pytest.mark.parametrize("head,fmt", [
+    pytest.param(ftyp(b"miaf", b"avif"), "avif", id="miaf+avif"),  # was recorded as "heif"
+    pytest.param(ftyp(b"miaf", b"miaf", b"avif", b"mif1"), "avif", id="miaf+miaf,avif,mif1"),
+    pytest.param(ftyp(b"mif1", b"avis"), "avif", id="mif1+avis"),
+    pytest.param(ftyp(b"msf1", b"avis", b"msf1"), "avif", id="msf1+avis,msf1"),
+    pytest.param(ftyp(b"avif", b"mif1", b"miaf"), "avif", id="avif+mif1,miaf"),
+    pytest.param(ftyp(b"mif1", b"mif1", b"avif"), "avif", id="mif1+mif1,avif"),
+    pytest.param(ftyp(b"heic", b"mif1", b"avif"), "heif", id="heic+mif1,avif"),  # HEVC major
+    pytest.param(ftyp(b"mif1", b"mif1", b"heic"), "heif", id="mif1+mif1,heic"),
+    pytest.param(ftyp(b"isom", b"mif1", b"avif"), "heif", id="isom+mif1,avif"),
+])
+def test_sniff_and_facts_agree_on_the_brand(head, fmt):
+    """One brand table names the format for dispatch and for the record."""
+    spans = Spans(len(head))
+    spans.add(0, head)
+    assert sniff(head) == fmt
+    assert facts(spans)["format"] == fmt
+
+
 # --- JPEG -----------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""Walk a chunked format (PNG, RIFF/WebP) backwards from the end of the file.
+"""What the chunked formats (PNG, RIFF/WebP) share: the backward walk from
+the end of the file, and what a coded-data walk asks for.
 
 Metadata chunks may follow the image data (PNG ``eXIf`` after ``IDAT``, WebP
 ``EXIF`` at the end of the RIFF). With the file's tail held, a chunk that ends
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .spans import Spans
+from .spans import Range, Spans
 
 Chunk = tuple[bytes, int, int]  # (type, offset of the chunk, data length)
 # (8 header bytes at p, p, end) -> the chunk if one at p ends exactly at `end`
@@ -21,7 +22,7 @@ MAX_STEPS = 200_000
 
 
 def chain_back(
-    spans: Spans, end: int, floor: int, header: int, match: Matcher, image_types: frozenset
+    spans: Spans, end: int, floor: int, header: int, match: Matcher, image_types: frozenset[bytes]
 ) -> tuple[list[Chunk], bool]:
     """Chunks chained backwards from ``end`` through the held block that ends there.
 
@@ -55,3 +56,12 @@ def chain_back(
             return found[::-1], True
         end = hit[1]
     return found[::-1], False
+
+
+def coded_needed(found: list[Range], stuck: int | None, k: int) -> list[Range]:
+    """What a coded-data walk that found `found` still needs: where it stopped
+    for want of a chunk header, that header and `k` bytes behind it (the data
+    wanted usually starts right there); else the spans it found."""
+    if stuck is not None:
+        return [(stuck, stuck + 8 + k)]
+    return found

@@ -9,10 +9,9 @@ image data we fetch the last few KB and chain chunks backwards from IEND.
 from __future__ import annotations
 
 import struct
-import zlib
 
-from .chunks import chain_back
-from .spans import Spans
+from .chunks import Chunk, chain_back, coded_needed
+from .spans import Range, Spans
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_CHUNKS = 10_000
@@ -22,13 +21,14 @@ _XMP_KEY = b"XML:com.adobe.xmp\0"
 
 
 def _is_type(t: bytes) -> bool:
+    """Four ASCII letters: anything else is not a chunk header."""
     return len(t) == 4 and all(65 <= c <= 90 or 97 <= c <= 122 for c in t)
 
 
-def walk(spans: Spans) -> tuple[list[tuple[bytes, int, int]], int | None, bool]:
+def walk(spans: Spans) -> tuple[list[Chunk], int | None, bool]:
     """Chunks (type, offset, data length) from the signature on; where the walk
     stopped for want of bytes; and whether image data was entered."""
-    chunks: list[tuple[bytes, int, int]] = []
+    chunks: list[Chunk] = []
     pos = 8
     in_idat = False
     for _ in range(MAX_CHUNKS):
@@ -49,14 +49,14 @@ def walk(spans: Spans) -> tuple[list[tuple[bytes, int, int]], int | None, bool]:
     return chunks, None, in_idat
 
 
-def _ends_at(head: bytes, p: int, end: int) -> tuple[bytes, int, int] | None:
+def _ends_at(head: bytes, p: int, end: int) -> Chunk | None:
     # length (4, big-endian), type (4), data, CRC (4)
     if p + 12 + int.from_bytes(head[:4], "big") == end and _is_type(head[4:8]):
         return head[4:8], p, end - p - 12
     return None
 
 
-def tail_chunks(spans: Spans, floor: int) -> tuple[list[tuple[bytes, int, int]], bool]:
+def tail_chunks(spans: Spans, floor: int) -> tuple[list[Chunk], bool]:
     """Chunks chained backwards from the end of the file through the held tail.
 
     Returns them in file order and whether the chain reached image data (or
@@ -66,7 +66,8 @@ def tail_chunks(spans: Spans, floor: int) -> tuple[list[tuple[bytes, int, int]],
     return chain_back(spans, spans.size, floor, 12, _ends_at, frozenset({b"IDAT", b"fdAT"}))
 
 
-def _all_chunks(spans: Spans) -> tuple[list[tuple[bytes, int, int]], bool]:
+def _all_chunks(spans: Spans) -> tuple[list[Chunk], bool]:
+    """The chunks seen from the front and the back; whether none can be missing."""
     chunks, stuck, in_idat = walk(spans)
     if stuck is None:
         return chunks, True
@@ -87,12 +88,12 @@ def exif_offset(spans: Spans) -> int | None:
     return None
 
 
-def needed(spans: Spans) -> list[tuple[int, int]]:
+def needed(spans: Spans) -> list[Range]:
     """Chunk headers not yet seen; the file tail once the walk is in image data."""
     if spans.get(0, 8) != SIGNATURE:
         return []
     chunks, stuck, in_idat = walk(spans)
-    out: list[tuple[int, int]] = []
+    out: list[Range] = []
     if stuck is not None:
         if in_idat and spans.size is not None:
             # One look at the tail; a chunk too big for it is taken for pixels.
@@ -117,7 +118,7 @@ def needed(spans: Spans) -> list[tuple[int, int]]:
 
 def facts(spans: Spans) -> dict:
     """IHDR dimensions/depth, alpha or tRNS, iCCP, pHYs density, acTL frames, XMP."""
-    out: dict = {"format": "png"}
+    out: dict = {}
     chunks, complete = _all_chunks(spans)
     ihdr = spans.get(16, 29)
     if ihdr is not None and spans.get(12, 16) == b"IHDR":
@@ -146,38 +147,22 @@ def facts(spans: Spans) -> dict:
             xmp = xmp or spans.get(pos + 8, pos + 8 + len(_XMP_KEY)) == _XMP_KEY
     if "frames" not in out and b"IDAT" in types:
         out["frames"] = 1
+    # Absence is only known once every chunk has been seen.
     if complete or xmp:
         out["has_xmp"] = xmp
     return out
 
 
-def crc_ok(spans: Spans, pos: int, length: int) -> bool | None:
-    """CRC check of one chunk, None if not all held (used by tests)."""
-    data = spans.get(pos + 4, pos + 12 + length)
-    if data is None:
-        return None
-    return zlib.crc32(data[:-4]) == struct.unpack(">I", data[-4:])[0]
-
-
 # --- coded data ---------------------------------------------------------------
 
 
-def _coded_walk(spans: Spans, k: int) -> tuple[list[tuple[int, int]], int | None, bool]:
+def _coded_walk(spans: Spans, k: int) -> tuple[list[Range], int | None, bool]:
     """IHDR/PLTE data and the first `k` bytes of IDAT data across chunks; where a
     missing chunk header stopped the walk; whether it reached enough IDAT data."""
-    out: list[tuple[int, int]] = []
-    pos = 8
+    chunks, stuck, _ = walk(spans)
+    out: list[Range] = []
     got = 0
-    for _ in range(MAX_CHUNKS):
-        if spans.size is not None and pos + 8 > spans.size:
-            return out, None, got > 0
-        head = spans.get(pos, pos + 8)
-        if head is None:
-            return out, pos, False
-        length = struct.unpack(">I", head[:4])[0]
-        ctype = head[4:8]
-        if not _is_type(ctype) or length > 0x7FFFFFFF or ctype == b"IEND":
-            return out, None, got > 0
+    for ctype, pos, length in chunks:
         if ctype in (b"IHDR", b"PLTE"):
             out.append((pos + 8, pos + 8 + length))
         elif ctype == b"IDAT":
@@ -189,11 +174,12 @@ def _coded_walk(spans: Spans, k: int) -> tuple[list[tuple[int, int]], int | None
                 return out, None, True
         elif got:
             return out, None, True  # image data ended before k bytes
-        pos += 12 + length
+    if stuck is not None:
+        return out, stuck, False
     return out, None, got > 0
 
 
-def content_spans(spans: Spans, k: int) -> list[tuple[int, int]] | None:
+def content_spans(spans: Spans, k: int) -> list[Range] | None:
     """IHDR and PLTE chunk data and the first `k` bytes of the zlib stream in IDAT
     (across chunks); None until the chunk walk has got that far.
 
@@ -205,11 +191,9 @@ def content_spans(spans: Spans, k: int) -> list[tuple[int, int]] | None:
     return out if stuck is None and ok else None
 
 
-def content_needed(spans: Spans, k: int) -> list[tuple[int, int]]:
+def content_needed(spans: Spans, k: int) -> list[Range]:
     """The next chunk header (and the data behind it) the coded-data walk lacks."""
     if spans.get(0, 8) != SIGNATURE:
         return []
     out, stuck, _ = _coded_walk(spans, k)
-    if stuck is not None:
-        return [(stuck, stuck + 8 + k)]
-    return out
+    return coded_needed(out, stuck, k)

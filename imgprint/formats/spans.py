@@ -10,6 +10,16 @@ from __future__ import annotations
 
 import bisect
 import io
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+#: A half-open byte range [start, end) of the file.
+Range = tuple[int, int]
+#: Largest single range a parser asks for: a hostile length field must not
+#: turn into a request for gigabytes.
+MAX_SPAN = 1 << 20
+
+T = TypeVar("T")
 
 
 class Spans:
@@ -20,13 +30,13 @@ class Spans:
         self._starts: list[int] = []
         self._chunks: list[bytes] = []
         # Results of parsers over the bytes held now; cleared when bytes arrive.
-        self._memo: dict = {}
+        self._memo: dict[Hashable, Any] = {}
 
     def __repr__(self) -> str:
         ranges = ", ".join(f"{s}-{e}" for s, e in self.ranges())
         return f"Spans(size={self.size}, [{ranges}])"
 
-    def ranges(self) -> list[tuple[int, int]]:
+    def ranges(self) -> list[Range]:
         """The held intervals, sorted and disjoint."""
         return [(s, s + len(c)) for s, c in zip(self._starts, self._chunks, strict=True)]
 
@@ -95,12 +105,12 @@ class Spans:
         s = start - self._starts[i]
         return self._chunks[i][s : s + max(0, end - start)]
 
-    def missing(self, start: int, end: int) -> list[tuple[int, int]]:
+    def missing(self, start: int, end: int) -> list[Range]:
         """The sub-ranges of [start, end) not held, clipped to the file size."""
         start = max(start, 0)
         if self.size is not None:
             end = min(end, self.size)
-        out: list[tuple[int, int]] = []
+        out: list[Range] = []
         pos = start
         i = max(bisect.bisect_right(self._starts, start) - 1, 0)
         while pos < end and i < len(self._starts):
@@ -118,17 +128,17 @@ class Spans:
             out.append((pos, end))
         return out
 
-    def memo(self, key, compute):
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, computed once for the bytes held now.
 
         Planning the next fetch, deciding the metadata is complete and
         extracting the tags walk the same structures; each walk runs once.
         """
         try:
-            return self._memo[key]
+            value: T = self._memo[key]
         except KeyError:
             value = self._memo[key] = compute()
-            return value
+        return value
 
     def held(self) -> int:
         """Total number of bytes held."""
@@ -173,7 +183,8 @@ class SpanReader(io.RawIOBase):
     how the exifread walk is turned into a list of byte ranges it needs.
     """
 
-    def __init__(self, spans: Spans, base: int = 0, on_read=None) -> None:
+    def __init__(self, spans: Spans, base: int = 0,
+                 on_read: Callable[[int, int], None] | None = None) -> None:
         super().__init__()
         self._spans = spans
         self._base = base
@@ -203,7 +214,7 @@ class SpanReader(io.RawIOBase):
         self._pos = pos
         return pos
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         length = self._spans.extent() - self._base
         if size is None or size < 0:
             size = max(0, length - self._pos)
@@ -215,7 +226,7 @@ class SpanReader(io.RawIOBase):
         self._pos += len(data)
         return data
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: Any) -> int:
         data = self.read(len(b))
         b[: len(data)] = data
         return len(data)

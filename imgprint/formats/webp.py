@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import struct
 
-from . import tiff
-from .chunks import chain_back
-from .spans import Spans
+from .chunks import Chunk, chain_back, coded_needed
+from .exif_walk import exif_needed
+from .spans import Range, Spans
 
 MAX_CHUNKS = 100_000
 HOP_WINDOW = 4096
@@ -21,11 +21,13 @@ _IMAGE = (b"VP8 ", b"VP8L", b"ANMF", b"ALPH")
 
 
 def _is_fourcc(t: bytes) -> bool:
+    """Four ASCII letters, digits or spaces: anything else is not a chunk header."""
     return len(t) == 4 and all(48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c == 32
                                for c in t)
 
 
 def _end(spans: Spans) -> int | None:
+    """End of the RIFF data (clipped to the file), else the file size if known."""
     head = spans.get(4, 8)
     if head is None:
         return spans.size
@@ -33,9 +35,9 @@ def _end(spans: Spans) -> int | None:
     return min(riff_end, spans.size) if spans.size is not None else riff_end
 
 
-def walk(spans: Spans) -> tuple[list[tuple[bytes, int, int]], int | None]:
+def walk(spans: Spans) -> tuple[list[Chunk], int | None]:
     """Chunks (fourcc, offset, size) from offset 12; where the walk stopped for bytes."""
-    chunks: list[tuple[bytes, int, int]] = []
+    chunks: list[Chunk] = []
     end = _end(spans)
     pos = 12
     for _ in range(MAX_CHUNKS):
@@ -52,7 +54,7 @@ def walk(spans: Spans) -> tuple[list[tuple[bytes, int, int]], int | None]:
     return chunks, None
 
 
-def _ends_at(head: bytes, p: int, end: int) -> tuple[bytes, int, int] | None:
+def _ends_at(head: bytes, p: int, end: int) -> Chunk | None:
     # fourcc (4), size (4, little-endian), data, a pad byte when the size is odd
     size = int.from_bytes(head[4:8], "little")
     if p + 8 + size + (size & 1) == end and _is_fourcc(head[:4]):
@@ -60,7 +62,7 @@ def _ends_at(head: bytes, p: int, end: int) -> tuple[bytes, int, int] | None:
     return None
 
 
-def tail_chunks(spans: Spans, floor: int) -> tuple[list[tuple[bytes, int, int]], bool]:
+def tail_chunks(spans: Spans, floor: int) -> tuple[list[Chunk], bool]:
     """Chunks chained backwards from the RIFF end through the held tail."""
     end = _end(spans)
     if end is None:
@@ -69,13 +71,16 @@ def tail_chunks(spans: Spans, floor: int) -> tuple[list[tuple[bytes, int, int]],
 
 
 def _flags(spans: Spans) -> int | None:
+    """The VP8X feature flags (ICC 0x20, alpha 0x10, EXIF 8, XMP 4, animation 2)."""
     head = spans.get(12, 21)
     if head is None or head[:4] != b"VP8X":
         return None
     return head[8]
 
 
-def _all_chunks(spans: Spans) -> tuple[list[tuple[bytes, int, int]], bool, int | None]:
+def _all_chunks(spans: Spans) -> tuple[list[Chunk], bool, int | None]:
+    """The chunks seen from the front and the back; whether none can be missing;
+    where the forward walk stopped."""
     chunks, stuck = walk(spans)
     if stuck is None:
         return chunks, True, None
@@ -100,7 +105,7 @@ def exif_offset(spans: Spans) -> int | None:
     return None
 
 
-def needed(spans: Spans) -> list[tuple[int, int]]:
+def needed(spans: Spans) -> list[Range]:
     """VP8X/first chunk, and for EXIF/XMP-flagged files the chunks up to EXIF."""
     if spans.get(0, 4) != b"RIFF" or spans.get(8, 12) != b"WEBP":
         return []
@@ -122,13 +127,13 @@ def needed(spans: Spans) -> list[tuple[int, int]]:
             out.extend(spans.missing(pos + 8, pos + 14))
             off = exif_offset(spans)
             if off is not None:
-                out.extend(tiff.exif_needed(spans, off))
+                out.extend(exif_needed(spans, off))
     return out
 
 
 def facts(spans: Spans) -> dict:
     """Canvas or frame size, alpha, ICC/XMP flags, animation frames where cheap."""
-    out: dict = {"format": "webp", "density": None}
+    out: dict = {"density": None}
     first = spans.get(12, 12 + 30)
     if first is None:
         first = spans.get_partial(12, 12 + 30)
@@ -163,23 +168,13 @@ def facts(spans: Spans) -> dict:
 # --- coded data ---------------------------------------------------------------
 
 
-def _coded_walk(spans: Spans, k: int) -> tuple[list[tuple[int, int]], int | None, bool]:
+def _coded_walk(spans: Spans, k: int) -> tuple[list[Range], int | None, bool]:
     """Canvas size and the start of each bitstream chunk up to the first VP8/VP8L
     (or the first frame's); where a missing chunk header stopped the walk; and
     whether the bitstream was reached."""
-    out: list[tuple[int, int]] = []
-    end = _end(spans)
-    pos = 12
-    for _ in range(MAX_CHUNKS):
-        if end is not None and pos + 8 > end:
-            return out, None, False
-        head = spans.get(pos, pos + 8)
-        if head is None:
-            return out, pos, False
-        fourcc = head[:4]
-        if not _is_fourcc(fourcc):
-            return out, None, False
-        size = struct.unpack("<I", head[4:])[0]
+    chunks, stuck = walk(spans)
+    out: list[Range] = []
+    for fourcc, pos, size in chunks:
         data = pos + 8
         if fourcc == b"VP8X":
             # Canvas size only: the flag byte changes when EXIF/XMP are added.
@@ -189,11 +184,10 @@ def _coded_walk(spans: Spans, k: int) -> tuple[list[tuple[int, int]], int | None
         elif fourcc in (b"VP8 ", b"VP8L", b"ANMF"):
             out.append((data, data + min(size, k)))
             return out, None, True
-        pos += 8 + size + (size & 1)
-    return out, None, False
+    return out, stuck, False
 
 
-def content_spans(spans: Spans, k: int) -> list[tuple[int, int]] | None:
+def content_spans(spans: Spans, k: int) -> list[Range] | None:
     """The first `k` bytes of the ALPH and VP8/VP8L (or first ANMF) chunk data, plus
     the VP8X canvas size; None until the walk has reached the bitstream.
 
@@ -204,11 +198,9 @@ def content_spans(spans: Spans, k: int) -> list[tuple[int, int]] | None:
     return out if reached else None
 
 
-def content_needed(spans: Spans, k: int) -> list[tuple[int, int]]:
+def content_needed(spans: Spans, k: int) -> list[Range]:
     """The next chunk header (and the data behind it) the coded-data walk lacks."""
     if spans.get(0, 4) != b"RIFF" or spans.get(8, 12) != b"WEBP":
         return []
     out, stuck, _ = _coded_walk(spans, k)
-    if stuck is not None:
-        return [(stuck, stuck + 8 + k)]
-    return out
+    return coded_needed(out, stuck, k)
