@@ -12,15 +12,9 @@ from pathlib import Path
 import pytest
 
 from imgprint import dupes
-from imgprint.dupes import (
-    Catalog,
-    build_report,
-    iter_file,
-    load,
-    near_pairs_brute,
-    near_pairs_numpy,
-    near_pairs_python,
-)
+from imgprint.dupes import Catalog, build_report, iter_file, load, near_groups, reading
+from imgprint.dupes import near_pairs as near_pairs_numpy
+from tests.dupes_oracle import near_pairs_brute, near_pairs_python
 
 PROJECT = Path(__file__).resolve().parents[1]
 H1 = "c629c7247153f59599727db141ee1f3c5e4a5a3cc90fa88e2e97d3d78c2fc823"
@@ -86,6 +80,7 @@ def exact_urls(report: dict, kind: str) -> list[set[str]]:
 # --- The command ------------------------------------------------------------------
 
 
+@pytest.mark.crawl
 @pytest.mark.parametrize("fmt", ["jsonl", "json"])
 def test_json_output_same_for_lines_and_list(feeds, fmt):
     proc = run_dupes("--json", feeds[fmt])
@@ -115,6 +110,7 @@ def test_json_output_same_for_lines_and_list(feeds, fmt):
     assert report["errors"] == {"count": 0, "first": []}
 
 
+@pytest.mark.crawl
 def test_sites_sharing(feeds):
     report = json.loads(run_dupes("--json", feeds["jsonl"]).stdout)
     groups = {tuple(g["sites"]): g for g in report["sites"]["groups"]}
@@ -129,6 +125,7 @@ def test_sites_sharing(feeds):
     assert edges["example.co.uk", "other.org"] == 1
 
 
+@pytest.mark.crawl
 def test_seed_tool_files(feeds):
     """A directory of the seed tool's files (indented list, single object)."""
     proc = run_dupes("--json", feeds["seed"])
@@ -142,12 +139,14 @@ def test_seed_tool_files(feeds):
     assert group["sites"] == ["example.org", "other.net"]
 
 
+@pytest.mark.crawl
 def test_mixed_inputs_merge(feeds):
     report = json.loads(run_dupes("--json", feeds["jsonl"], feeds["seed"]).stdout)
     [g] = [g for g in report["exact"]["sha256_first_10240_bytes"] if g["hash"] == H1]
     assert g["count"] == 4
 
 
+@pytest.mark.crawl
 def test_text_output(feeds):
     proc = run_dupes(feeds["jsonl"], "--distance", "2")
     assert proc.returncode == 0, proc.stderr
@@ -162,6 +161,7 @@ def test_text_output(feeds):
     assert "\x1b" not in out and "\\u001b[31m" in out
 
 
+@pytest.mark.crawl
 def test_html_output(feeds, tmp_path):
     page = tmp_path / "dupes.html"
     proc = run_dupes("--html", page, feeds["jsonl"])
@@ -182,6 +182,7 @@ def test_html_output(feeds, tmp_path):
         "example.co.uk", "other.org", "third.net", "evil.example"}
 
 
+@pytest.mark.crawl
 def test_bad_lines_and_files(tmp_path):
     good = {"url": "https://a.org/x.jpg", "pages": ["https://a.org/"],
             "sha256_first_10240_bytes": H1}
@@ -209,6 +210,7 @@ def test_bad_lines_and_files(tmp_path):
     assert report["errors"]["count"] == 5
 
 
+@pytest.mark.crawl
 def test_usage_errors(tmp_path):
     assert run_dupes().returncode == 2
     assert run_dupes("--distance", "99", tmp_path).returncode == 2
@@ -219,7 +221,7 @@ def test_usage_errors(tmp_path):
 
 def test_document_streaming_across_chunks(tmp_path, monkeypatch):
     """Small chunks: values, strings and the error resync all cross chunk ends."""
-    monkeypatch.setattr(dupes, "_CHUNK", 7)
+    monkeypatch.setattr(reading, "_CHUNK", 7)
     recs = [{"url": f"https://s{i}.org/{'x' * i}.jpg", "exif": {"k": "v" * i}} for i in range(30)]
     text = json.dumps(recs[:10], indent=4)[:-1] + ",\n    {\"url\": [1, }\n"
     text += ",\n".join(json.dumps(r, indent=4) for r in recs[10:]) + "]"
@@ -316,6 +318,33 @@ def test_hamming_threshold_edges(impl):
     assert list(impl([7], 8)) == [] and list(impl([], 8)) == []
 
 
+@pytest.mark.parametrize("distance", [2, 8, 12])
+def test_numpy_search_matches_python_oracle(distance):
+    """The shipped search against the pure-Python one it replaced (each with its own plan)."""
+    vals = planted(6000, seed=100 + distance)
+    assert list(near_pairs_numpy(vals, distance)) == sorted(near_pairs_python(vals, distance))
+
+
+def test_numpy_batches_match_python_oracle(monkeypatch):
+    """Small batches: candidate lists are cut inside buckets and across them."""
+    monkeypatch.setattr("imgprint.dupes.near._BATCH", 1000)
+    vals = planted(3000, seed=42)
+    assert sorted(near_pairs_numpy(vals, 8, 4)) == sorted(near_pairs_python(vals, 8, 4))
+
+
+def test_near_groups_same_with_python_oracle(monkeypatch):
+    cat = Catalog(site_namer=lambda u: u.split("/")[2])
+    for i, v in enumerate(planted(3000, seed=11)):
+        cat.add({"url": f"https://s{i % 50}/{i}", "phash": f"{v:016x}"})
+
+    def groups() -> list:
+        return [(g.rows, g.center, g.distances) for g in near_groups(cat, 8)]
+
+    expected = groups()
+    monkeypatch.setattr("imgprint.dupes.near.near_pairs", near_pairs_python)
+    assert expected and groups() == expected
+
+
 def test_near_groups_chain_and_skip_identical():
     cat = Catalog(site_namer=lambda u: u.split("/")[2])
     add = cat.add
@@ -363,3 +392,20 @@ def test_catalog_keeps_latest_fingerprint_and_all_pages(tmp_path):
     assert cat.phash_hex(0) == "000000000000ffff"
     assert cat.hash_hex("sha256_first_10240_bytes", 0) == H2
     assert cat.sites(0) == {"p.org", "q.org", "r.org"}
+
+
+def test_html_keeps_a_data_marker_in_a_url_as_text(tmp_path):
+    """A URL holding the template's own ``%DATA%`` marker stays text in the page."""
+    from imgprint.dupes import render_html
+
+    f = tmp_path / "f.jsonl"
+    hostile = "https://x onmouseover=alert(1) y/%DATA%.jpg"
+    f.write_text("\n".join(json.dumps(r) for r in [
+        {"url": hostile, "pages": ["https://x onmouseover=alert(1) y/"],
+         "sha256_first_10240_bytes": H1},
+        {"url": "https://b.org/x.jpg", "pages": ["https://b.org/"],
+         "sha256_first_10240_bytes": H1},
+    ]))
+    html = render_html(build_report(load([f], pytest.fail)))
+    assert "%DATA%.jpg" in html  # the URL as written, not the graph pasted into it
+    assert html.count('"nodes"') == 1

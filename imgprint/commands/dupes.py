@@ -3,8 +3,8 @@
 Reads imgprint feeds (JSON lines or a JSON list, ``.gz`` too) and the seed
 tool's JSON files, then reports identical images (same ``content_sha256`` or
 ``sha256_first_10240_bytes``), near-duplicates (``phash`` within ``--distance``
-bits) and which sites carry the same images. The work is in
-``imgprint/dupes.py``; this module parses options and writes the outputs.
+bits) and which sites carry the same images. The work is in the
+``imgprint.dupes`` package; this module parses options and writes the outputs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from imgprint import dupes
-from imgprint.dupes_render import render_html, render_text, safe, write_json
+from imgprint.dupes import render_html, render_text, safe, write_json
 
 # Input errors beyond this many are counted, not printed one by one.
 MAX_ERRORS_SHOWN = 100
