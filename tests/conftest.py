@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.helpers import CORPUS, PROJECT, SHARED
+from tests.helpers import CORPUS, CRAWL_TEST, PROJECT, SHARED, require_crawl_marker
 
 REFERENCE = SHARED / "reference" / "seed-compat-visible.jsonl"
 SITE_TOOL = SHARED / "tools" / "site.py"
@@ -27,6 +27,7 @@ class Server:
     """A server process on 127.0.0.1 that prints its port on its first line."""
 
     def __init__(self, argv: list[str], log: Path | None = None, cwd: Path = PROJECT):
+        require_crawl_marker("a server")
         self.log = log
         self.proc = subprocess.Popen(
             argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -123,6 +124,7 @@ def run_crawl(tmp_path: Path, *args: str, settings: dict | None = None,
               timeout: float = 600, output: str = "out.jsonl", append: bool = False) -> Crawl:
     """``scrapy crawl images ARGS -O tmp/out.jsonl`` in the project, as a user runs it
     (``-o``, appending, with ``append``: what a JOBDIR needs)."""
+    require_crawl_marker("a crawl")
     out = tmp_path / output
     argv = [sys.executable, "-m", "scrapy", "crawl", "images", "-o" if append else "-O",
             str(out), *args]
@@ -168,6 +170,11 @@ def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if slow & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.crawl)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item) -> None:
+    CRAWL_TEST["marked"] = item.get_closest_marker("crawl") is not None
 
 
 def pytest_sessionstart(session) -> None:

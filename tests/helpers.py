@@ -19,6 +19,15 @@ EX = CORPUS / "exif-samples"
 ME = CORPUS / "metadata-extractor"
 PREFIX = 10241
 
+# Whether the running test is marked ``crawl`` (set by conftest): servers and
+# crawls refuse to start in an unmarked test, so the unit layer stays fast.
+CRAWL_TEST = {"marked": True}
+
+
+def require_crawl_marker(what: str) -> None:
+    if not CRAWL_TEST["marked"]:
+        raise RuntimeError(f"{what} in a test not marked `crawl`: add @pytest.mark.crawl")
+
 
 def whole(data: bytes) -> Spans:
     """Spans holding all of ``data``."""

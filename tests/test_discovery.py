@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from parsel import Selector
 
 from imgprint.discovery import find_images, find_links, parse_srcset
@@ -64,6 +65,7 @@ def make_site(root):
     return root
 
 
+@pytest.mark.crawl
 def test_every_form_and_duplicates_across_pages(tmp_path):
     root = make_site(tmp_path / "site")
     server = static_server(root, tmp_path / "access.jsonl")
@@ -94,6 +96,7 @@ def test_every_form_and_duplicates_across_pages(tmp_path):
     assert "skipped_scheme" in crawl.log  # javascript: and ftp: counted in stats
 
 
+@pytest.mark.crawl
 def test_depth_follows_same_site_links(tmp_path):
     root = make_site(tmp_path / "site")
     (root / "page1.html").write_text(f'<img src="/i/{NAMES[0]}"><a href="/page2.html">n</a>')
@@ -110,6 +113,7 @@ def test_depth_follows_same_site_links(tmp_path):
     assert set(deep.by_path()) == {f"/i/{NAMES[0]}", f"/i/{NAMES[1]}"}
 
 
+@pytest.mark.crawl
 def test_seed_that_is_an_image_is_decided_by_content_type(tmp_path):
     root = make_site(tmp_path / "site")
     (root / "i" / "photo.bin").symlink_to(JPG / "Canon_PowerShot_S40.jpg")

@@ -109,6 +109,7 @@ def test_redirect_loop_is_bounded(fault_crawl):
     assert sum(r["fault"] == "loop" for r in requests) <= 6
 
 
+@pytest.mark.crawl
 def test_per_domain_concurrency_is_enforced(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
@@ -133,6 +134,7 @@ def test_per_domain_concurrency_is_enforced(tmp_path):
     assert max(r["active"] for r in requests) == 2
 
 
+@pytest.mark.crawl
 def test_a_waiting_retry_holds_no_download_slot(tmp_path):
     """Retries wait in the scheduler: with one request at a time, the images after a
     503 are not held up by its Retry-After pause (issue 11)."""

@@ -85,6 +85,7 @@ def fetched(sandbox: Server) -> list[str]:
     return [r["path"] for r in sandbox.requests()]
 
 
+@pytest.mark.crawl
 def test_links_to_private_addresses_are_refused(sandbox, tmp_path):
     seed = f"http://www.example.com:{sandbox.port}/hostile.html"
     crawl = crawl_inside(sandbox, tmp_path, seed)
@@ -102,6 +103,7 @@ def test_links_to_private_addresses_are_refused(sandbox, tmp_path):
     assert "'imgprint/images/skipped_scheme': 2" in crawl.log
 
 
+@pytest.mark.crawl
 def test_a_seed_on_loopback_still_works(sandbox, tmp_path):
     port = sandbox.port
     crawl = crawl_inside(sandbox, tmp_path, f"http://127.0.0.1:{port}/hostile.html")
@@ -116,6 +118,7 @@ def test_a_seed_on_loopback_still_works(sandbox, tmp_path):
         "/hostile.html", "/img/ok.jpg", "/img/secret.jpg?via=literal"}
 
 
+@pytest.mark.crawl
 def test_guard_can_be_switched_off(sandbox, tmp_path):
     crawl = crawl_inside(sandbox, tmp_path, f"http://www.example.com:{sandbox.port}/hostile.html",
                          IMGPRINT_GUARD_PRIVATE="False", RETRY_ENABLED="False")
@@ -125,6 +128,7 @@ def test_guard_can_be_switched_off(sandbox, tmp_path):
     assert "refused: " not in crawl.log
 
 
+@pytest.mark.crawl
 def test_page_size_cap(sandbox, tmp_path):
     port = sandbox.port
     crawl = crawl_inside(sandbox, tmp_path, f"http://www.example.com:{port}/hostile.html",

@@ -94,6 +94,7 @@ def test_thumbnail_bomb_in_a_file(tmp_path):
     assert phash_fields(whole(data), 65536) == {}
 
 
+@pytest.mark.crawl
 def test_crawl_records_hashes(tmp_path):
     """A tiny site: an original, metadata-edited and stripped copies, a progressive
     re-encode; served by a real server, crawled with ``scrapy crawl images``."""
