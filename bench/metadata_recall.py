@@ -1,10 +1,12 @@
-"""Simulate the crawler's metadata fetches over the local test corpus.
+"""Run the crawler's follow-up loop over the local test corpus and measure recall.
 
 For every image under the corpus (except fuzzing/ and metadata/ dumps):
-seed a Spans with the first 10,241 bytes and the file size, run up to
---rounds next_fetch rounds within --budget extra bytes (reading the local
-file), then compare what imgprint.formats finds with exifread over the whole
-file, metadata-extractor's dump and Pillow.
+seed a Spans with the first 10,241 bytes and the file size, run the crawler's
+own follow-up loop (``imgprint.middlewares.followup.fetch_spans``, with the
+settings' content-hash and phash budgets) for up to --rounds requests within
+--budget extra bytes, its download reading the local file, then compare what
+imgprint.formats finds with exifread over the whole file, metadata-extractor's
+dump and Pillow.
 
     .venv/bin/python bench/metadata_recall.py [--corpus DIR] [--rounds 2] [--budget 262144]
 """
@@ -25,7 +27,14 @@ import exifread
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from imgprint.formats import FormatError, Spans, exif_tags, facts, next_fetch, sniff  # noqa: E402
+import asyncio  # noqa: E402
+
+from scrapy.http import Response  # noqa: E402
+
+from imgprint import settings as project  # noqa: E402
+from imgprint.fingerprint.phash import MAX_THUMBNAIL_BYTES  # noqa: E402
+from imgprint.formats import FormatError, Spans, exif_tags, facts, sniff  # noqa: E402
+from imgprint.middlewares.followup import Budget, fetch_spans  # noqa: E402
 
 PREFIX = 10_241
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
@@ -91,21 +100,20 @@ def pil_facts(path: Path) -> dict:
 def simulate(path: Path, data: bytes, rounds: int, budget: int):
     spans = Spans(len(data))
     spans.add(0, data[:PREFIX])
-    extra = requests = 0
-    for _ in range(rounds):
-        rng = next_fetch(spans, budget - extra)
-        if rng is None:
-            break
-        start, end = rng
-        assert 0 <= start < end <= len(data), (path, rng)
-        spans.add(start, data[start:end])
-        extra += end - start
-        requests += 1
+
+    async def download(start: int, end: int) -> Response:
+        assert 0 <= start < end <= len(data), (path, start, end)
+        return Response(path.as_uri(), status=206, body=data[start:end],
+                        headers={"Content-Range": f"bytes {start}-{end - 1}/{len(data)}"})
+
+    limits = Budget(rounds, budget, project.IMGPRINT_CONTENT_BYTES, MAX_THUMBNAIL_BYTES,
+                    project.IMGPRINT_PHASH_SCAN_BYTES)
+    result = asyncio.run(fetch_spans(spans, download, limits))
     try:
         tags = exif_tags(spans)
     except FormatError:
         tags = {}
-    return spans, tags, facts(spans), extra, requests
+    return spans, tags, facts(spans), result.bytes, result.requests
 
 
 def pct(a: int, b: int) -> str:
