@@ -14,7 +14,8 @@ choices (``IMGPRINT_FETCH_MODE``) any case. An ``IMGPRINT_*`` or ``TOR_*`` name
 that no component reads is an error too (a typo would silently do nothing).
 
 Spider arguments are checked here as well (``check_spider_args``): only ``url``,
-``urls`` and ``depth`` (plus names starting with ``_``, which Scrapyd adds).
+``urls``, ``depth`` and ``render`` (plus names starting with ``_``, which Scrapyd
+adds).
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ def parse_proxies(name: str, value: Any) -> list[str]:
 
 
 FETCH_MODES = ("range", "head")
+RENDER_MODES = ("off", "on", "auto")
 
 # Setting name -> (Config attribute, parser). Parsers take (name, value).
 _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
@@ -136,6 +138,10 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_NETGUARD_ENABLED": ("netguard_enabled", parse_bool),
     "IMGPRINT_GUARD_PRIVATE": ("guard_private", parse_bool),
     "IMGPRINT_PAGE_MAXSIZE": ("page_maxsize", parse_size),
+    "IMGPRINT_RENDER": ("render", lambda n, v: parse_choice(n, v, RENDER_MODES)),
+    "IMGPRINT_RENDER_PAGES": ("render_pages", lambda n, v: parse_count(n, v, minimum=1)),
+    "IMGPRINT_RENDER_WAIT": ("render_wait", parse_seconds),
+    "IMGPRINT_RENDER_SCROLLS": ("render_scrolls", parse_count),
     "TOR_PROXIES": ("tor_proxies", parse_proxies),
     "TOR_ALL": ("tor_all", parse_bool),
     "TOR_USER_AGENT": ("tor_user_agent", parse_text),
@@ -166,6 +172,10 @@ class Config:
     netguard_enabled: bool
     guard_private: bool
     page_maxsize: int
+    render: str
+    render_pages: int
+    render_wait: float
+    render_scrolls: int
     tor_proxies: list[str]
     tor_all: bool
     tor_user_agent: str
@@ -196,7 +206,7 @@ class Config:
         return cls.from_settings(crawler.settings)
 
 
-SPIDER_ARGS = ("url", "urls", "depth")
+SPIDER_ARGS = ("url", "urls", "depth", "render")
 
 
 @dataclass(frozen=True)
@@ -204,6 +214,7 @@ class SpiderArgs:
     url: str | None = None
     urls: str | None = None
     depth: int = 0
+    render: str | None = None  # None: the IMGPRINT_RENDER setting decides
 
 
 def check_spider_args(args: Mapping[str, Any]) -> SpiderArgs:
@@ -215,4 +226,7 @@ def check_spider_args(args: Mapping[str, Any]) -> SpiderArgs:
     if args.get("url") is not None and args.get("urls") is not None:
         raise ConfigError("-a url and -a urls: give one seed URL or one URL file, not both")
     depth = parse_count("-a depth", args.get("depth", 0))
-    return SpiderArgs(url=args.get("url"), urls=args.get("urls"), depth=depth)
+    render = args.get("render")
+    if render is not None:
+        render = parse_choice("-a render", render, RENDER_MODES)
+    return SpiderArgs(url=args.get("url"), urls=args.get("urls"), depth=depth, render=render)

@@ -92,6 +92,8 @@ class ImageRecord:
     requests: int = _unset()
     metadata_incomplete: str = _unset()
     error: str = _unset()
+    # With rendering on or auto: "html", "dom" or "requests" (imgprint.render).
+    found_by: str = _unset()
 
     def __post_init__(self) -> None:
         # Not a field: the pipeline's input, never exported (module docstring).

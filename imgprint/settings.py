@@ -34,6 +34,16 @@ IMGPRINT_PHASH_SCAN_BYTES = 65536
 # Threads for format walks and JPEG decoding (imgprint.pipelines).
 IMGPRINT_PHASH_WORKERS = 2
 
+# Render pages in headless Chromium (imgprint.render): "off", "on", or "auto"
+# (only pages whose static HTML looks script-built); also -a render=...
+IMGPRINT_RENDER = "off"
+# Pages open at once per browser context (~410 MB Chromium at 1, ~565 MB at ~10).
+IMGPRINT_RENDER_PAGES = 4
+# Seconds a rendered page may spend scrolling and waiting for the network to go quiet.
+IMGPRINT_RENDER_WAIT = 5
+# Most viewport-high scroll steps per page (bounds infinite scroll; 0: no scrolling).
+IMGPRINT_RENDER_SCROLLS = 20
+
 # --- Output -----------------------------------------------------------------
 # The feed used when no -o/-O (or FEEDS) is given; empty string: none.
 IMGPRINT_DEFAULT_FEED = "output/images-%(time)s.jsonl"

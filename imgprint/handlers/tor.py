@@ -21,6 +21,11 @@ Settings: ``TOR_PROXIES`` (SOCKS5 proxy URLs; an onion host always uses
 instance; empty: Tor requests fail, they never fall back), ``TOR_ALL``.
 Per request: ``meta["tor_proxy"]`` (the proxy URL to use).
 
+Pages to render (``meta["_imgprint_render"]``, with ``IMGPRINT_RENDER`` on or
+auto) go to the crawl's one ``imgprint.render.handler.RenderHandler``, routed
+here like every other request: a Tor page through the Tor proxy picked for its
+host, a clearnet page through the network guard's relay.
+
 Stats: ``imgprint/tor/requests``, ``imgprint/tor/proxy/<host:port>``,
 ``imgprint/tor/proxy_unreachable``, ``imgprint/tor/proxy_failed``.
 """
@@ -28,7 +33,7 @@ Stats: ``imgprint/tor/requests``, ``imgprint/tor/proxy/<host:port>``,
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
@@ -36,12 +41,15 @@ from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
     DownloadFailedError,
+    NotSupported,
 )
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 
 from imgprint.config import Config
 from imgprint.middlewares.tor import is_onion, pick_proxy, proxy_address, uses_tor
+from imgprint.render.mode import render_mode
+from imgprint.render.page import RENDER_KEY
 from imgprint.scrapy_internals import httpx_handler_class
 
 if TYPE_CHECKING:
@@ -73,15 +81,20 @@ class TorDownloadHandler(BaseDownloadHandler):
         # no "experimental handler" warning.
         self._tor: BaseDownloadHandler | None = None
         self._reported: set[str] = set()
+        self.render: Any = None
+        if render_mode(crawler, config) != "off":
+            # Imported only when used: a crawl without rendering loads no Playwright.
+            from imgprint.render.handler import shared_handler
+
+            self.render = shared_handler(crawler)
 
     def _tor_handler(self) -> BaseDownloadHandler:
         if self._tor is None:
             self._tor = build_from_crawler(httpx_handler_class(), self.crawler)
         return self._tor
 
-    async def download_request(self, request: Request) -> Response:
-        if not uses_tor(request, self.tor_all):
-            return await self.clearnet.download_request(request)
+    def _tor_proxy(self, request: Request) -> tuple[str, str]:
+        """The proxy URL for a Tor request, and its ``host:port``; counted."""
         host = urlparse_cached(request).hostname or ""
         proxy = request.meta.get("tor_proxy") or pick_proxy(host, self.proxies)
         if not proxy:
@@ -90,16 +103,31 @@ class TorDownloadHandler(BaseDownloadHandler):
         # the URL should say what happens.
         if proxy.startswith("socks5://"):
             proxy = "socks5h://" + proxy[len("socks5://") :]
-        request.meta["proxy"] = proxy
-        # Credentials meant for an HTTP proxy must not go to the onion service.
-        request.headers.pop(b"Proxy-Authorization", None)
         address = proxy_address(proxy)
         self.stats.inc_value("imgprint/tor/requests")
         self.stats.inc_value(f"imgprint/tor/proxy/{address}")
+        return proxy, address
+
+    async def download_request(self, request: Request) -> Response:
+        if request.meta.get(RENDER_KEY):
+            return await self._render(request)
+        if not uses_tor(request, self.tor_all):
+            return await self.clearnet.download_request(request)
+        host = urlparse_cached(request).hostname or ""
+        proxy, address = self._tor_proxy(request)
+        request.meta["proxy"] = proxy
+        # Credentials meant for an HTTP proxy must not go to the onion service.
+        request.headers.pop(b"Proxy-Authorization", None)
         try:
             return await self._tor_handler().download_request(request)
         except (DownloadConnectionRefusedError, CannotResolveHostError) as exc:
             raise self._proxy_error(exc, address, host) from exc
+
+    async def _render(self, request: Request) -> Response:
+        if self.render is None:
+            raise NotSupported("a render request with IMGPRINT_RENDER off")
+        proxy = self._tor_proxy(request)[0] if uses_tor(request, self.tor_all) else None
+        return await self.render.render(request, proxy)
 
     def _proxy_error(self, exc: Exception, address: str, host: str) -> TorProxyError:
         # httpx reports a SOCKS reply ("host unreachable", "connection refused" by
@@ -128,3 +156,5 @@ class TorDownloadHandler(BaseDownloadHandler):
         await self.clearnet.close()
         if self._tor is not None:
             await self._tor.close()
+        if self.render is not None:
+            await self.render.release()

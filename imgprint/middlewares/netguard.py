@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, signals
@@ -75,6 +76,20 @@ def ip_literal(host: str) -> str | None:
         return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
         return None
+
+
+def refusal(host: str, addresses: list[str], seed_hosts: Collection[str]) -> str | None:
+    """Why the guard refuses to connect to ``host`` at ``addresses``, or None.
+
+    The one rule for the crawler's requests and the browser's own
+    (``imgprint.render.guardproxy``): a seed host may be private, since the
+    operator named it.
+    """
+    bad = [a for a in addresses if non_public(a)]
+    if not bad or host in seed_hosts:
+        return None
+    shown = host if ip_literal(host) is not None else f"{host} ({', '.join(bad)})"
+    return f"{shown} is not a public address and not a seed host"
 
 
 @implementer(IResolutionReceiver)
@@ -156,16 +171,11 @@ class NetGuardMiddleware:
                 # up again) means a second lookup can never answer differently.
                 raise CannotResolveHostError(f"no address for {host}")
             self.stats.inc_value("imgprint/guard/resolved")
-        bad = [a for a in addresses if non_public(a)]
-        if not bad:
-            return
-        if host in seed_hosts:
+        reason = refusal(host, addresses, seed_hosts)
+        if reason:
+            raise self.refuse(request, "address", reason)
+        if host in seed_hosts and any(non_public(a) for a in addresses):
             self.stats.inc_value("imgprint/guard/seed_host_private")
-            return
-        shown = host if literal else f"{host} ({', '.join(bad)})"
-        raise self.refuse(
-            request, "address", f"{shown} is not a public address and not a seed host"
-        )
 
     def headers_received(self, headers: Any, body_length: Any, request: Request, spider: Any):
         # A seed that is an image: the page cap would reject a large file

@@ -2,7 +2,9 @@
 
 Arguments: ``-a urls=FILE`` (default: setting ``IMGPRINT_URLS_FILE``, ``urls.txt``),
 ``-a url=URL`` (one seed, instead of the file), ``-a depth=N`` (follow same-site
-links N levels; default 0). Any other name is an error (``imgprint.config``).
+links N levels; default 0), ``-a render=off|on|auto`` (default: setting
+``IMGPRINT_RENDER``; pages are then also rendered in Chromium, see
+``imgprint.render``). Any other name is an error (``imgprint.config``).
 
 The spider discovers; it does not fetch. Image requests carry
 ``meta["imgprint_image"]`` and come back from ``ImageFetchMiddleware`` as an
@@ -47,6 +49,8 @@ from imgprint.middlewares.imagefetch import (
     ImageResponse,
     fetched_from,
 )
+from imgprint.render.page import RENDER_KEY
+from imgprint.render.spider import FOUND_BY_KEY, PAGE_KEY, RenderingMixin
 from imgprint.resume import ResumeState
 from imgprint.urlfile import UrlFileError, check_url, read_url_file
 
@@ -62,9 +66,11 @@ def original_url(request: Request | None) -> str:
     return request.meta.get("redirect_urls", [request.url])[0]
 
 
-class ImagesSpider(Spider):
+class ImagesSpider(RenderingMixin, Spider):
     name = "images"
     config: Config
+    page_priority = PAGE_PRIORITY
+    depth_key = DEPTH_KEY
 
     def __init__(self, *args: Any, **kwargs: Any):
         spider_args = {k: v for k, v in kwargs.items() if k not in ("name", "start_urls")}
@@ -94,6 +100,7 @@ class ImagesSpider(Spider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ImagesSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.config = Config.from_crawler(crawler)
+        spider.render_mode = spider.args.render or spider.config.render
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider._spider_idle, signal=signals.spider_idle)
         return spider
@@ -171,17 +178,22 @@ class ImagesSpider(Spider):
     def parse(self, response: Response) -> Iterator[Request | ImageRecord]:
         request = response.request
         assert request is not None
+        rendering = False
         try:
             if isinstance(response, ImageResponse):
-                # A seed that is an image itself.
+                # A seed that is an image itself: recorded, never rendered.
                 self._pending.setdefault(original_url(request), [])
                 yield self.image_record(response)
             else:
-                yield from self.parse_page(response)
+                for output in self.parse_page(response):
+                    rendering = rendering or bool(output.meta.get(RENDER_KEY))
+                    yield output
         finally:
             # Only now: every image and link of the page has been signalled
-            # (or the page broke the parser, and a retry would break it again).
-            self._page_done(request.url)
+            # (or the page broke the parser, and a retry would break it again);
+            # a page being rendered is done when its render is.
+            if not rendering:
+                self._page_done(request.url)
 
     def parse_page(self, response: Response) -> Iterator[Request]:
         stats = self.crawler.stats
@@ -196,12 +208,16 @@ class ImagesSpider(Spider):
         if skipped:
             stats.inc_value("imgprint/images/skipped_scheme", len(skipped))
             self.logger.debug("Skipped non-http(s) image refs on %s: %s", response.url, skipped)
+        found_by = "html" if self.render_mode != "off" else None
         for url in images:
-            yield from self.image_request(url, response.url)
+            yield from self.image_request(url, response.url, found_by)
         depth = response.meta.get(DEPTH_KEY, 0)
         if depth < self.args.depth:
             for url in find_links(response.selector, response.url):
                 yield self.page_request(url, depth + 1)
+        render = self.render_for(response, images)
+        if render is not None:
+            yield render
 
     def page_failed(self, failure: Failure) -> None:
         url = failed_request(failure).url
@@ -211,7 +227,8 @@ class ImagesSpider(Spider):
                           describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")))
 
     # -- images ------------------------------------------------------------------
-    def image_request(self, url: str, page: str) -> Iterator[Request]:
+    def image_request(self, url: str, page: str, found_by: str | None = None,
+                      ) -> Iterator[Request]:
         pages = self._pending.get(url)
         if pages is not None:
             if page not in pages:
@@ -224,14 +241,17 @@ class ImagesSpider(Spider):
             return
         self._pending[url] = [page]
         self._signal(imgprint_signals.image_found, url=url, page=page)
-        yield self._image_request(url)
+        yield self._image_request(url, found_by=found_by)
 
-    def _image_request(self, url: str, dont_filter: bool = False) -> Request:
+    def _image_request(self, url: str, dont_filter: bool = False,
+                       found_by: str | None = None) -> Request:
         head_first = self.config.fetch_mode == "head"
+        meta: dict[str, Any] = {IMAGE_KEY: True, "handle_httpstatus_list": ERROR_STATUSES}
+        if found_by:
+            meta[FOUND_BY_KEY] = found_by
         return Request(url, method="HEAD" if head_first else "GET",
                        callback=self.image_record, errback=self.image_failed,
-                       meta={IMAGE_KEY: True, "handle_httpstatus_list": ERROR_STATUSES},
-                       dont_filter=dont_filter)
+                       meta=meta, dont_filter=dont_filter)
 
     def image_record(self, response: Response) -> ImageRecord:
         """The record of an image answer; the pipeline adds the fingerprint."""
@@ -249,6 +269,8 @@ class ImagesSpider(Spider):
             self.crawler.stats.inc_value("imgprint/images/error")
         if image.incomplete:
             record.set(metadata_incomplete=image.incomplete)
+        if response.meta.get(FOUND_BY_KEY):
+            record.set(found_by=response.meta[FOUND_BY_KEY])
         record.fetched = image
         return record
 
@@ -259,9 +281,12 @@ class ImagesSpider(Spider):
         return image
 
     def image_failed(self, failure: Failure) -> ImageRecord:
-        url = original_url(failed_request(failure))
+        request = failed_request(failure)
+        url = original_url(request)
         self.crawler.stats.inc_value("imgprint/images/failed")
         record = ImageRecord(url, pages=self._pending.pop(url, []))
+        if request.meta.get(FOUND_BY_KEY):
+            record.set(found_by=request.meta[FOUND_BY_KEY])
         self._update_room()
         record.set(error=describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")))
         return record
@@ -278,6 +303,9 @@ class ImagesSpider(Spider):
         if request.callback == self.parse:
             self._open_pages -= 1  # a page seen before: it will not be parsed
             self._update_room()
+            return
+        if request.meta.get(RENDER_KEY):
+            self._page_done(request.meta.get(PAGE_KEY, request.url))
             return
         if not request.meta.get(IMAGE_KEY):
             return

@@ -1,0 +1,120 @@
+"""scrapy-playwright's download handler, one per crawl, behind imgprint's own.
+
+Scrapy builds a download handler per scheme; ``TorDownloadHandler`` (http and
+https) asks ``shared_handler(crawler)`` for the one ``RenderHandler`` of the
+crawl, so http and https pages share one Playwright driver and one Chromium.
+Only render requests (``meta[RENDER_KEY]``) come here; everything else, image
+requests above all, stays on imgprint's handler with its byte cut-off.
+
+Routing is decided by the caller (``TorDownloadHandler``, as for every other
+request): ``render(request, tor_proxy)`` puts a Tor page in a browser context
+whose proxy is that Tor SOCKS proxy (Chromium sends the host name to it and
+never resolves it), and a clearnet page in the context whose proxy is the guard
+relay (``imgprint.render.guardproxy``). Context names carry the proxy, so a
+context never serves two routes.
+
+Limits: ``IMGPRINT_RENDER_PAGES`` pages open at once per context
+(``PLAYWRIGHT_MAX_PAGES_PER_CONTEXT``), navigation and each step within the
+request's ``download_timeout`` (``DOWNLOAD_TIMEOUT``, ``TOR_DOWNLOAD_TIMEOUT``),
+scrolling and waiting within ``IMGPRINT_RENDER_WAIT``, the rendered DOM within
+``IMGPRINT_PAGE_MAXSIZE``; service workers blocked (they could fetch around
+the page's routes).
+
+Stats: ``imgprint/render/time_ms`` (summed), ``imgprint/render/aborted``
+(requests the browser was not let make: images, media, fonts),
+``imgprint/render/refused_literal``, ``imgprint/render/scroll_capped``, and
+scrapy-playwright's ``playwright/...``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
+
+from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+from scrapy_playwright.page import PageMethod
+
+from imgprint.config import Config
+from imgprint.middlewares.tor import proxy_address
+from imgprint.render.browser import launch_options
+from imgprint.render.guardproxy import GuardProxy
+from imgprint.render.page import RENDER_KEY, RenderJob, RenderLimits, abort_request
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+_SHARED: WeakKeyDictionary[Crawler, RenderHandler] = WeakKeyDictionary()
+
+
+def shared_handler(crawler: Crawler) -> RenderHandler:
+    """The crawl's one render handler (built on first call)."""
+    handler = _SHARED.get(crawler)
+    if handler is None:
+        handler = _SHARED[crawler] = RenderHandler(crawler)
+    handler.users += 1
+    return handler
+
+
+class RenderHandler(ScrapyPlaywrightDownloadHandler):
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        config = Config.from_crawler(crawler)
+        settings = crawler.settings
+        self.config.launch_options = launch_options(self.config.launch_options)
+        self.config.max_pages_per_context = config.render_pages
+        self.timeout = settings.getfloat("DOWNLOAD_TIMEOUT")
+        self.config.navigation_timeout_ms = self.timeout * 1000
+        self.abort_request = abort_request
+        self.max_size = config.page_maxsize
+        self.wait = config.render_wait
+        self.scrolls = config.render_scrolls
+        self.guard = config.netguard_enabled and config.guard_private
+        self.guard_proxy = GuardProxy(crawler, self.guard, self.timeout)
+        self.users = 0
+
+    async def render(self, request: Request, tor_proxy: str | None) -> Response:
+        """Render a page: through ``tor_proxy`` (a socks5 URL), or the guard relay."""
+        job: RenderJob = request.meta[RENDER_KEY]
+        timeout = float(request.meta.get("download_timeout") or self.timeout)
+        job.limits = RenderLimits(self.wait, self.scrolls, self.max_size, timeout)
+        job.seed_hosts = frozenset(getattr(self._crawler.spider, "seed_hosts", None) or ())
+        job.guard = self.guard
+        if tor_proxy:
+            server = f"socks5://{proxy_address(tor_proxy)}"
+            name = f"tor {proxy_address(tor_proxy)}"
+        else:
+            server = f"socks5://127.0.0.1:{await self.guard_proxy.start()}"
+            name = "guarded"
+        agent = request.headers.get(b"User-Agent")
+        request.meta.update({
+            "playwright": True,
+            "playwright_context": name,
+            "playwright_context_kwargs": {
+                "proxy": {"server": server},
+                "service_workers": "block",
+                **({"user_agent": agent.decode("latin-1")} if agent else {}),
+            },
+            "playwright_page_init_callback": job.init_page,
+            "playwright_page_methods": [PageMethod(job.settle)],
+        })
+        started = time.monotonic()
+        try:
+            return await self.download_request(request)
+        finally:
+            stats = self.stats
+            stats.inc_value("imgprint/render/time_ms", int((time.monotonic() - started) * 1000))
+            stats.inc_value("imgprint/render/aborted", job.aborted)
+            stats.inc_value("imgprint/render/refused_literal", len(job.refused))
+            if job.scroll_capped:
+                stats.inc_value("imgprint/render/scroll_capped")
+
+    async def release(self) -> None:
+        """Called by each handler that got this one; the last closes the browser."""
+        self.users -= 1
+        if self.users <= 0:
+            _SHARED.pop(self._crawler, None)
+            await self.guard_proxy.close()
+            await self.close()

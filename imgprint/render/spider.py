@@ -1,0 +1,104 @@
+"""The spider's side of rendering: which pages, and what their render adds.
+
+``RenderingMixin`` is mixed into ``ImagesSpider``. After a page's static HTML
+has been discovered (its images requested, ``found_by: "html"``), ``render_for``
+makes the render request for it when rendering is on, or auto and the page
+looks script-built (``imgprint.render.heuristic``). ``parse_rendered`` requests
+the images that only the browser showed: in the rendered DOM (``"dom"``), else
+among the browser's own image requests (``"requests"``), and follows links of
+the rendered DOM within ``-a depth``. The page counts as finished (resume)
+only after its render, or its render's failure, which keeps what the static
+HTML gave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request
+from scrapy.http import Response, TextResponse
+
+from imgprint.discovery import absolute_urls, find_images, find_links
+from imgprint.failures import describe_failure, failed_request
+from imgprint.render.heuristic import render_reason
+from imgprint.render.page import RENDER_KEY, RenderJob
+
+if TYPE_CHECKING:
+    from twisted.python.failure import Failure
+
+STATIC_KEY = "_imgprint_static_images"
+PAGE_KEY = "_imgprint_page"
+FOUND_BY_KEY = "imgprint_found_by"
+
+
+class RenderingMixin:
+    render_mode: str = "off"
+    # Provided by the spider.
+    crawler: Any
+    logger: Any
+    settings: Any
+    args: Any
+
+    def render_for(self, response: TextResponse, images: list[str]) -> Request | None:
+        """The render request for a parsed page, or None."""
+        stats = self.crawler.stats
+        if self.render_mode == "off":
+            return None
+        if self.render_mode == "auto":
+            reason = render_reason(response.selector, len(images))
+            stats.inc_value(f"imgprint/render/auto/{reason or 'static'}")
+            if reason is None:
+                return None
+        assert response.request is not None
+        job = RenderJob(response.url, response.body, response.encoding)
+        return Request(response.url, callback=self.parse_rendered, errback=self.render_failed,
+                       priority=self.page_priority, dont_filter=True,
+                       meta={RENDER_KEY: job, STATIC_KEY: frozenset(images),
+                             PAGE_KEY: response.request.url, "dont_retry": True,
+                             self.depth_key: response.meta.get(self.depth_key, 0)})
+
+    def parse_rendered(self, response: Response) -> Iterator[Request]:
+        assert isinstance(response, TextResponse)  # scrapy-playwright's HtmlResponse
+        meta = response.meta
+        job: RenderJob = meta[RENDER_KEY]
+        stats = self.crawler.stats
+        try:
+            stats.inc_value("imgprint/render/pages")
+            seen = set(meta[STATIC_KEY])
+            dom = [u for u in find_images(response.selector, response.url)[0] if u not in seen]
+            seen.update(dom)
+            asked = [u for u in absolute_urls(job.requested, response.url)[0] if u not in seen]
+            for found_by, urls in (("dom", dom), ("requests", asked)):
+                if urls:
+                    stats.inc_value(f"imgprint/render/images/{found_by}", len(urls))
+                for url in urls:
+                    yield from self.image_request(url, response.url, found_by)
+            depth = meta.get(self.depth_key, 0)
+            if depth < self.args.depth:
+                for url in find_links(response.selector, response.url):
+                    yield self.page_request(url, depth + 1)
+        finally:
+            self._page_done(meta[PAGE_KEY])
+
+    def render_failed(self, failure: Failure) -> None:
+        request = failed_request(failure)
+        self.crawler.stats.inc_value("imgprint/render/failed")
+        self.logger.warning(
+            "Render failed (the static HTML's images are kept): %s: %s", request.url,
+            describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")))
+        self._page_done(request.meta[PAGE_KEY])
+
+    # Provided by the spider.
+    page_priority: int
+    depth_key: str
+
+    def image_request(self, url: str, page: str, found_by: str | None = None,
+                      ) -> Iterator[Request]:
+        raise NotImplementedError
+
+    def page_request(self, url: str, depth: int, resumed: bool = False) -> Request:
+        raise NotImplementedError
+
+    def _page_done(self, url: str) -> None:
+        raise NotImplementedError
