@@ -62,7 +62,10 @@ async def read_target(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
         host = str(ipaddress.IPv6Address(await reader.readexactly(16)))
     elif kind == 3:
         (length,) = await reader.readexactly(1)
-        host = (await reader.readexactly(length)).decode("idna", "replace")
+        try:  # an international name arrives in its ASCII (punycode) form
+            host = (await reader.readexactly(length)).decode("ascii")
+        except UnicodeDecodeError:
+            raise Refused(BAD_ADDRESS, "a host name that is not ASCII") from None
     else:
         raise Refused(BAD_ADDRESS, f"address type {kind}")
     (port,) = struct.unpack("!H", await reader.readexactly(2))
@@ -136,6 +139,8 @@ class GuardProxy:
                 writer.write(reply(exc.code))
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
             pass
+        except asyncio.CancelledError:
+            pass  # close(): asyncio's stream callback must not see a cancelled task
         finally:
             self._tasks.discard(task)
             writer.close()

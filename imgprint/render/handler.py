@@ -116,5 +116,5 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):
         self.users -= 1
         if self.users <= 0:
             _SHARED.pop(self._crawler, None)
+            await self.close()  # the browser first: its connections end, then the relay
             await self.guard_proxy.close()
-            await self.close()
