@@ -20,18 +20,27 @@ scrolling and waiting within ``IMGPRINT_RENDER_WAIT``, the rendered DOM within
 ``IMGPRINT_PAGE_MAXSIZE``; service workers blocked (they could fetch around
 the page's routes).
 
-Stats: ``imgprint/render/time_ms`` (summed), ``imgprint/render/aborted``
-(requests the browser was not let make: images, media, fonts),
+The Playwright driver starts with the first page to render, not with the
+engine (scrapy-playwright's default): an ``auto`` crawl that renders nothing
+starts no driver and no browser. That calls scrapy-playwright's ``_launch``
+(pinned 0.0.48).
+
+Stats: ``imgprint/render/time_ms`` (summed, waiting for a page slot included),
+``imgprint/render/page_ms`` (summed, the page's own time in the browser),
+``imgprint/render/aborted`` (requests the browser was not let make: images,
+media, fonts),
 ``imgprint/render/refused_literal``, ``imgprint/render/scroll_capped``, and
 scrapy-playwright's ``playwright/...``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
+from scrapy import signals
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from scrapy_playwright.page import PageMethod
 
@@ -74,6 +83,15 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):
         self.guard = config.netguard_enabled and config.guard_private
         self.guard_proxy = GuardProxy(crawler, self.guard, self.timeout)
         self.users = 0
+        crawler.signals.disconnect(self._maybe_launch_in_thread, signal=signals.engine_started)
+        self._launched = False
+        self._launch_lock = asyncio.Lock()
+
+    async def _launch_once(self) -> None:
+        async with self._launch_lock:
+            if not self._launched:
+                self._launched = True
+                await self._launch()
 
     async def render(self, request: Request, tor_proxy: str | None) -> Response:
         """Render a page: through ``tor_proxy`` (a socks5 URL), or the guard relay."""
@@ -102,10 +120,12 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):
         })
         started = time.monotonic()
         try:
+            await self._launch_once()
             return await self.download_request(request)
         finally:
             stats = self.stats
             stats.inc_value("imgprint/render/time_ms", int((time.monotonic() - started) * 1000))
+            stats.inc_value("imgprint/render/page_ms", int(max(job.busy, 0) * 1000))
             stats.inc_value("imgprint/render/aborted", job.aborted)
             stats.inc_value("imgprint/render/refused_literal", len(job.refused))
             if job.scroll_capped:

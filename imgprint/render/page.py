@@ -122,6 +122,7 @@ class RenderJob:
     aborted: int = 0
     refused: list[str] = field(default_factory=list)
     scroll_capped: bool = False
+    busy: float = 0.0  # seconds from page set-up to the end of settle
     _ready: bool = False
     _answered: bool = False
     _quiet: NetworkQuiet | None = None
@@ -129,6 +130,7 @@ class RenderJob:
     # -- scrapy-playwright's page init callback ----------------------------------
     async def init_page(self, page: Any, request: Any) -> None:
         assert self.limits is not None
+        self.busy = -asyncio.get_running_loop().time()
         page.set_default_timeout(self.limits.timeout * 1000)
         page.set_default_navigation_timeout(self.limits.timeout * 1000)
         self._quiet = NetworkQuiet(page)
@@ -181,6 +183,7 @@ class RenderJob:
         self.scroll_capped = not done
         await quiet.wait(left())
         size = await asyncio.wait_for(page.evaluate(DOM_SIZE), GRACE_SECONDS)
+        self.busy += loop.time()
         if limits.max_size and size > limits.max_size:
             raise RenderError(f"rendered page has {size} characters, more than"
                               f" IMGPRINT_PAGE_MAXSIZE ({limits.max_size})")
