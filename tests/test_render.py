@@ -239,3 +239,59 @@ def test_image_seed_is_fetched_not_rendered(rendered):
     # none from a browser.
     served = [r for r in rendered["served"] if r["path"] == "/img/seed.jpg"]
     assert len(served) == seed[0]["requests"]
+
+
+def test_kill_and_resume_a_rendered_crawl(tmp_path):
+    """SIGKILL while pages are being rendered, then resume: every image, static
+    or script-built, recorded exactly once."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from collections import Counter
+
+    from tests.conftest import PROJECT
+
+    root = tmp_path / "site"
+    (root / "img").mkdir(parents=True)
+    expected = set()
+    for p in range(8):
+        for n in range(4):
+            shutil.copy(EX / "jpg" / JPEGS[(p + n) % 6], root / "img" / f"k{p}-{n}.jpg")
+            expected.add(f"k{p}-{n}.jpg")
+        (root / f"k{p}.html").write_text(page(
+            f'<img src="img/k{p}-0.jpg"><script>setTimeout(() => {{ for (let n = 1; n < 4; n++)'
+            " { const im = document.createElement('img');"
+            f" im.src = 'img/k{p}-' + n + '.jpg'; document.body.appendChild(im); }} }}, 300);"
+            "</script>"))
+    site = static_server(root, tmp_path / "site.jsonl")
+    seeds_file = tmp_path / "urls.txt"
+    seeds_file.write_text("".join(site.url(f"/k{p}.html") + "\n" for p in range(8)))
+    log = (tmp_path / "crawl.log").open("w")
+
+    def start(out):
+        return subprocess.Popen(
+            [sys.executable, "-m", "scrapy", "crawl", "images", "-a", f"urls={seeds_file}",
+             "-a", "render=on", "-o", str(out), "-s", f"JOBDIR={tmp_path / 'job'}",
+             "-s", "CONCURRENT_REQUESTS=2", "-s", "IMGPRINT_RENDER_PAGES=1"],
+            cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=log)
+
+    try:
+        first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+        proc = start(first)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline and not (
+                first.exists() and "dom" in first.read_text()):
+            time.sleep(0.05)
+        killed = proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert start(second).wait(timeout=120) == 0
+    finally:
+        site.stop()
+    records = [json.loads(line) for out in (first, second) if out.exists()
+               for line in out.read_text().splitlines()]
+    counts = Counter(r["url"].rsplit("/", 1)[1] for r in records if not r.get("seen_before"))
+    assert killed and first.read_text() and second.read_text()
+    assert set(counts) == expected
+    assert max(counts.values()) == 1
