@@ -136,6 +136,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_NETGUARD_ENABLED": ("netguard_enabled", parse_bool),
     "IMGPRINT_GUARD_PRIVATE": ("guard_private", parse_bool),
     "IMGPRINT_PAGE_MAXSIZE": ("page_maxsize", parse_size),
+    "IMGPRINT_PROGRESS_INTERVAL": ("progress_interval", parse_seconds),
+    "IMGPRINT_PROGRESS_BAR": ("progress_bar", parse_bool),
     "TOR_PROXIES": ("tor_proxies", parse_proxies),
     "TOR_ALL": ("tor_all", parse_bool),
     "TOR_USER_AGENT": ("tor_user_agent", parse_text),
@@ -166,6 +168,8 @@ class Config:
     netguard_enabled: bool
     guard_private: bool
     page_maxsize: int
+    progress_interval: float
+    progress_bar: bool
     tor_proxies: list[str]
     tor_all: bool
     tor_user_agent: str

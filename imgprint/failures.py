@@ -10,6 +10,7 @@ from scrapy.exceptions import (
     IgnoreRequest,
     ResponseDataLossError,
 )
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 
@@ -23,9 +24,20 @@ def describe_failure(failure: Failure, timeout: float | None = None) -> str:
         return "connection refused"
     if failure.check(ResponseDataLossError):
         return "connection lost before the answer was complete"
+    status = failed_status(failure)
+    if status is not None:
+        return f"HTTP {status}"
     if failure.check(IgnoreRequest):
         return str(failure.value) or "request refused"
     return f"{type(failure.value).__name__}: {failure.value}".strip().rstrip(":")
+
+
+def failed_status(failure: Failure) -> int | None:
+    """The HTTP status of an error answer, or None when there was no answer."""
+    error = failure.value
+    if isinstance(error, HttpError):
+        return int(error.response.status)
+    return None
 
 
 def failed_request(failure: Failure) -> Request:

@@ -62,7 +62,16 @@ SCHEDULER = "imgprint.scheduler.Scheduler"
 EXTENSIONS = {
     # After FeedExporter (0): it reads the feed files that exporter opened.
     "imgprint.resume.extension.ResumeExtension": 500,
+    # A progress line with pages, images, rate, bytes and errors instead of
+    # LogStats' "Crawled N pages"; the records' tally for the closing summary.
+    "scrapy.extensions.logstats.LogStats": None,
+    "imgprint.extensions.progress.Progress": 510,
+    # A feed that could not be written makes `scrapy crawl` exit 4.
+    "imgprint.extensions.feedwatch.FeedWatch": 520,
 }
+# Seconds between progress lines (0: none); a live bar on a terminal's stderr.
+IMGPRINT_PROGRESS_INTERVAL = 10
+IMGPRINT_PROGRESS_BAR = True
 
 ROBOTSTXT_OBEY = False
 # bench/speed.py, corpus site (493 images, 689 requests with follow-ups) over
@@ -83,6 +92,9 @@ REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
+# Quiet start-up: no version dump (Scrapy's component lists and overridden
+# settings go to DEBUG, imgprint.logquiet).
+LOG_VERSIONS: list[str] = []
 
 # --- Tor and network safety ---
 # See imgprint/handlers/tor.py, imgprint/middlewares/tor.py and

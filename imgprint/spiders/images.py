@@ -20,7 +20,13 @@ most sites every page is seen before its images are fetched.
 Stats: ``imgprint/seeds``, ``imgprint/seeds/bad_lines``, ``imgprint/pages``,
 ``imgprint/pages/not_html``, ``imgprint/pages/failed``, ``imgprint/images/error``,
 ``imgprint/images/failed``, ``imgprint/images/seen_before``,
-``imgprint/images/redirect_seen``, ``imgprint/images/skipped_scheme``.
+``imgprint/images/redirect_seen``, ``imgprint/images/skipped_scheme``,
+``imgprint/seeds/failed`` (seeds with no answer or an error answer: when it equals
+``imgprint/seeds``, ``scrapy crawl`` exits 3).
+
+A seed that fails and is an image (by the error answer's Content-Type, or by
+its URL's extension when there is no answer) gets an image record with the
+error and ``http_status``, as an image found on a page does.
 """
 
 from __future__ import annotations
@@ -37,8 +43,9 @@ from twisted.python.failure import Failure
 
 from imgprint import signals as imgprint_signals
 from imgprint.config import Config, check_spider_args
-from imgprint.discovery import find_images, find_links
-from imgprint.failures import describe_failure, failed_request
+from imgprint.discovery import find_images, find_links, looks_like_image_url
+from imgprint.failures import describe_failure, failed_request, failed_status
+from imgprint.http import is_image_type
 from imgprint.items import FetchedImage, ImageRecord
 from imgprint.middlewares.imagefetch import (
     ERROR_STATUSES,
@@ -203,12 +210,32 @@ class ImagesSpider(Spider):
             for url in find_links(response.selector, response.url):
                 yield self.page_request(url, depth + 1)
 
-    def page_failed(self, failure: Failure) -> None:
-        url = failed_request(failure).url
+    def page_failed(self, failure: Failure) -> Iterator[ImageRecord]:
+        request = failed_request(failure)
+        url = request.url
         self._page_done(url)
+        reason = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
+        if request.meta.get(DEPTH_KEY, 0) == 0:
+            self.crawler.stats.inc_value("imgprint/seeds/failed")
+        if request.meta.get(DEPTH_KEY, 0) == 0 and self._failed_seed_is_image(failure):
+            self.crawler.stats.inc_value("imgprint/images/failed")
+            self.logger.error("Seed image failed: %s: %s", url, reason)
+            record = ImageRecord(original_url(request), pages=[])
+            record.set(error=reason)
+            status = failed_status(failure)
+            if status is not None:
+                record.set(http_status=status)
+            yield record
+            return
         self.crawler.stats.inc_value("imgprint/pages/failed")
-        self.logger.error("Page failed: %s: %s", url,
-                          describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")))
+        self.logger.error("Page failed: %s: %s", url, reason)
+
+    @staticmethod
+    def _failed_seed_is_image(failure: Failure) -> bool:
+        response = getattr(failure.value, "response", None)
+        if response is not None and is_image_type(response.headers.get(b"Content-Type")):
+            return True
+        return looks_like_image_url(original_url(failed_request(failure)))
 
     # -- images ------------------------------------------------------------------
     def image_request(self, url: str, page: str) -> Iterator[Request]:
@@ -256,6 +283,7 @@ class ImagesSpider(Spider):
     def _error(response: Response) -> FetchedImage:
         image = fetched_from(response)
         image.error = f"HTTP {response.status}"
+        image.size = image.etag = None  # the error page's, not the image's
         return image
 
     def image_failed(self, failure: Failure) -> ImageRecord:
