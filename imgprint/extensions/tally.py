@@ -99,5 +99,6 @@ def summary_lines(tally: Tally, stats: Mapping[str, Any], feeds: list[str]) -> l
 
 
 def resume_command(argv: list[str]) -> str:
-    """The command line that resumes this crawl (same arguments, same JOBDIR)."""
-    return shlex.join(["scrapy", *argv[1:]])
+    """The command line that resumes this crawl (same arguments, same JOBDIR), from
+    ``sys.argv`` as Scrapy leaves it: the command name taken out."""
+    return shlex.join(["scrapy", "crawl", *argv[1:]])
