@@ -38,15 +38,12 @@ import numpy
 from PIL import Image
 
 from imgprint import formats
+from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES as MAX_THUMBNAIL_BYTES
+from imgprint.fingerprint.limits import TIME_LIMIT as TIME_LIMIT
 from imgprint.formats import Spans
 
-#: Largest thumbnail decoded (and fetched): EXIF in JPEG lives in one APP1
-#: segment, so a real thumbnail is always smaller.
-MAX_THUMBNAIL_BYTES = 65536
 #: Largest decoded image (after 1/8 scaling for a progressive scan), in pixels.
 MAX_PIXELS = 4_000_000
-#: Seconds the pipeline lets a phash take.
-TIME_LIMIT = 2.0
 #: A first scan gives one pixel per 8x8 block: below this many on a side the
 #: 32x32 resize of phash would invent detail (measured: median distance 10 to
 #: the full image's phash for the corpus's small images, 0 from 256 px on).
