@@ -78,3 +78,29 @@ def test_local_feed_problems(tmp_path):
     assert local_problem(tmp_path / "new" / "dir" / "out.jsonl") is None
     assert local_problem(tmp_path / "f" / "out.jsonl") == f"{tmp_path / 'f'} is not a directory"
     assert local_problem(tmp_path) == "is a directory"
+
+
+def test_dupes_html_summary_contents_order_and_merged_groups(tmp_path):
+    import json
+
+    from imgprint.dupes import build_report, load, render_html
+
+    c, s = "c" * 64, "5" * 64
+    records = [  # one picture under three URLs: two share both hashes, one only content
+        {"url": "https://a.org/x.jpg", "pages": ["https://a.org/"],
+         "content_sha256": c, "sha256_first_10240_bytes": s, "image_size": 30000},
+        {"url": "https://b.net/x.jpg", "pages": ["https://b.net/"],
+         "content_sha256": c, "sha256_first_10240_bytes": s, "image_size": 30000},
+        {"url": "https://c.com/y.jpg", "pages": ["https://c.com/"],
+         "content_sha256": c, "image_size": 29000},
+    ]
+    feed = tmp_path / "f.jsonl"
+    feed.write_text("".join(json.dumps(r) + "\n" for r in records))
+    html = render_html(build_report(load([feed], lambda e: None)))
+    body = html[html.index("<body>"):]
+    assert body.index("<table class=summary>") < body.index("<nav>") < body.index(
+        "<h2 id=sites>") < body.index("<h2 id=near>") < body.index("<h2 id=identical>")
+    assert '<a href="#identical">Identical images (1 groups)</a>' in body
+    identical = body[body.index("<h2 id=identical>"):]
+    assert identical.count("<details>") == 1  # both hashes, one row
+    assert "<b>3</b> URLs" in identical and "29,000, 30,000 bytes" in identical
