@@ -79,7 +79,9 @@ def without_image_data(spans: Spans, base: int, strings: dict[str, str]) -> dict
     """The tag strings of the EXIF at `base` without those read from image data."""
     # The walk exif_tags_at already ran (memoised per bytes held): its raw tags
     # carry each value's offset and length, which the strings have lost.
-    raw = _walk(spans, base)
+    raw: Any = _walk(spans, base)
+    if isinstance(raw, tuple):  # (tags, gaps), as the walk returned it before exif_plan
+        raw = raw[0]
     if not isinstance(raw, dict):
         return strings
     bad = image_data_tags(spans, base, raw)
