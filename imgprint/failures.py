@@ -13,6 +13,10 @@ from scrapy.exceptions import (
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from imgprint.discovery import looks_like_image_url
+from imgprint.http import is_image_type
+from imgprint.items import ImageRecord
+
 
 def describe_failure(failure: Failure, timeout: float | None = None) -> str:
     """A one-line reason for a download that produced no answer."""
@@ -45,3 +49,20 @@ def failed_request(failure: Failure) -> Request:
     request = getattr(failure, "request", None)
     assert isinstance(request, Request)
     return request
+
+
+def failed_seed_image(failure: Failure, reason: str) -> ImageRecord | None:
+    """The record of a failed seed that is an image (by the error answer's
+    Content-Type, else by its URL's extension), or None for a page."""
+    request = failed_request(failure)
+    url = request.meta.get("redirect_urls", [request.url])[0]
+    response = getattr(failure.value, "response", None)
+    if not (response is not None and is_image_type(response.headers.get(b"Content-Type"))
+            or looks_like_image_url(url)):
+        return None
+    record = ImageRecord(url, pages=[])
+    record.set(error=reason)
+    status = failed_status(failure)
+    if status is not None:
+        record.set(http_status=status)
+    return record

@@ -21,12 +21,8 @@ Stats: ``imgprint/seeds``, ``imgprint/seeds/bad_lines``, ``imgprint/pages``,
 ``imgprint/pages/not_html``, ``imgprint/pages/failed``, ``imgprint/images/error``,
 ``imgprint/images/failed``, ``imgprint/images/seen_before``,
 ``imgprint/images/redirect_seen``, ``imgprint/images/skipped_scheme``,
-``imgprint/seeds/failed`` (seeds with no answer or an error answer: when it equals
-``imgprint/seeds``, ``scrapy crawl`` exits 3).
-
-A seed that fails and is an image (by the error answer's Content-Type, or by
-its URL's extension when there is no answer) gets an image record with the
-error and ``http_status``, as an image found on a page does.
+``imgprint/seeds/failed`` (all seeds failed: ``scrapy crawl`` exits 3). A failed
+seed that is an image gets an image record (``imgprint.failures.failed_seed_image``).
 """
 
 from __future__ import annotations
@@ -43,9 +39,8 @@ from twisted.python.failure import Failure
 
 from imgprint import signals as imgprint_signals
 from imgprint.config import Config, check_spider_args
-from imgprint.discovery import find_images, find_links, looks_like_image_url
-from imgprint.failures import describe_failure, failed_request, failed_status
-from imgprint.http import is_image_type
+from imgprint.discovery import find_images, find_links
+from imgprint.failures import describe_failure, failed_request, failed_seed_image
 from imgprint.items import FetchedImage, ImageRecord
 from imgprint.middlewares.imagefetch import (
     ERROR_STATUSES,
@@ -215,27 +210,17 @@ class ImagesSpider(Spider):
         url = request.url
         self._page_done(url)
         reason = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
-        if request.meta.get(DEPTH_KEY, 0) == 0:
+        seed = request.meta.get(DEPTH_KEY, 0) == 0
+        if seed:
             self.crawler.stats.inc_value("imgprint/seeds/failed")
-        if request.meta.get(DEPTH_KEY, 0) == 0 and self._failed_seed_is_image(failure):
+        record = failed_seed_image(failure, reason) if seed else None
+        if record is not None:
             self.crawler.stats.inc_value("imgprint/images/failed")
             self.logger.error("Seed image failed: %s: %s", url, reason)
-            record = ImageRecord(original_url(request), pages=[])
-            record.set(error=reason)
-            status = failed_status(failure)
-            if status is not None:
-                record.set(http_status=status)
             yield record
             return
         self.crawler.stats.inc_value("imgprint/pages/failed")
         self.logger.error("Page failed: %s: %s", url, reason)
-
-    @staticmethod
-    def _failed_seed_is_image(failure: Failure) -> bool:
-        response = getattr(failure.value, "response", None)
-        if response is not None and is_image_type(response.headers.get(b"Content-Type")):
-            return True
-        return looks_like_image_url(original_url(failed_request(failure)))
 
     # -- images ------------------------------------------------------------------
     def image_request(self, url: str, page: str) -> Iterator[Request]:
