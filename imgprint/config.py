@@ -150,7 +150,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
 
 @dataclass(frozen=True)
 class Config:
-    """imgprint's settings, checked (see README, "Settings")."""
+    """imgprint's settings, checked (see docs/settings.md)."""
 
     urls_file: str
     default_feed: str

@@ -1,6 +1,6 @@
 """Scrapy settings for imgprint.
 
-Every ``IMGPRINT_*`` and ``TOR_*`` setting is documented in README.md
+Every ``IMGPRINT_*`` and ``TOR_*`` setting is documented in docs/settings.md
 ("Settings") and checked once, before the crawl starts, by ``imgprint.config``.
 """
 
@@ -25,7 +25,7 @@ IMGPRINT_MAX_PENDING_IMAGES = 2000
 # Follow-up Range requests for metadata past the first bytes (imgprint.middlewares.followup).
 IMGPRINT_FOLLOWUPS = 2
 IMGPRINT_FOLLOWUP_BYTES = 262144
-# content_sha256 covers this many bytes of coded image data (README, "Copy-detection fingerprints");
+# content_sha256 covers this many bytes of coded image data (docs/fingerprints.md);
 # 0: no content hash. Hashes made with different values never match.
 IMGPRINT_CONTENT_BYTES = 4096
 # Most bytes of a progressive JPEG's first scan fetched and decoded for phash;
@@ -78,7 +78,7 @@ ROBOTSTXT_OBEY = False
 # 100 ms RTT / 20 Mbit/s: CONCURRENT_REQUESTS 32 -> 64 took imgprint from
 # 6.96 s to 3.42 s wall (at 32 the round trips alone need 689 / 32 x 0.1 s =
 # 2.2 s; the link's own limit is 1.09 s); 128 was no faster (4.46 s): the crawl
-# is CPU-bound by then (README, "Benchmark"). Both limits hold per site since
+# is CPU-bound by then (docs/benchmarks.md). Both limits hold per site since
 # imgprint.scrapy_internals.Downloader. Lower them, or use AUTOTHROTTLE_ENABLED, for
 # small servers.
 CONCURRENT_REQUESTS = 64
@@ -105,7 +105,7 @@ LOG_VERSIONS: list[str] = []
 
 # --- Tor and network safety ---
 # See imgprint/handlers/tor.py, imgprint/middlewares/tor.py and
-# imgprint/middlewares/netguard.py (and README, "Tor").
+# imgprint/middlewares/netguard.py (and docs/tor.md).
 TOR_PROXIES = ["socks5h://127.0.0.1:9050"]
 TOR_ALL = False
 TOR_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"

@@ -1,7 +1,7 @@
 """``scrapy crawl``: refuse bad configuration before the first request, exit with
 a status that says how the crawl went, and end with a summary a person reads.
 
-Exit status (README, "Exit status"; when several apply, the lowest):
+Exit status (docs/operating.md, "Exit status"; when several apply, the lowest):
 
 ==  ==========================================================================
 0   the crawl ran and its feeds were written (a crawl stopped with Ctrl-C or
@@ -67,6 +67,8 @@ class Command(ScrapyCrawlCommand):
             check_feeds(crawler)
         except ConfigError as exc:
             print(f"imgprint: {exc}", file=sys.stderr)
+            if crawler.settings.get("LOG_FILE"):  # e.g. Scrapyd's job log
+                logger.error("imgprint: %s", exc)
             self.exitcode = EXIT_REFUSED
             return
         self.crawler_process.crawl(crawler, **opts.spargs)
