@@ -38,6 +38,7 @@ from imgprint.extensions.tally import resume_command, summary_lines
 from imgprint.logquiet import quiet_startup
 from imgprint.preflight import check_feeds, check_seeds, redacted
 from imgprint.resume import check_jobdir_feeds
+from imgprint.resume.feeds import local_path
 
 EXIT_OK, EXIT_NOT_STARTED, EXIT_REFUSED, EXIT_NO_SEED, EXIT_FEED = 0, 1, 2, 3, 4
 logger = logging.getLogger("imgprint.summary")
@@ -102,7 +103,11 @@ class Command(ScrapyCrawlCommand):
             return
         from imgprint.scrapy_internals import feed_uris
 
-        feeds = [redacted(uri) for uri in feed_uris(crawler)]
+        feeds = []
+        for uri in feed_uris(crawler):
+            path = local_path(uri)
+            gone = path is not None and not path.exists()
+            feeds.append(redacted(uri) + (" (not written: no records)" if gone else ""))
         lines = summary_lines(progress.tally, stats, feeds)
         if stats.get("finish_reason") == "shutdown":
             if crawler.settings.get("JOBDIR"):

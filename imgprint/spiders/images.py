@@ -90,7 +90,9 @@ class ImagesSpider(Spider):
         # them does the crawl write to the default feed.
         default_feed = settings.get("IMGPRINT_DEFAULT_FEED")
         if default_feed and not settings.getdict("FEEDS"):
-            settings.set("FEEDS", {default_feed: {"format": "jsonlines"}}, priority="spider")
+            # A run that records nothing (every seed failed) leaves no empty file.
+            settings.set("FEEDS", {default_feed: {"format": "jsonlines", "store_empty": False}},
+                         priority="spider")
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ImagesSpider:
