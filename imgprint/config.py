@@ -142,6 +142,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_RENDER_PAGES": ("render_pages", lambda n, v: parse_count(n, v, minimum=1)),
     "IMGPRINT_RENDER_WAIT": ("render_wait", parse_seconds),
     "IMGPRINT_RENDER_SCROLLS": ("render_scrolls", parse_count),
+    "IMGPRINT_PROGRESS_INTERVAL": ("progress_interval", parse_seconds),
+    "IMGPRINT_PROGRESS_BAR": ("progress_bar", parse_bool),
     "TOR_PROXIES": ("tor_proxies", parse_proxies),
     "TOR_ALL": ("tor_all", parse_bool),
     "TOR_USER_AGENT": ("tor_user_agent", parse_text),
@@ -154,7 +156,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
 
 @dataclass(frozen=True)
 class Config:
-    """imgprint's settings, checked (see README, "Settings")."""
+    """imgprint's settings, checked (see docs/settings.md)."""
 
     urls_file: str
     default_feed: str
@@ -176,6 +178,8 @@ class Config:
     render_pages: int
     render_wait: float
     render_scrolls: int
+    progress_interval: float
+    progress_bar: bool
     tor_proxies: list[str]
     tor_all: bool
     tor_user_agent: str

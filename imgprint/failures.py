@@ -10,7 +10,12 @@ from scrapy.exceptions import (
     IgnoreRequest,
     ResponseDataLossError,
 )
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
+
+from imgprint.discovery import looks_like_image_url
+from imgprint.http import is_image_type
+from imgprint.items import ImageRecord
 
 
 def describe_failure(failure: Failure, timeout: float | None = None) -> str:
@@ -23,9 +28,20 @@ def describe_failure(failure: Failure, timeout: float | None = None) -> str:
         return "connection refused"
     if failure.check(ResponseDataLossError):
         return "connection lost before the answer was complete"
+    status = failed_status(failure)
+    if status is not None:
+        return f"HTTP {status}"
     if failure.check(IgnoreRequest):
         return str(failure.value) or "request refused"
     return f"{type(failure.value).__name__}: {failure.value}".strip().rstrip(":")
+
+
+def failed_status(failure: Failure) -> int | None:
+    """The HTTP status of an error answer, or None when there was no answer."""
+    error = failure.value
+    if isinstance(error, HttpError):
+        return int(error.response.status)
+    return None
 
 
 def failed_request(failure: Failure) -> Request:
@@ -33,3 +49,20 @@ def failed_request(failure: Failure) -> Request:
     request = getattr(failure, "request", None)
     assert isinstance(request, Request)
     return request
+
+
+def failed_seed_image(failure: Failure, reason: str) -> ImageRecord | None:
+    """The record of a failed seed that is an image (by the error answer's
+    Content-Type, else by its URL's extension), or None for a page."""
+    request = failed_request(failure)
+    url = request.meta.get("redirect_urls", [request.url])[0]
+    response = getattr(failure.value, "response", None)
+    if not (response is not None and is_image_type(response.headers.get(b"Content-Type"))
+            or looks_like_image_url(url)):
+        return None
+    record = ImageRecord(url, pages=[])
+    record.set(error=reason)
+    status = failed_status(failure)
+    if status is not None:
+        record.set(http_status=status)
+    return record

@@ -13,7 +13,8 @@ seed tool's (their names and meaning are the compatibility contract, README
 record, not written as null: ``ImageRecordAdapter`` (registered with
 itemadapter, the way its docs describe for custom item types) treats an unset
 field as a missing key, which itemadapter's own dataclass adapter does only
-when iterating.
+when iterating. ``set`` caps every value (``imgprint.record_caps``): no
+string from a file, header or server reaches a feed longer than its cap.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 from itemadapter.adapter import DataclassAdapter
+
+from imgprint.record_caps import cap_field
 
 if TYPE_CHECKING:
     from imgprint.formats import Spans
@@ -111,7 +114,8 @@ class ImageRecord:
         for name, value in values.items():
             if name not in FIELD_NAMES:
                 raise KeyError(f"ImageRecord has no field {name!r}")
-            setattr(self, name, value)
+            # Every string a file, header or server gave is capped here.
+            setattr(self, name, cap_field(name, value))
 
     def to_dict(self) -> dict[str, Any]:
         """The fields that are set, in feed order."""

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from imgprint import formats
 from imgprint.config import Config
-from imgprint.fingerprint.phash import TIME_LIMIT, phash_fields
+from imgprint.fingerprint.limits import TIME_LIMIT
 from imgprint.fingerprint.seed import SEED_PREFIX_BYTES, seed_fingerprint
 from imgprint.formats import FormatError, Spans
 from imgprint.items import ImageRecord
@@ -73,6 +73,14 @@ def fingerprint_fields(spans: Spans, content_bytes: int = 0) -> dict[str, Any]:
     fields.update(summary(fields["exif"]))
     fields["content_sha256"] = formats.content_hash(spans, content_bytes)
     return fields
+
+
+def phash_fields(spans: Spans, scan_bytes: int) -> dict[str, str]:
+    """``imgprint.fingerprint.phash.phash_fields``, imported on first use: numpy
+    and Pillow load on a worker thread while the first downloads run."""
+    from imgprint.fingerprint.phash import phash_fields as fields
+
+    return fields(spans, scan_bytes)
 
 
 class FingerprintPipeline:

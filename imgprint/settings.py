@@ -1,6 +1,6 @@
 """Scrapy settings for imgprint.
 
-Every ``IMGPRINT_*`` and ``TOR_*`` setting is documented in README.md
+Every ``IMGPRINT_*`` and ``TOR_*`` setting is documented in docs/settings.md
 ("Settings") and checked once, before the crawl starts, by ``imgprint.config``.
 """
 
@@ -25,7 +25,7 @@ IMGPRINT_MAX_PENDING_IMAGES = 2000
 # Follow-up Range requests for metadata past the first bytes (imgprint.middlewares.followup).
 IMGPRINT_FOLLOWUPS = 2
 IMGPRINT_FOLLOWUP_BYTES = 262144
-# content_sha256 covers this many bytes of coded image data (README, "Copy-detection fingerprints");
+# content_sha256 covers this many bytes of coded image data (docs/fingerprints.md);
 # 0: no content hash. Hashes made with different values never match.
 IMGPRINT_CONTENT_BYTES = 4096
 # Most bytes of a progressive JPEG's first scan fetched and decoded for phash;
@@ -72,14 +72,23 @@ SCHEDULER = "imgprint.scheduler.Scheduler"
 EXTENSIONS = {
     # After FeedExporter (0): it reads the feed files that exporter opened.
     "imgprint.resume.extension.ResumeExtension": 500,
+    # A progress line with pages, images, rate, bytes and errors instead of
+    # LogStats' "Crawled N pages"; the records' tally for the closing summary.
+    "scrapy.extensions.logstats.LogStats": None,
+    "imgprint.extensions.progress.Progress": 510,
+    # A feed that could not be written makes `scrapy crawl` exit 4.
+    "imgprint.extensions.feedwatch.FeedWatch": 520,
 }
+# Seconds between progress lines (0: none); a live bar on a terminal's stderr.
+IMGPRINT_PROGRESS_INTERVAL = 10
+IMGPRINT_PROGRESS_BAR = True
 
 ROBOTSTXT_OBEY = False
 # bench/speed.py, corpus site (493 images, 689 requests with follow-ups) over
 # 100 ms RTT / 20 Mbit/s: CONCURRENT_REQUESTS 32 -> 64 took imgprint from
 # 6.96 s to 3.42 s wall (at 32 the round trips alone need 689 / 32 x 0.1 s =
 # 2.2 s; the link's own limit is 1.09 s); 128 was no faster (4.46 s): the crawl
-# is CPU-bound by then (README, "Benchmark"). Both limits hold per site since
+# is CPU-bound by then (docs/benchmarks.md). Both limits hold per site since
 # imgprint.scrapy_internals.Downloader. Lower them, or use AUTOTHROTTLE_ENABLED, for
 # small servers.
 CONCURRENT_REQUESTS = 64
@@ -92,11 +101,21 @@ IMGPRINT_RETRY_BACKOFF_MAX = 30
 REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Each image answer yields one record: Scrapy's default of 100 makes the asyncio
+# reactor start 100 tasks per response, ~22 % of all CPU for nothing (issue 17;
+# 206 -> 296 images/s on loopback, identical records).
+CONCURRENT_ITEMS = 1
+# Scrapy's remote-control endpoint (on by default in 2.19) costs start-up time
+# and a token file; turn it on with -s REMOTE_CONTROL_ENABLED=true when wanted.
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
+# Quiet start-up: no version dump (Scrapy's component lists and overridden
+# settings go to DEBUG, imgprint.logquiet).
+LOG_VERSIONS: list[str] = []
 
 # --- Tor and network safety ---
 # See imgprint/handlers/tor.py, imgprint/middlewares/tor.py and
-# imgprint/middlewares/netguard.py (and README, "Tor").
+# imgprint/middlewares/netguard.py (and docs/tor.md).
 TOR_PROXIES = ["socks5h://127.0.0.1:9050"]
 TOR_ALL = False
 TOR_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"

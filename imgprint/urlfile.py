@@ -1,7 +1,10 @@
-"""Read seed URLs: one URL a line, blank lines and ``#`` comments ignored."""
+"""Read seed URLs: one URL a line; blank lines, ``#`` lines and inline `` # comments``
+(a ``#`` after white space) ignored. A ``#`` inside a URL (a fragment) is kept.
+A line without a scheme (``www.example.org/x``) is refused with a hint to add one."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,6 +24,12 @@ class BadLine:
         return f"line {self.lineno}: {self.reason}: {self.text!r}"
 
 
+INLINE_COMMENT = re.compile(r"\s+#.*$")
+# host.tld[/...] or host:port[/...] without a scheme: the user meant http(s)://.
+SCHEMELESS = re.compile(r"^[\w-]+(\.[\w-]+)+(:\d+)?(/.*)?$|^localhost(:\d+)?(/.*)?$",
+                        re.IGNORECASE)
+
+
 def check_url(url: str) -> str | None:
     """Return why ``url`` cannot be crawled, or None when it can."""
     try:
@@ -28,6 +37,8 @@ def check_url(url: str) -> str | None:
     except ValueError as exc:
         return f"malformed URL ({exc})"
     if parts.scheme.lower() not in ("http", "https"):
+        if SCHEMELESS.match(url) and "://" not in url:
+            return f"not an http(s) URL: no scheme; did you mean 'https://{url}'?"
         return "not an http(s) URL"
     if not parts.hostname:
         return "URL has no host"
@@ -39,7 +50,7 @@ def parse_lines(lines: list[str]) -> tuple[list[str], list[BadLine]]:
     urls: dict[str, None] = {}
     bad: list[BadLine] = []
     for lineno, raw in enumerate(lines, 1):
-        line = raw.strip()
+        line = INLINE_COMMENT.sub("", raw).strip()
         if not line or line.startswith("#"):
             continue
         reason = check_url(line)

@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 import exifread
 import imagehash
+import numpy
 import pytest
 from PIL import Image
 
@@ -132,3 +133,44 @@ def test_crawl_records_hashes(tmp_path):
     for r in recs.values():
         assert not any(k.startswith("_") for k in r)
         assert r["requests"] <= 3
+
+
+def test_numpy_dct_hash_equals_imagehash_over_the_corpus():
+    """The numpy DCT gives imagehash.phash's (scipy's) hash, bit for bit, for every
+    JPEG of the corpus and every EXIF thumbnail in it (what the pipeline hashes),
+    and for every other image Pillow opens unless its hash is rounding noise."""
+    from tests.helpers import CORPUS
+
+    checked = 0
+    for path in sorted(CORPUS.rglob("*")):
+        if not path.is_file() or "fuzzing" in path.parts or path.suffix.lower() not in {
+                ".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff"}:
+            continue
+        data = path.read_bytes()
+        sources = [data]
+        try:
+            tags = exifread.process_file(io.BytesIO(data), details=False)
+            if isinstance(tags.get("JPEGThumbnail"), bytes):
+                sources.append(tags["JPEGThumbnail"])
+        except Exception:  # noqa: BLE001 - a broken file still has its pixels
+            pass
+        for source in sources:
+            try:
+                with Image.open(io.BytesIO(source)) as im:
+                    im.draft("RGB", (256, 256))
+                    im.load()
+                    small = im.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
+                    expected = str(imagehash.phash(im))
+            except Exception:  # noqa: BLE001 - Pillow cannot open every corpus file
+                continue
+            if numpy.asarray(small, dtype=float).std() < phash.MIN_CONTRAST:
+                continue  # flat: rounding noise, and never hashed (phash_fields refuses it)
+            if source[:2] != b"\xff\xd8":
+                # Synthetic test patterns (PngSuite) whose low DCT is mostly exact
+                # zeros: bits at the median are float noise in scipy and numpy alike.
+                low = phash._DCT8 @ numpy.asarray(small, dtype=float) @ phash._DCT8.T
+                if numpy.min(numpy.abs(low - numpy.median(low))) < 1e-9 * numpy.abs(low).max():
+                    continue
+            assert phash.dct_hash(small) == expected, path
+            checked += 1
+    assert checked > 300

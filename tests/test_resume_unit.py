@@ -54,7 +54,8 @@ def refusal(feeds: dict, **settings) -> str:
     {"output/images-%(time)s.jsonl": JL},  # the spider's default feed
     {"file:///tmp/out.jsonl": {}},  # format from the suffix, as Scrapy infers it
     {"out.jsonl": {**JL, "overwrite": False, "batch_item_count": 0}},
-    {"out.jsonl": JL, "s3://bucket/out.jsonl": JL},  # a copy next to a local feed
+    {"out.jsonl": JL, "s3://bucket/out-%(time)s.jsonl": JL},  # a copy next to a local feed
+    {"out.jsonl": JL, "s3://bucket/%(batch_id)d.jsonl": {**JL, "batch_item_count": 100}},
     {"out.jsonl": JL, "stdout:": JL},
 ])
 def test_local_json_lines_appended_is_accepted(feeds):
@@ -102,7 +103,14 @@ def test_batch_feeds_are_refused():
                         "FEED_EXPORT_BATCH_ITEM_COUNT": 50})
 
 
-@pytest.mark.parametrize("uri", ["s3://bucket/out.jsonl", "ftp://host/out.jsonl", "stdout:"])
+def test_a_remote_feed_each_run_would_replace_is_refused():
+    message = refusal({"out.jsonl": JL, "s3://bucket/out.jsonl": JL})
+    assert message.startswith("JOBDIR: feed s3://bucket/out.jsonl would be replaced by each"
+                              " resumed run")
+
+
+@pytest.mark.parametrize("uri", ["s3://bucket/%(time)s.jsonl", "ftp://host/%(time)s.jsonl",
+                                 "stdout:"])
 def test_only_remote_feeds_are_refused(uri):
     message = refusal({uri: JL})
     assert f"{uri} cannot be read back" in message

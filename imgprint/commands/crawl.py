@@ -1,25 +1,60 @@
-"""``scrapy crawl``, refusing bad configuration before the first request.
+"""``scrapy crawl``: refuse bad configuration before the first request, exit with
+a status that says how the crawl went, and end with a summary a person reads.
 
-Before the crawl starts it checks every ``IMGPRINT_*``/``TOR_*`` setting
-(``imgprint.config``), the spider's ``-a`` arguments, that Chromium and
-scrapy-playwright are there when pages are rendered (``imgprint.render.browser``)
-and, with ``JOBDIR``, the feeds resume needs (``imgprint.resume``): a problem
-is one line on stderr and exit status 2, and no request is sent. Afterwards it
-exits 1 when Scrapy could not start the crawl and 2 when the spider could not
-start its work (an unreadable URL file, found in ``start()``).
+Exit status (docs/operating.md, "Exit status"; when several apply, the lowest):
+
+==  ==========================================================================
+0   the crawl ran and its feeds were written (a crawl stopped with Ctrl-C or
+    SIGTERM, feeds flushed, is 0 too: the summary says how to resume it)
+1   Scrapy could not start the crawl (a component failed to load)
+2   refused before the first request, nothing written: a bad setting or ``-a``
+    argument, a URL file that is missing, unreadable or has no URL, a feed that
+    cannot be written (storage disabled, e.g. ``s3://`` without boto3; a
+    missing bucket; a directory that is not writable), feeds a ``JOBDIR``
+    cannot resume from
+3   every seed failed (no answer, or an HTTP error), so nothing was crawled
+4   a feed could not be stored (an upload or a write failed): records lost
+==  ==========================================================================
+
+Start-up is quiet at ``LOG_LEVEL = INFO``: the component lists and the
+overridden settings Scrapy logs are shown at ``DEBUG`` only
+(``imgprint.logquiet``).
+
+Rendering (``IMGPRINT_RENDER``/``-a render`` not ``off``) also needs Chromium and
+scrapy-playwright: checked here too (``imgprint.render.browser``), exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from typing import Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from imgprint.config import Config, ConfigError, check_spider_args
+from imgprint.extensions.feedwatch import FeedWatch
+from imgprint.extensions.progress import Progress
+from imgprint.extensions.tally import resume_command, summary_lines
+from imgprint.logquiet import quiet_startup
+from imgprint.preflight import check_feeds, check_seeds, redacted
 from imgprint.render.browser import check_can_render
 from imgprint.resume import check_jobdir_feeds
+from imgprint.resume.feeds import local_path
+
+EXIT_OK, EXIT_NOT_STARTED, EXIT_REFUSED, EXIT_NO_SEED, EXIT_FEED = 0, 1, 2, 3, 4
+logger = logging.getLogger("imgprint.summary")
+
+
+def extension(crawler: Any, cls: type) -> Any:
+    """The crawler's instance of extension ``cls``, or None when it is off."""
+    manager = getattr(crawler, "extensions", None)
+    for ext in getattr(manager, "middlewares", ()):
+        if isinstance(ext, cls):
+            return ext
+    return None
 
 
 class Command(ScrapyCrawlCommand):
@@ -27,21 +62,63 @@ class Command(ScrapyCrawlCommand):
         if len(args) != 1:
             raise UsageError("running 'scrapy crawl' needs exactly one spider")
         assert self.crawler_process
+        quiet_startup()
         crawler = self._create_crawler(args[0])
         try:
             config = Config.from_settings(crawler.settings)
             if crawler.spidercls.name == "images":
-                render = check_spider_args(opts.spargs).render or config.render
-                if render != "off":
+                spider_args = check_spider_args(opts.spargs)
+                check_seeds(spider_args, config)
+                if (spider_args.render or config.render) != "off":
                     check_can_render(crawler.settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"))
             check_jobdir_feeds(crawler.settings)
+            check_feeds(crawler)
         except ConfigError as exc:
             print(f"imgprint: {exc}", file=sys.stderr)
-            self.exitcode = 2
+            if crawler.settings.get("LOG_FILE"):  # e.g. Scrapyd's job log
+                logger.error("imgprint: %s", exc)
+            self.exitcode = EXIT_REFUSED
             return
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
-        if self.crawler_process.bootstrap_failed:
-            self.exitcode = 1
-        elif getattr(crawler.spider, "fatal", None):
-            self.exitcode = 2
+        self.exitcode = self.outcome(crawler)
+
+    def outcome(self, crawler: Any) -> int:
+        """Log the summary and problems; return the exit status."""
+        if self.crawler_process is not None and self.crawler_process.bootstrap_failed:
+            return EXIT_NOT_STARTED
+        spider = crawler.spider
+        if getattr(spider, "fatal", None):
+            return EXIT_REFUSED
+        stats = crawler.stats.get_stats()
+        codes = []
+        seeds = int(stats.get("imgprint/seeds", 0))
+        if seeds and int(stats.get("imgprint/seeds/failed", 0)) >= seeds:
+            logger.error("imgprint: every seed failed (%d of %d): nothing was crawled",
+                         seeds, seeds)
+            codes.append(EXIT_NO_SEED)
+        watch = extension(crawler, FeedWatch)
+        for line in watch.failures if watch else ():
+            logger.error("imgprint: feed not written: %s", line)
+            codes.append(EXIT_FEED)
+        self.summarize(crawler, stats)
+        return min(codes, default=EXIT_OK)
+
+    def summarize(self, crawler: Any, stats: dict[str, Any]) -> None:
+        progress = extension(crawler, Progress)
+        if progress is None:
+            return
+        from imgprint.scrapy_internals import feed_uris
+
+        feeds = []
+        for uri in feed_uris(crawler):
+            path = local_path(uri)
+            gone = path is not None and not path.exists()
+            feeds.append(redacted(uri) + (" (not written: no records)" if gone else ""))
+        lines = summary_lines(progress.tally, stats, feeds)
+        if stats.get("finish_reason") == "shutdown":
+            if crawler.settings.get("JOBDIR"):
+                lines.append(f"stopped before the end; resume with: {resume_command(sys.argv)}")
+            else:
+                lines.append("stopped before the end (no JOBDIR: a rerun starts over)")
+        logger.info("Summary:\n  %s", "\n  ".join(lines))

@@ -46,7 +46,8 @@ def _meta(spans: Spans) -> Meta | None:
     data = spans.get(pos, pos + min(size, MAX_META))
     if data is None:
         return None
-    return parse_meta(data, pos)
+    # Planning, facts, EXIF and content all need it: parsed once per bytes held.
+    return spans.memo(("bmff_meta", pos), lambda: parse_meta(data, pos))
 
 
 def _exif_item(spans: Spans, meta: Meta) -> tuple[int, int] | None:

@@ -3,6 +3,12 @@
 
 Parsed from the bytes of a whole `meta` box.  A child box that is truncated
 or malformed is skipped, keeping what the others say.
+
+Bounded in steps and items whatever the box says: at most ``MAX_ENTRIES``
+items in `iloc` and `ipma`, ``MAX_EXTENTS`` extents over the whole `iloc`
+(extents of field size 0 take no bytes, so the box's length bounds nothing)
+and ``MAX_ITEM_EXTENTS`` kept per item; ``MAX_ASSOCIATIONS`` property
+associations over the whole `ipma`.
 """
 
 from __future__ import annotations
@@ -10,6 +16,14 @@ from __future__ import annotations
 import struct
 
 from .bmff_boxes import children
+
+#: Items read from `iloc` and `ipma`.
+MAX_ENTRIES = 10_000
+#: Extents read over the whole `iloc`; extents kept per item.
+MAX_EXTENTS = 20_000
+MAX_ITEM_EXTENTS = 64
+#: Property associations read over the whole `ipma`.
+MAX_ASSOCIATIONS = 20_000
 
 
 class Meta:
@@ -111,18 +125,24 @@ def _parse_iloc(body: bytes, meta: Meta) -> None:
         p += n
         return v
 
-    for _ in range(min(count, 10_000)):
+    steps = MAX_EXTENTS
+    for _ in range(min(count, MAX_ENTRIES)):
         # Field sizes in the header may only be 0, 4 or 8; counts and ids are fixed.
         item_id = num(2) if version < 2 else num(4)
         method = num(2) & 15 if version in (1, 2) else 0
         num(2)  # data_reference_index
         base = num(base_size)
-        extents = []
-        for _ in range(min(num(2), 1000)):
+        extents: list[tuple[int, int]] = []
+        meta.locs[item_id] = (method, extents)
+        for _ in range(num(2)):
+            steps -= 1
+            if steps < 0:
+                return
             if version in (1, 2) and idx_size:
                 num(idx_size)
-            extents.append((base + num(off_size), num(len_size)))
-        meta.locs[item_id] = (method, extents)
+            extent = (base + num(off_size), num(len_size))
+            if len(extents) < MAX_ITEM_EXTENTS:
+                extents.append(extent)
 
 
 def _parse_iref(body: bytes, meta: Meta) -> None:
@@ -153,12 +173,16 @@ def _parse_ipma(inner: bytes, meta: Meta) -> None:
     version, flags = inner[0], int.from_bytes(inner[1:4], "big")
     p = 4
     count, p = struct.unpack(">I", inner[p : p + 4])[0], p + 4
-    for _ in range(min(count, 10_000)):
+    steps = MAX_ASSOCIATIONS
+    for _ in range(min(count, MAX_ENTRIES)):
         if version < 1:
             item_id, p = struct.unpack(">H", inner[p : p + 2])[0], p + 2
         else:
             item_id, p = struct.unpack(">I", inner[p : p + 4])[0], p + 4
         n, p = inner[p], p + 1
+        steps -= n
+        if steps < 0:
+            return
         idx = []
         for _ in range(n):
             # Flag 1: 15-bit property indexes, else 7-bit (the top bit is "essential").

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from . import bmff, gif, jpeg, jpeg_coded, png, tiff, webp
+from .exif_guard import without_image_data
 from .exif_walk import FormatError, exif_tags_at
 from .signatures import SNIFF_BYTES, sniff
 from .spans import Range, Spans
@@ -95,7 +96,8 @@ def exif_tags(spans: Spans) -> dict[str, str]:
     off = exif_offset(spans)
     if off is None:
         return {}
-    return exif_tags_at(spans, off)
+    # No value read from the pixels or the thumbnail (imgprint.formats.exif_guard).
+    return without_image_data(spans, off, exif_tags_at(spans, off))
 
 
 def facts(spans: Spans) -> dict:

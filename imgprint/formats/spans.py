@@ -4,6 +4,14 @@ The crawler holds a prefix of a remote image plus a few follow-up Range
 responses.  `Spans` keeps them merged and sorted and presents them as a
 read-only file object in which the gaps read as zero bytes, so parsers
 written for whole files (exifread) can run over partial data.
+
+Reads never allocate much past the bytes held: a read fills at most
+``MAX_GAP_FILL`` bytes of gaps with zeros and comes back short after that, so a
+length field of 4 GB in a file whose server claims a terabyte costs 64 KiB,
+not 4 GB. A ``SpanReader`` also has a budget of reads and bytes for one walk
+(``MAX_READS``, ``MAX_READ_BYTES``): past it, every read raises
+``ReadBudgetExceeded``, so a parser that loops (exifread's box walker over a
+box of size 0) stops within a bounded number of steps.
 """
 
 from __future__ import annotations
@@ -18,6 +26,15 @@ Range = tuple[int, int]
 #: Largest single range a parser asks for: a hostile length field must not
 #: turn into a request for gigabytes.
 MAX_SPAN = 1 << 20
+#: Most zero bytes one read hands out for gaps (unheld bytes) before it stops short.
+MAX_GAP_FILL = 64 * 1024
+#: Budget of one ``SpanReader`` (one parser walk): reads, and bytes handed out.
+MAX_READS = 20_000
+MAX_READ_BYTES = 8 * 1024 * 1024
+
+
+class ReadBudgetExceeded(EOFError):
+    """A parser walk read more often, or more bytes, than any real file needs."""
 
 T = TypeVar("T")
 
@@ -153,7 +170,11 @@ class Spans:
         return self._starts[-1] + len(self._chunks[-1])
 
     def read_at(self, pos: int, n: int) -> bytes:
-        """Up to `n` bytes at `pos` (short at the end), gaps as zero bytes."""
+        """Up to `n` bytes at `pos` (short at the end), gaps as zero bytes.
+
+        Short, too, once ``MAX_GAP_FILL`` zeros were handed out: what a read
+        allocates is bounded by the bytes held, not by a length field.
+        """
         end = min(pos + max(n, 0), self.extent())
         if pos < 0 or end <= pos:
             return b""
@@ -162,13 +183,27 @@ class Spans:
             s, c = self._starts[i], self._chunks[i]
             if s <= pos and end <= s + len(c):  # the common case: inside one chunk
                 return c[pos - s : end - s]
-        out = bytearray(end - pos)
-        while i < len(self._starts) and self._starts[i] < end:
-            s, c = self._starts[i], self._chunks[i]
-            lo, hi = max(s, pos), min(s + len(c), end)
-            if lo < hi:
-                out[lo - pos : hi - pos] = c[lo - s : hi - s]
-            i += 1
+        out = bytearray()
+        zeros = MAX_GAP_FILL
+        here = pos
+        while here < end:
+            if i < len(self._starts) and self._starts[i] + len(self._chunks[i]) <= here:
+                i += 1
+                continue
+            s = self._starts[i] if i < len(self._starts) else end
+            if s > here:  # a gap up to the next chunk (or the end)
+                fill = min(s, end) - here
+                if fill > zeros:
+                    out += bytes(zeros)
+                    break
+                zeros -= fill
+                out += bytes(fill)
+                here += fill
+                continue
+            c = self._chunks[i]
+            hi = min(s + len(c), end)
+            out += c[here - s : hi - s]
+            here = hi
         return bytes(out)
 
     def reader(self, base: int = 0) -> SpanReader:
@@ -181,15 +216,19 @@ class SpanReader(io.RawIOBase):
 
     Every read is reported to `on_read(abs_start, abs_end)` when set, which is
     how the exifread walk is turned into a list of byte ranges it needs.
+    After `max_reads` reads or `max_bytes` bytes, reads raise ``ReadBudgetExceeded``.
     """
 
     def __init__(self, spans: Spans, base: int = 0,
-                 on_read: Callable[[int, int], None] | None = None) -> None:
+                 on_read: Callable[[int, int], None] | None = None,
+                 max_reads: int = MAX_READS, max_bytes: int = MAX_READ_BYTES) -> None:
         super().__init__()
         self._spans = spans
         self._base = base
         self._pos = 0
         self.on_read = on_read
+        self.reads_left = max_reads
+        self.bytes_left = max_bytes
 
     def readable(self) -> bool:
         return True
@@ -220,9 +259,13 @@ class SpanReader(io.RawIOBase):
             size = max(0, length - self._pos)
         size = min(size, max(0, length - self._pos))
         start = self._base + self._pos
+        self.reads_left -= 1
+        if self.reads_left < 0 or self.bytes_left <= 0:
+            raise ReadBudgetExceeded("read budget of one walk exceeded")
         if self.on_read is not None and size > 0:
             self.on_read(start, start + size)
-        data = self._spans.read_at(start, size)
+        data = self._spans.read_at(start, min(size, self.bytes_left))
+        self.bytes_left -= len(data)
         self._pos += len(data)
         return data
 

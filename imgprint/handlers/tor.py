@@ -145,7 +145,7 @@ class TorDownloadHandler(BaseDownloadHandler):
             every_seed = seeds and all(is_onion(h) for h in seeds)
             logger.error(
                 "%s (%s): every request routed through it fails%s. "
-                "Is Tor running? See README, section Tor.",
+                "Is Tor running? See docs/tor.md.",
                 message,
                 exc,
                 "; all seeds are onion URLs, so this crawl fetches nothing" if every_seed else "",

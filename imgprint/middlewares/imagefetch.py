@@ -47,7 +47,7 @@ from scrapy.exceptions import StopDownload
 from scrapy.http import Headers, Response
 
 from imgprint.config import Config
-from imgprint.fingerprint.phash import MAX_THUMBNAIL_BYTES
+from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES
 from imgprint.formats import Spans
 from imgprint.http import (
     content_encoding,

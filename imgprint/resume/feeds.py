@@ -10,7 +10,9 @@ job must append JSON lines to local files that the next run can read back:
   rerun cut the first run's closing ``]``), ``csv``/``xml`` cannot be read back;
 * batch feeds (``batch_item_count``, ``FEED_EXPORT_BATCH_ITEM_COUNT``);
 * only non-local feeds (``s3://``, ``ftp://``, ``stdout:``): none is read back.
-  They are accepted next to a local JSON-lines feed.
+  They are accepted next to a local JSON-lines feed, in batches too, when their
+  name holds ``%(time)s``/``%(batch_time)s``/``%(batch_id)d`` (else each resumed
+  run would replace the first run's object with its own records).
 
 Settings read: ``JOBDIR``, ``FEEDS``, ``FEED_EXPORT_BATCH_ITEM_COUNT``,
 ``FEED_URI``/``FEED_FORMAT`` (deprecated by Scrapy, still honoured by it),
@@ -22,6 +24,7 @@ Each run lists its local feed files in ``JOBDIR/imgprint-feeds.txt``;
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path, PureWindowsPath
 from typing import Any
@@ -77,6 +80,14 @@ def _feed_problem(uri: str, options: Mapping[str, Any], settings: BaseSettings) 
     batch = options.get("batch_item_count")
     if batch is None:
         batch = settings.getint("FEED_EXPORT_BATCH_ITEM_COUNT")
+    if local_path(uri) is None:
+        # Remote feeds are not read back (a local one is); each run must upload
+        # to new objects, or a resumed run replaces the first run's object.
+        if urlsplit(uri).scheme != "stdout" and not re.search(r"%\((time|batch_time|batch_id)\)",
+                                                               uri):
+            return (f"JOBDIR: feed {uri} would be replaced by each resumed run with only its"
+                    " own records; put %(time)s (or %(batch_id)d with batches) in its name")
+        return None
     if batch:
         return (f"JOBDIR: feed {uri} is split into batches of {batch} items, which a resumed"
                 " run cannot read back; unset FEED_EXPORT_BATCH_ITEM_COUNT/batch_item_count"

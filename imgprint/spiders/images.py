@@ -22,7 +22,9 @@ most sites every page is seen before its images are fetched.
 Stats: ``imgprint/seeds``, ``imgprint/seeds/bad_lines``, ``imgprint/pages``,
 ``imgprint/pages/not_html``, ``imgprint/pages/failed``, ``imgprint/images/error``,
 ``imgprint/images/failed``, ``imgprint/images/seen_before``,
-``imgprint/images/redirect_seen``, ``imgprint/images/skipped_scheme``.
+``imgprint/images/redirect_seen``, ``imgprint/images/skipped_scheme``,
+``imgprint/seeds/failed`` (all seeds failed: ``scrapy crawl`` exits 3). A failed
+seed that is an image gets an image record (``imgprint.failures.failed_seed_image``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from twisted.python.failure import Failure
 from imgprint import signals as imgprint_signals
 from imgprint.config import Config, check_spider_args
 from imgprint.discovery import find_images, find_links
-from imgprint.failures import describe_failure, failed_request
+from imgprint.failures import describe_failure, failed_request, failed_seed_image
 from imgprint.items import FetchedImage, ImageRecord
 from imgprint.middlewares.imagefetch import (
     ERROR_STATUSES,
@@ -94,7 +96,9 @@ class ImagesSpider(RenderingMixin, Spider):
         # them does the crawl write to the default feed.
         default_feed = settings.get("IMGPRINT_DEFAULT_FEED")
         if default_feed and not settings.getdict("FEEDS"):
-            settings.set("FEEDS", {default_feed: {"format": "jsonlines"}}, priority="spider")
+            # A run that records nothing (every seed failed) leaves no empty file.
+            settings.set("FEEDS", {default_feed: {"format": "jsonlines", "store_empty": False}},
+                         priority="spider")
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ImagesSpider:
@@ -219,12 +223,22 @@ class ImagesSpider(RenderingMixin, Spider):
         if render is not None:
             yield render
 
-    def page_failed(self, failure: Failure) -> None:
-        url = failed_request(failure).url
+    def page_failed(self, failure: Failure) -> Iterator[ImageRecord]:
+        request = failed_request(failure)
+        url = request.url
         self._page_done(url)
+        reason = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
+        seed = request.meta.get(DEPTH_KEY, 0) == 0
+        if seed:
+            self.crawler.stats.inc_value("imgprint/seeds/failed")
+        record = failed_seed_image(failure, reason) if seed else None
+        if record is not None:
+            self.crawler.stats.inc_value("imgprint/images/failed")
+            self.logger.error("Seed image failed: %s: %s", url, reason)
+            yield record
+            return
         self.crawler.stats.inc_value("imgprint/pages/failed")
-        self.logger.error("Page failed: %s: %s", url,
-                          describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")))
+        self.logger.error("Page failed: %s: %s", url, reason)
 
     # -- images ------------------------------------------------------------------
     def image_request(self, url: str, page: str, found_by: str | None = None,
@@ -278,6 +292,7 @@ class ImagesSpider(RenderingMixin, Spider):
     def _error(response: Response) -> FetchedImage:
         image = fetched_from(response)
         image.error = f"HTTP {response.status}"
+        image.size = image.etag = None  # the error page's, not the image's
         return image
 
     def image_failed(self, failure: Failure) -> ImageRecord:

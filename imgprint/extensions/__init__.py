@@ -1,0 +1,1 @@
+"""imgprint's Scrapy extensions besides resume: progress and summary, feed watch."""

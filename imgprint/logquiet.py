@@ -1,0 +1,42 @@
+"""Quiet start-up: Scrapy's long start-up lists shown at DEBUG, not at INFO.
+
+At ``LOG_LEVEL = INFO`` Scrapy logs the overridden settings (with the feed's
+34-name field list) and every enabled extension, middleware and pipeline, about
+90 lines before ``Spider opened``. ``quiet_startup()`` adds a filter to those
+loggers that lowers these records to DEBUG: with ``-L DEBUG`` (or
+``-s LOG_LEVEL=DEBUG``) they are all still there.
+"""
+
+from __future__ import annotations
+
+import logging
+
+# logger name -> message prefixes lowered to DEBUG (INFO records; and the
+# WARNING that resume is off without JOBDIR, which is the normal case)
+STARTUP_NOISE = {
+    "scrapy.middleware": ("Enabled ", "Disabled imgprint.resume.extension.ResumeExtension"),
+    "scrapy.crawler": ("Overridden settings",),
+    "scrapy.utils.log": ("Versions:", "Enabled addons"),
+    "scrapy.addons": ("Enabled addons",),
+    "scrapy.extensions.telnet": ("Telnet Password",),
+}
+
+
+class _Lower(logging.Filter):
+    def __init__(self, prefixes: tuple[str, ...]):
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno in (logging.INFO, logging.WARNING) and (
+                record.getMessage().startswith(self.prefixes)):
+            # Handlers compare their level with this: an INFO handler drops it.
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def quiet_startup() -> None:
+    for name, prefixes in STARTUP_NOISE.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _Lower) for f in logger.filters):
+            logger.addFilter(_Lower(prefixes))
