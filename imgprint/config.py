@@ -137,6 +137,9 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_NETGUARD_ENABLED": ("netguard_enabled", parse_bool),
     "IMGPRINT_GUARD_PRIVATE": ("guard_private", parse_bool),
     "IMGPRINT_PAGE_MAXSIZE": ("page_maxsize", parse_size),
+    "IMGPRINT_MAX_IMAGES_PER_PAGE": ("max_images_per_page", parse_count),
+    "IMGPRINT_MAX_PAGES_PER_DEPTH": ("max_pages_per_depth", parse_count),
+    "IMGPRINT_MAX_PER_SITE": ("max_per_site", parse_count),
     "IMGPRINT_PROGRESS_INTERVAL": ("progress_interval", parse_seconds),
     "IMGPRINT_PROGRESS_BAR": ("progress_bar", parse_bool),
     "TOR_PROXIES": ("tor_proxies", parse_proxies),
@@ -170,6 +173,9 @@ class Config:
     netguard_enabled: bool
     guard_private: bool
     page_maxsize: int
+    max_images_per_page: int
+    max_pages_per_depth: int
+    max_per_site: int
     progress_interval: float
     progress_bar: bool
     tor_proxies: list[str]

@@ -125,6 +125,12 @@ TOR_MIDDLEWARE_ENABLED = True
 IMGPRINT_NETGUARD_ENABLED = True
 IMGPRINT_GUARD_PRIVATE = True
 IMGPRINT_PAGE_MAXSIZE = 10 * 1024 * 1024
+# Hostile pages (README, "Reliability"): most image URLs taken from one page,
+# most pages scheduled per crawl depth past the seeds (0: no cap), and most
+# requests of one site in the downloader at once (imgprint.scheduler; 0: no cap).
+IMGPRINT_MAX_IMAGES_PER_PAGE = 1000
+IMGPRINT_MAX_PAGES_PER_DEPTH = 1000
+IMGPRINT_MAX_PER_SITE = 16
 DOWNLOAD_HANDLERS = {
     "http": "imgprint.handlers.tor.TorDownloadHandler",
     "https": "imgprint.handlers.tor.TorDownloadHandler",
