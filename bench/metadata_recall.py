@@ -32,7 +32,7 @@ import asyncio  # noqa: E402
 from scrapy.http import Response  # noqa: E402
 
 from imgprint import settings as project  # noqa: E402
-from imgprint.fingerprint.phash import MAX_THUMBNAIL_BYTES  # noqa: E402
+from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES  # noqa: E402
 from imgprint.formats import FormatError, Spans, exif_tags, facts, sniff  # noqa: E402
 from imgprint.middlewares.followup import Budget, fetch_spans  # noqa: E402
 
@@ -107,7 +107,7 @@ def simulate(path: Path, data: bytes, rounds: int, budget: int):
                         headers={"Content-Range": f"bytes {start}-{end - 1}/{len(data)}"})
 
     limits = Budget(rounds, budget, project.IMGPRINT_CONTENT_BYTES, MAX_THUMBNAIL_BYTES,
-                    project.IMGPRINT_PHASH_SCAN_BYTES)
+                    project.IMGPRINT_PHASH_SCAN_BYTES, project.IMGPRINT_HASH_FOLLOWUPS)
     result = asyncio.run(fetch_spans(spans, download, limits))
     try:
         tags = exif_tags(spans)

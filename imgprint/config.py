@@ -130,6 +130,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_MAX_PENDING_IMAGES": ("max_pending_images", parse_count),
     "IMGPRINT_FOLLOWUPS": ("followups", parse_count),
     "IMGPRINT_FOLLOWUP_BYTES": ("followup_bytes", parse_size),
+    "IMGPRINT_HASH_FOLLOWUPS": ("hash_followups", parse_count),
     "IMGPRINT_CONTENT_BYTES": ("content_bytes", parse_size),
     "IMGPRINT_PHASH_SCAN_BYTES": ("phash_scan_bytes", parse_size),
     "IMGPRINT_PHASH_WORKERS": ("phash_workers", lambda n, v: parse_count(n, v, minimum=1)),
@@ -142,6 +143,9 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_RENDER_PAGES": ("render_pages", lambda n, v: parse_count(n, v, minimum=1)),
     "IMGPRINT_RENDER_WAIT": ("render_wait", parse_seconds),
     "IMGPRINT_RENDER_SCROLLS": ("render_scrolls", parse_count),
+    "IMGPRINT_MAX_IMAGES_PER_PAGE": ("max_images_per_page", parse_count),
+    "IMGPRINT_MAX_PAGES_PER_DEPTH": ("max_pages_per_depth", parse_count),
+    "IMGPRINT_MAX_PER_SITE": ("max_per_site", parse_count),
     "IMGPRINT_PROGRESS_INTERVAL": ("progress_interval", parse_seconds),
     "IMGPRINT_PROGRESS_BAR": ("progress_bar", parse_bool),
     "TOR_PROXIES": ("tor_proxies", parse_proxies),
@@ -166,6 +170,7 @@ class Config:
     max_pending_images: int
     followups: int
     followup_bytes: int
+    hash_followups: int
     content_bytes: int
     phash_scan_bytes: int
     phash_workers: int
@@ -178,6 +183,9 @@ class Config:
     render_pages: int
     render_wait: float
     render_scrolls: int
+    max_images_per_page: int
+    max_pages_per_depth: int
+    max_per_site: int
     progress_interval: float
     progress_bar: bool
     tor_proxies: list[str]

@@ -2,6 +2,13 @@
 
 Pure functions over a parsel ``Selector`` and the page URL, so they can be tested
 without a crawl.
+
+Hostile pages cost bounded time and memory: the CSS ``url(...)`` pattern is
+linear (an unclosed ``url(url(url(...`` no longer backtracks quadratically),
+attribute values are read as plain strings (no ``Selector`` per match), at most
+``limit`` URLs come back (the spider's ``IMGPRINT_MAX_IMAGES_PER_PAGE`` and
+``IMGPRINT_MAX_LINKS_PER_PAGE``), and one malformed reference (a bad port,
+``http://[::1``, a bad ``<base href>``) is skipped alone, never the page.
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ from w3lib.url import safe_url_string
 IMAGE_EXTENSIONS = frozenset(
     ".jpg .jpeg .jpe .jfif .png .gif .webp .tif .tiff .heic .heif .avif .bmp .jxl".split()
 )
-_CSS_URL = re.compile(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", re.IGNORECASE | re.DOTALL)
+# Linear: no branch can run past the next quote or parenthesis.
+_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^()'"\s]*))\s*\)""", re.IGNORECASE)
+#: Characters of one style attribute scanned for url(...).
+MAX_STYLE_CHARS = 65536
 _META_IMAGE_NAMES = (
     "og:image",
     "og:image:url",
@@ -54,54 +64,87 @@ def parse_srcset(srcset: str) -> list[str]:
     return urls
 
 
+def _values(sel: Selector, xpath: str) -> list[str]:
+    """String results of `xpath`, without a parsel Selector per match."""
+    return [str(v) for v in sel.root.xpath(xpath, smart_strings=False)]
+
+
 def base_url(sel: Selector, page_url: str) -> str:
-    """The URL relative references resolve against: ``<base href>`` or the page."""
-    href = sel.xpath("//base/@href").get()
-    return urljoin(page_url, href.strip()) if href and href.strip() else page_url
+    """The URL relative references resolve against: ``<base href>`` or the page
+    (also when the ``<base href>`` is malformed)."""
+    hrefs = _values(sel, "//base/@href")
+    href = hrefs[0].strip() if hrefs else ""
+    if not href:
+        return page_url
+    try:
+        base = urljoin(page_url, href)
+        urlsplit(base).port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return page_url
+    return base
 
 
 def looks_like_image_url(url: str) -> bool:
-    return splitext(urlsplit(url).path.lower())[1] in IMAGE_EXTENSIONS
+    try:
+        return splitext(urlsplit(url).path.lower())[1] in IMAGE_EXTENSIONS
+    except ValueError:  # http://[::1 and the like: absolute_urls skips it
+        return False
+
+
+def css_urls(style: str) -> list[str]:
+    """The URLs of ``url(...)`` in a style value (its first MAX_STYLE_CHARS)."""
+    return [next(g for g in m.groups() if g is not None)
+            for m in _CSS_URL.finditer(style[:MAX_STYLE_CHARS])]
 
 
 def _raw_image_refs(sel: Selector) -> list[str]:
     refs: list[str] = []
-    refs += sel.xpath("//img/@src | //img/@data-src | //input[@type='image']/@src").getall()
-    refs += sel.xpath("//video/@poster").getall()
-    for srcset in sel.xpath(
-        "//img/@srcset | //img/@data-srcset | //picture/source/@srcset"
-        " | //picture/source/@data-srcset"
-    ).getall():
+    refs += _values(sel, "//img/@src | //img/@data-src | //input[@type='image']/@src")
+    refs += _values(sel, "//video/@poster")
+    for srcset in _values(sel, "//img/@srcset | //img/@data-srcset | //picture/source/@srcset"
+                          " | //picture/source/@data-srcset"):
         refs += parse_srcset(srcset)
     for name in _META_IMAGE_NAMES:
-        refs += sel.xpath(
-            f"//meta[@property='{name}' or @name='{name}']/@content"
-        ).getall()
-    for style in sel.xpath("//@style").getall():
-        refs += [m.group(2) for m in _CSS_URL.finditer(style)]
-    refs += [h for h in sel.xpath("//a/@href").getall() if looks_like_image_url(h.strip())]
+        refs += _values(sel, f"//meta[@property='{name}' or @name='{name}']/@content")
+    for style in _values(sel, "//@style"):
+        refs += css_urls(style)
+    refs += [h for h in _values(sel, "//a/@href") if looks_like_image_url(h.strip())]
     return refs
 
 
-def absolute_urls(refs: list[str], base: str) -> tuple[list[str], list[str]]:
-    """Resolve references; return (http(s) URLs in order without repeats, skipped refs).
+def absolute_url(ref: str, base: str) -> str:
+    """`ref` resolved against `base`, in the form Request.url will have (keys of
+    the spider's maps must match it); ValueError when it is malformed."""
+    url = safe_url_string(urljoin(base, ref).split("#", 1)[0])
+    parts = urlsplit(url)
+    parts.port  # noqa: B018 - raises on a port past 65535
+    if parts.scheme.lower() in ("http", "https") and not parts.hostname:
+        raise ValueError(f"no host in {url!r}")
+    return url
+
+
+def absolute_urls(refs: list[str], base: str,
+                  limit: int = 0) -> tuple[list[str], list[str]]:
+    """Resolve references; return (http(s) URLs in order without repeats, at most
+    `limit` of them (0: all), and the refs skipped).
 
     ``data:`` URIs are dropped silently (they hold no remote image); other
-    schemes come back in the skipped list so the caller can count them.
+    schemes and malformed URLs come back in the skipped list so the caller can
+    count them.
     """
     found: dict[str, None] = {}
     skipped = []
     for ref in refs:
+        if limit and len(found) >= limit:
+            break
         ref = ref.strip()
         if not ref or ref.lower().startswith("data:"):
             continue
         try:
-            url = urljoin(base, ref)
+            url = absolute_url(ref, base)
         except ValueError:
             skipped.append(ref)
             continue
-        # The form Request.url will have: keys of the spider's maps must match it.
-        url = safe_url_string(url.split("#", 1)[0])
         if urlsplit(url).scheme.lower() in ("http", "https"):
             found.setdefault(url)
         else:
@@ -109,9 +152,10 @@ def absolute_urls(refs: list[str], base: str) -> tuple[list[str], list[str]]:
     return list(found), skipped
 
 
-def find_images(sel: Selector, page_url: str) -> tuple[list[str], list[str]]:
-    """Image URLs on a page (every form a browser renders) and the refs skipped."""
-    return absolute_urls(_raw_image_refs(sel), base_url(sel, page_url))
+def find_images(sel: Selector, page_url: str, limit: int = 0) -> tuple[list[str], list[str]]:
+    """Image URLs on a page (every form a browser renders; at most `limit`, 0:
+    all) and the refs skipped."""
+    return absolute_urls(_raw_image_refs(sel), base_url(sel, page_url), limit)
 
 
 def same_site(url: str, other: str) -> bool:
@@ -121,8 +165,10 @@ def same_site(url: str, other: str) -> bool:
     return a == b
 
 
-def find_links(sel: Selector, page_url: str) -> list[str]:
-    """Same-site page links (not images) to follow when crawling deeper."""
-    hrefs = [h for h in sel.xpath("//a/@href").getall() if not looks_like_image_url(h.strip())]
+def find_links(sel: Selector, page_url: str, limit: int = 0) -> list[str]:
+    """Same-site page links (not images) to follow when crawling deeper (at most
+    `limit`, 0: all)."""
+    hrefs = [h for h in _values(sel, "//a/@href") if not looks_like_image_url(h.strip())]
     urls, _ = absolute_urls(hrefs, base_url(sel, page_url))
-    return [u for u in urls if same_site(u, page_url)]
+    same = [u for u in urls if same_site(u, page_url)]
+    return same[:limit] if limit else same

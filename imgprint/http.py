@@ -92,6 +92,18 @@ def range_problem(response: Response, start: int) -> str | None:
     return None
 
 
+def log_safe(value: bytes | str | None, limit: int = 200) -> str:
+    """A header value (or any server-given text) fit for one log line: control
+    characters, ESC sequences and line separators escaped, cut at `limit`."""
+    if value is None:
+        return "none"
+    text = _text(value)
+    cut = len(text) > limit
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text[:limit])
+    return text + ("…truncated" if cut else "")
+
+
 def is_image_type(content_type: bytes | str | None) -> bool:
     return bool(content_type) and _text(content_type or "").strip().lower().startswith("image/")
 

@@ -51,12 +51,14 @@ def file_download(data: bytes, log: list[tuple[int, int]] | None = None):
 
 def crawled_result(data: bytes, followups: int = 2, budget: int = 262144,
                    content_bytes: int = 4096, scan_bytes: int = 65536,
-                   prefix: int = PREFIX) -> tuple[Spans, FollowupResult]:
+                   prefix: int = PREFIX,
+                   hash_followups: int = 2) -> tuple[Spans, FollowupResult]:
     """What the crawler holds of ``data``: its first bytes, then the crawler's own
     follow-up loop (``fetch_spans``) within the default budgets."""
     spans = Spans(len(data))
     spans.add(0, data[:prefix])
-    limits = Budget(followups, budget, content_bytes, MAX_THUMBNAIL_BYTES, scan_bytes)
+    limits = Budget(followups, budget, content_bytes, MAX_THUMBNAIL_BYTES, scan_bytes,
+                    hash_followups if followups else 0)
     result = asyncio.run(fetch_spans(spans, file_download(data), limits))
     return spans, result
 

@@ -207,3 +207,49 @@ def test_heic_stable_under_exiftool(tmp_path):
     edited = exiftool(copy, "-Artist=x", "-GPSLatitude=1", "-GPSLatitudeRef=N")
     assert edited != path.read_bytes()
     assert chash(edited) == chash(path.read_bytes())
+
+
+# --- what the hash costs on the wire ------------------------------------------
+
+
+def app_chain_jpeg(segments: int, size: int = 60_000) -> bytes:
+    """A real JPEG with `segments` APP4 segments of `size` bytes after its Exif:
+    the scan sits behind a run of segment headers, one hop each."""
+    out = io.BytesIO()
+    Image.open(EX / "jpg/Canon_40D.jpg").convert("RGB").resize((64, 48)).save(out, "JPEG")
+    data = out.getvalue()
+    apps = b"".join(b"\xff\xe4" + struct.pack(">H", size) + bytes(size - 2)
+                    for _ in range(segments))
+    return data[:2] + apps + data[2:]
+
+
+def test_jpeg_hash_behind_a_segment_run_uses_the_hash_follow_ups():
+    from tests.helpers import crawled_result
+
+    data = app_chain_jpeg(3)
+    expected = chash(data)
+    # 2 follow-ups reach the third segment header; the hash's own follow-ups
+    # (IMGPRINT_HASH_FOLLOWUPS) fetch the tables and the first K bytes exactly.
+    spans, result = crawled_result(data, followups=2, content_bytes=K, hash_followups=2)
+    assert formats.content_hash(spans, K) == expected
+    assert result.requests <= 4
+    # Hops and the hash inputs only: no window the size of the segments.
+    assert result.bytes < 3 * 8192 + 2 * K
+    # None of them without the metadata's own: IMGPRINT_FOLLOWUPS=0 means no follow-up.
+    spans, result = crawled_result(data, followups=0, content_bytes=K, hash_followups=2)
+    assert result.requests == 0
+    # Without hash follow-ups, the metadata's budget ends the walk first.
+    spans, _ = crawled_result(data, followups=2, content_bytes=K, hash_followups=0)
+    assert formats.content_hash(spans, K) is None
+
+
+def test_next_fetch_takes_a_wanted_span_just_before_the_metadata():
+    # The Exif segment (and its thumbnail) runs past the prefix to 14501, where
+    # the segment walk must hop on: one request for both.
+    data = (ME / "jpg/HP PhotoSmart C812.jpg").read_bytes()
+    spans = Spans(len(data))
+    spans.add(0, data[:10241])
+    assert formats.needed(spans)[0][0] == 14501
+    thumb = formats.thumbnail_span(spans, 65536)
+    assert thumb is not None and thumb[0] < 10241 < thumb[1] <= 14501
+    assert formats.next_fetch(spans, 262144, K, 65536, 0) == (10241, 14501 + 2048 + K)

@@ -128,3 +128,51 @@ def test_seed_that_is_an_image_is_decided_by_content_type(tmp_path):
         "c629c7247153f59599727db141ee1f3c5e4a5a3cc90fa88e2e97d3d78c2fc823")
     assert record["image_size"] == 32764
     assert len(sent) == 1
+
+
+# --- hostile pages (issue 12) -----------------------------------------------------
+
+
+def test_unclosed_css_url_is_linear():
+    """Finding 2: ``url(url(url(...`` never closed took 32 s at 156 KB."""
+    import time
+
+    page = ('<img src="/first.jpg"><div style="background-image:' + "url(" * 250_000
+            + '">x</div><div style="background:url(\'/b.png\')"></div><img src="/last.jpg">')
+    started = time.perf_counter()
+    images, _ = find_images(Selector(text=page), "http://site.test/p")
+    assert time.perf_counter() - started < 1.0
+    assert images == ["http://site.test/first.jpg", "http://site.test/last.jpg",
+                      "http://site.test/b.png"]
+
+
+def test_css_url_forms():
+    from imgprint.discovery import css_urls
+
+    assert css_urls("""a url( "x y.jpg" ) url(z.png) URL('q.gif') url(a(b).jpg)""") == [
+        "x y.jpg", "z.png", "q.gif"]
+
+
+@pytest.mark.parametrize("bad", ["http://example.com:99999/x.jpg", "http://[::1",
+                                 "http://[::1/x.jpg", "https://:80/x.jpg"])
+def test_a_malformed_url_costs_only_itself(bad):
+    """Finding 14: one bad URL raised in discovery and lost the whole page."""
+    page = f'<img src="/a.jpg"><img src="{bad}"><a href="{bad}">l</a><img src="/b.jpg">'
+    images, skipped = find_images(Selector(text=page), "http://site.test/p")
+    assert images == ["http://site.test/a.jpg", "http://site.test/b.jpg"]
+    assert set(skipped) == {bad}
+    assert find_links(Selector(text=page + '<a href="/next">n</a>'), "http://site.test/p") == [
+        "http://site.test/next"]
+
+
+@pytest.mark.parametrize("base", ["http://[::1", "http://example.com:99999/"])
+def test_a_bad_base_href_falls_back_to_the_page(base):
+    page = f'<base href="{base}"><img src="a.jpg">'
+    assert find_images(Selector(text=page), "http://site.test/d/p")[0] == [
+        "http://site.test/d/a.jpg"]
+
+
+def test_images_per_page_are_capped():
+    page = "".join(f'<img src="/{i}.jpg">' for i in range(5000))
+    images, _ = find_images(Selector(text=page), "http://site.test/p", limit=1001)
+    assert len(images) == 1001 and images[0] == "http://site.test/0.jpg"

@@ -135,6 +135,7 @@ def test_crawl_records_hashes(tmp_path):
         assert r["requests"] <= 3
 
 
+@pytest.mark.filterwarnings("ignore")
 def test_numpy_dct_hash_equals_imagehash_over_the_corpus():
     """The numpy DCT gives imagehash.phash's (scipy's) hash, bit for bit, for every
     JPEG of the corpus and every EXIF thumbnail in it (what the pipeline hashes),

@@ -109,17 +109,26 @@ class _Walk:
             i = 0 if nxt == i else nxt
         return out
 
-    def entry(self, pos: int) -> tuple[int, int, int, bytes] | None:
-        """(tag, type, count, value field) of the entry at `pos`, as exifread reads it."""
-        raw = self.read(pos, 12)
-        if raw is None:
-            return None
-        if len(raw) == 12:
-            tag, typ, count = struct.unpack("<HHI" if self.order == "little" else ">HHI", raw[:8])
-            return tag, typ, count, raw[8:]
-        # The end of the file cuts the entry: each short field reads as 0.
-        fields = [self.num(pos + o, n) or 0 for o, n in ((0, 2), (2, 2), (4, 4))]
-        return fields[0], fields[1], fields[2], raw[8:12].ljust(4, b"\0")
+    def entries_of(self, ifd: int, n: int) -> list[tuple[int, int, int, bytes]]:
+        """(tag, type, count, value field) of the entries of the IFD at `ifd` that
+        are held, as exifread reads them; the gap after them is noted."""
+        start = self.base + ifd + 2
+        end = min(start + 12 * n, self.limit)
+        if end <= start:
+            return []  # past the end of the file: every field reads as 0
+        block = self.spans.get(start, end)
+        if block is None:
+            self.need.extend(self.spans.missing(start, end))
+            block = self.spans.get_partial(start, end)
+        fmt = "<HHI4s" if self.order == "little" else ">HHI4s"
+        out = list(struct.iter_unpack(fmt, block[: len(block) // 12 * 12]))
+        rest = len(block) % 12
+        if rest and start + len(block) == self.limit:
+            # The end of the file cuts this entry: each short field reads as 0.
+            pos = ifd + 2 + 12 * len(out)
+            fields = [self.num(pos + o, k) or 0 for o, k in ((0, 2), (2, 2), (4, 4))]
+            out.append((fields[0], fields[1], fields[2], block[-rest:][8:12].ljust(4, b"\0")))
+        return out
 
     def dump(self, ifd: int, tag_dict: dict, is_ifd0: bool = False) -> int | None:
         """exifread's ``dump_ifd``: the reads of one IFD and of the IFDs its
@@ -129,15 +138,11 @@ class _Walk:
             return None
         subs = _SUBS.get(id(tag_dict), {})
         exif_off = None
-        for i in range(n):
+        for i, (tag, typ, count, field) in enumerate(self.entries_of(ifd, n)):
             self.entries += 1
             if self.entries > MAX_ENTRIES:
                 return exif_off
             pos = ifd + 2 + 12 * i
-            found = self.entry(pos)
-            if found is None:
-                continue
-            tag, typ, count, field = found
             if tag in _IGNORED or typ not in _LENGTHS:
                 continue
             size = count * _LENGTHS[typ]

@@ -6,7 +6,10 @@ perceptual hash are computed from (the first coded bytes, the EXIF thumbnail,
 the first scan of a progressive JPEG); ``fetch_spans`` fetches those, metadata
 first, until the parsers need nothing more or a budget runs out. A budget that
 runs out before the hash inputs are held costs the hash (``content_sha256``/
-``phash`` null), never ``metadata_incomplete``.
+``phash`` null), never ``metadata_incomplete``. Past the metadata's own
+follow-ups (``IMGPRINT_FOLLOWUPS``), ``IMGPRINT_HASH_FOLLOWUPS`` more may fetch
+the hash inputs alone: a JPEG whose scan sits behind a run of APPn segments
+needs one range per segment header it has not seen.
 
 The loop is a plain function with the download injected: the crawler passes
 one that goes through the engine's downloader (``ImageFetchMiddleware``), unit
@@ -43,6 +46,9 @@ class Budget:
     content_bytes: int = 0  # IMGPRINT_CONTENT_BYTES
     thumbnail_bytes: int = 0  # largest EXIF thumbnail fetched for phash
     scan_bytes: int = 0  # IMGPRINT_PHASH_SCAN_BYTES
+    #: IMGPRINT_HASH_FOLLOWUPS: follow-ups past `requests` for the hash inputs
+    #: alone (none when `requests` is 0).
+    hash_requests: int = 0
 
 
 @dataclass
@@ -68,15 +74,19 @@ def add_answer(spans: Spans, start: int, end: int, response: Response) -> str | 
 
 
 def _stop_reason(spans: Spans, span: tuple[int, int] | None, result: FollowupResult,
-                 budget: Budget, range_ignored: bool) -> str | None:
-    """Why the loop stops before fetching ``span`` ("" when nothing more is needed)."""
+                 budget: Budget, range_ignored: bool, extra: bool = False) -> str | None:
+    """Why the loop stops before fetching ``span`` ("" when nothing more is needed).
+
+    ``extra``: the metadata's follow-ups are spent; ``span`` is for the hash inputs."""
     if span is None:
+        if extra:
+            return f"metadata needs more than {budget.requests} follow-up requests"
         return f"metadata past the byte budget ({budget.bytes} bytes)"
     left = budget.bytes - result.bytes
     if range_ignored and span[1] > left:  # every follow-up reads again from byte 0
         return (f"server ignores Range and metadata ends at byte {span[1]},"
                 f" past the byte budget ({budget.bytes} bytes)")
-    if result.requests >= budget.requests:
+    if result.requests >= budget.requests + (budget.hash_requests if extra else 0):
         return f"metadata needs more than {budget.requests} follow-up requests"
     return None
 
@@ -91,9 +101,11 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
     result = FollowupResult()
     while True:
         left = budget.bytes - result.bytes
+        # Past the metadata's own follow-ups, only the hash inputs are fetched.
+        extra = result.requests >= budget.requests > 0
         span = formats.next_fetch(spans, left, budget.content_bytes, budget.thumbnail_bytes,
-                                  budget.scan_bytes)
-        stop = _stop_reason(spans, span, result, budget, range_ignored)
+                                  budget.scan_bytes, metadata=not extra)
+        stop = _stop_reason(spans, span, result, budget, range_ignored, extra)
         if stop is not None or span is None:
             if stop and formats.needed(spans):
                 result.incomplete = stop

@@ -128,7 +128,8 @@ class ImageFetchMiddleware:
         self.stats = crawler.stats
         self.config = config
         self.budget = Budget(config.followups, config.followup_bytes, config.content_bytes,
-                             MAX_THUMBNAIL_BYTES, config.phash_scan_bytes)
+                             MAX_THUMBNAIL_BYTES, config.phash_scan_bytes,
+                             config.hash_followups)
         # Per attempt: a retry is a new Request object, so it starts afresh.
         self._received: WeakKeyDictionary[Request, list[int | None]] = WeakKeyDictionary()
         crawler.signals.connect(self.headers_received, signal=signals.headers_received)

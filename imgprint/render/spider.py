@@ -5,10 +5,11 @@ has been discovered (its images requested, ``found_by: "html"``), ``render_for``
 makes the render request for it when rendering is on, or auto and the page
 looks script-built (``imgprint.render.heuristic``). ``parse_rendered`` requests
 the images that only the browser showed: in the rendered DOM (``"dom"``), else
-among the browser's own image requests (``"requests"``), and follows links of
-the rendered DOM within ``-a depth``. The page counts as finished (resume)
-only after its render, or its render's failure, which keeps what the static
-HTML gave.
+among the browser's own image requests (``"requests"``), within
+``IMGPRINT_MAX_IMAGES_PER_PAGE`` for static and rendered together, and follows
+links of the rendered DOM within ``-a depth`` and its per-depth cap. The page
+counts as finished (resume) only after its render, or its render's failure,
+which keeps what the static HTML gave.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 
-from imgprint.discovery import absolute_urls, find_images, find_links
+from imgprint.discovery import absolute_urls, find_images
 from imgprint.failures import describe_failure, failed_request
 from imgprint.render.heuristic import render_reason
 from imgprint.render.page import RENDER_KEY, RenderJob
@@ -36,6 +37,7 @@ class RenderingMixin:
     render_mode: str = "off"
     # Provided by the spider.
     crawler: Any
+    config: Any
     logger: Any
     settings: Any
     args: Any
@@ -69,6 +71,11 @@ class RenderingMixin:
             dom = [u for u in find_images(response.selector, response.url)[0] if u not in seen]
             seen.update(dom)
             asked = [u for u in absolute_urls(job.requested, response.url)[0] if u not in seen]
+            cap = self.config.max_images_per_page  # for the page, static and rendered
+            room = max(cap - len(meta[STATIC_KEY]), 0) if cap else len(dom) + len(asked)
+            if len(dom) + len(asked) > room:
+                stats.inc_value("imgprint/pages/images_capped")
+                dom, asked = dom[:room], asked[:max(room - len(dom), 0)]
             for found_by, urls in (("dom", dom), ("requests", asked)):
                 if urls:
                     stats.inc_value(f"imgprint/render/images/{found_by}", len(urls))
@@ -76,8 +83,7 @@ class RenderingMixin:
                     yield from self.image_request(url, response.url, found_by)
             depth = meta.get(self.depth_key, 0)
             if depth < self.args.depth:
-                for url in find_links(response.selector, response.url):
-                    yield self.page_request(url, depth + 1)
+                yield from self.link_requests(response, depth + 1)
         finally:
             self._page_done(meta[PAGE_KEY])
 
@@ -97,7 +103,7 @@ class RenderingMixin:
                       ) -> Iterator[Request]:
         raise NotImplementedError
 
-    def page_request(self, url: str, depth: int, resumed: bool = False) -> Request:
+    def link_requests(self, response: TextResponse, depth: int) -> Iterator[Request]:
         raise NotImplementedError
 
     def _page_done(self, url: str) -> None:

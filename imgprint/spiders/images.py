@@ -22,7 +22,10 @@ most sites every page is seen before its images are fetched.
 Stats: ``imgprint/seeds``, ``imgprint/seeds/bad_lines``, ``imgprint/pages``,
 ``imgprint/pages/not_html``, ``imgprint/pages/failed``, ``imgprint/images/error``,
 ``imgprint/images/failed``, ``imgprint/images/seen_before``,
-``imgprint/images/redirect_seen``, ``imgprint/images/skipped_scheme``,
+``imgprint/images/redirect_seen``, ``imgprint/images/skipped_scheme`` (also
+malformed URLs), ``imgprint/pages/images_capped`` (pages with more than
+``IMGPRINT_MAX_IMAGES_PER_PAGE`` images), ``imgprint/pages/depth_capped``
+(links not followed past ``IMGPRINT_MAX_PAGES_PER_DEPTH``),
 ``imgprint/seeds/failed`` (all seeds failed: ``scrapy crawl`` exits 3). A failed
 seed that is an image gets an image record (``imgprint.failures.failed_seed_image``).
 """
@@ -43,6 +46,7 @@ from imgprint import signals as imgprint_signals
 from imgprint.config import Config, check_spider_args
 from imgprint.discovery import find_images, find_links
 from imgprint.failures import describe_failure, failed_request, failed_seed_image
+from imgprint.http import log_safe
 from imgprint.items import FetchedImage, ImageRecord
 from imgprint.middlewares.imagefetch import (
     ERROR_STATUSES,
@@ -80,6 +84,8 @@ class ImagesSpider(RenderingMixin, Spider):
         super().__init__(*args, **{k: v for k, v in kwargs.items() if k.startswith("_")})
         # image URL -> pages that referenced it, for images not yet recorded.
         self._pending: dict[str, list[str]] = {}
+        # Depth -> pages requested at that depth (IMGPRINT_MAX_PAGES_PER_DEPTH).
+        self._depth_pages: dict[int, int] = {}
         # Page requests made and not yet parsed (or failed, or dropped).
         self._open_pages = 0
         self._room = asyncio.Event()  # set while seed pages may be started
@@ -204,24 +210,48 @@ class ImagesSpider(RenderingMixin, Spider):
         if not isinstance(response, TextResponse):
             self.logger.warning(
                 "Not a page or an image, skipped: %s (Content-Type %s)", response.url,
-                (response.headers.get(b"Content-Type") or b"none").decode("latin-1"))
+                log_safe(response.headers.get(b"Content-Type")))
             stats.inc_value("imgprint/pages/not_html")
             return
         stats.inc_value("imgprint/pages")
-        images, skipped = find_images(response.selector, response.url)
+        cap = self.config.max_images_per_page
+        images, skipped = find_images(response.selector, response.url, cap + 1 if cap else 0)
         if skipped:
             stats.inc_value("imgprint/images/skipped_scheme", len(skipped))
-            self.logger.debug("Skipped non-http(s) image refs on %s: %s", response.url, skipped)
+            self.logger.debug("Skipped non-http(s) or malformed image refs on %s: %s",
+                              response.url, skipped[:20])
+        if cap and len(images) > cap:
+            images = images[:cap]
+            stats.inc_value("imgprint/pages/images_capped")
+            self.logger.warning("More than %d images on %s: the rest are skipped"
+                                " (IMGPRINT_MAX_IMAGES_PER_PAGE)", cap, response.url)
         found_by = "html" if self.render_mode != "off" else None
         for url in images:
             yield from self.image_request(url, response.url, found_by)
         depth = response.meta.get(DEPTH_KEY, 0)
         if depth < self.args.depth:
-            for url in find_links(response.selector, response.url):
-                yield self.page_request(url, depth + 1)
+            yield from self.link_requests(response, depth + 1)
         render = self.render_for(response, images)
         if render is not None:
             yield render
+
+    def link_requests(self, response: TextResponse, depth: int) -> Iterator[Request]:
+        """Page requests for the page's same-site links, within the per-depth cap."""
+        cap = self.config.max_pages_per_depth
+        done = self._depth_pages.get(depth, 0)
+        left = cap - done if cap else 0
+        if cap and left <= 0:
+            self.crawler.stats.inc_value("imgprint/pages/depth_capped")
+            return
+        links = find_links(response.selector, response.url, left + 1 if cap else 0)
+        if cap and len(links) > left:
+            links = links[:left]
+            self.crawler.stats.inc_value("imgprint/pages/depth_capped")
+            self.logger.warning("More than %d pages at depth %d: the rest are skipped"
+                                " (IMGPRINT_MAX_PAGES_PER_DEPTH)", cap, depth)
+        self._depth_pages[depth] = done + len(links)
+        for url in links:
+            yield self.page_request(url, depth)
 
     def page_failed(self, failure: Failure) -> Iterator[ImageRecord]:
         request = failed_request(failure)
