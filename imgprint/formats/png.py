@@ -68,6 +68,11 @@ def tail_chunks(spans: Spans, floor: int) -> tuple[list[Chunk], bool]:
 
 def _all_chunks(spans: Spans) -> tuple[list[Chunk], bool]:
     """The chunks seen from the front and the back; whether none can be missing."""
+    # EXIF, facts and planning all ask; the backward search is the costly part.
+    return spans.memo("png_chunks", lambda: _find_all_chunks(spans))
+
+
+def _find_all_chunks(spans: Spans) -> tuple[list[Chunk], bool]:
     chunks, stuck, in_idat = walk(spans)
     if stuck is None:
         return chunks, True
