@@ -123,6 +123,9 @@ TOR_RETRY_TIMES = 3
 TOR_CONCURRENCY_PER_HOST = 4
 TOR_MIDDLEWARE_ENABLED = True
 IMGPRINT_NETGUARD_ENABLED = True
+# The guard again at connect time: the address checked is the address connected
+# to, whatever a second DNS answer says (imgprint.resolver).
+TWISTED_DNS_RESOLVER = "imgprint.resolver.GuardedResolver"
 IMGPRINT_GUARD_PRIVATE = True
 IMGPRINT_PAGE_MAXSIZE = 10 * 1024 * 1024
 # Hostile pages (README, "Reliability"): most image URLs taken from one page,

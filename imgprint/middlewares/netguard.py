@@ -5,10 +5,15 @@ Downloader middleware. For every request it is about to let through it:
 * refuses URL schemes other than ``http``/``https``;
 * resolves the host with the crawler's own resolver and refuses the request
   when any address is loopback, private, link-local, multicast, reserved or
-  otherwise not globally routable -- unless the host is a seed URL's host
-  (``spider.seed_hosts``). The address checked is the one connected to: the
-  lookup goes through Scrapy's resolver, whose cache (``DNSCACHE_ENABLED``) the
-  HTTP/1.1 handler then reads. IP literals are checked without a lookup.
+  otherwise not globally routable (``imgprint.addresses``, IPv6 forms that
+  embed an IPv4 address included) -- unless the request goes to a seed URL's
+  host *and port* (``spider.seed_origins``; a page on a seed at
+  127.0.0.1:8000 cannot reach 127.0.0.1:6379). Host names compare without a
+  trailing dot and in lower case. IP literals are checked without a lookup.
+  The lookup here gives the refusal its message; the address actually
+  connected to is checked again at connect time by ``imgprint.resolver``
+  (DNS rebinding: a second lookup of the same name, or of its spelling with a
+  trailing dot, may answer differently).
   ``.onion`` hosts are exempt (they are never resolved locally), and so are the
   names in requests routed through Tor (``TOR_ALL``): a local lookup would leak
   them, and Tor itself refuses private addresses. IP literals are still checked;
@@ -34,9 +39,9 @@ Stats: ``imgprint/guard/refused/scheme``, ``imgprint/guard/refused/address``,
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.exceptions import CannotResolveHostError, IgnoreRequest, NotConfigured
@@ -46,9 +51,12 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IResolutionReceiver
 from zope.interface import implementer
 
+from imgprint.addresses import ip_literal, non_public
 from imgprint.config import Config
 from imgprint.http import is_image_type
 from imgprint.middlewares.tor import is_onion, uses_tor
+from imgprint.resolver import GuardedResolver, allow_private, host_key
+from imgprint.resolver import guard as guard_connections
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -60,21 +68,6 @@ ALLOWED_SCHEMES = ("http", "https")
 
 class AddressRefused(IgnoreRequest):
     """The guard would not let this request reach the network."""
-
-
-def non_public(address: str) -> bool:
-    """True for any address a crawler has no business connecting to."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
-
-
-def ip_literal(host: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        return None
 
 
 @implementer(IResolutionReceiver)
@@ -95,9 +88,13 @@ class _Addresses:
 
 async def resolve(host: str, port: int) -> list[str]:
     """Every address the crawler's resolver gives for ``host``, as the
-    HTTP/1.1 handler's HostnameEndpoint will see them."""
+    HTTP/1.1 handler's HostnameEndpoint will see them (unchecked: the guard
+    refuses with its own message)."""
     from twisted.internet import reactor
 
+    simple = getattr(reactor, "resolver", None)
+    if isinstance(simple, GuardedResolver):
+        return [await maybe_deferred_to_future(simple.unchecked(host))]
     receiver = _Addresses()
     reactor.nameResolver.resolveHostName(receiver, host, portNumber=port)
     return await maybe_deferred_to_future(receiver.done)
@@ -113,6 +110,8 @@ class NetGuardMiddleware:
         self.tor_all = config.tor_all
         self.guard_private = config.guard_private
         self.page_maxsize = config.page_maxsize
+        if self.guard_private:
+            guard_connections(crawler)  # the connect-time check (imgprint.resolver)
         crawler.signals.connect(self.headers_received, signal=signals.headers_received)
 
     @classmethod
@@ -136,12 +135,15 @@ class NetGuardMiddleware:
         if scheme not in ALLOWED_SCHEMES:
             raise self.refuse(request, "scheme", f"URL scheme {scheme!r} is not http(s)")
         guard = meta.get("imgprint_guard_private", self.guard_private)
+        if meta.get("proxy"):  # set by the operator's code, never by a page
+            allow_private(self.crawler, urlsplit(meta["proxy"]).hostname or "")
         if not guard:
+            # Vouched for: the connect-time check must let it through too.
+            allow_private(self.crawler, url.hostname or "")
             return
-        host = (url.hostname or "").rstrip(".").lower()
+        host = host_key(url.hostname or "")
         if is_onion(host):
             return
-        seed_hosts = getattr(self.crawler.spider, "seed_hosts", None) or set()
         literal = ip_literal(host)
         if literal is not None:
             addresses = [literal]
@@ -159,13 +161,21 @@ class NetGuardMiddleware:
         bad = [a for a in addresses if non_public(a)]
         if not bad:
             return
-        if host in seed_hosts:
+        port = url.port or (443 if scheme == "https" else 80)
+        if self.is_seed_origin(host, port):
             self.stats.inc_value("imgprint/guard/seed_host_private")
             return
         shown = host if literal else f"{host} ({', '.join(bad)})"
         raise self.refuse(
-            request, "address", f"{shown} is not a public address and not a seed host"
+            request, "address", f"{shown} is not a public address and not a seed host and port"
         )
+
+    def is_seed_origin(self, host: str, port: int) -> bool:
+        spider = self.crawler.spider
+        origins = getattr(spider, "seed_origins", None)
+        if origins is None:  # a spider that names hosts only
+            return host in {host_key(h) for h in getattr(spider, "seed_hosts", None) or ()}
+        return (host, port) in origins
 
     def headers_received(self, headers: Any, body_length: Any, request: Request, spider: Any):
         # A seed that is an image: the page cap would reject a large file
