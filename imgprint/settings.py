@@ -48,6 +48,13 @@ IMGPRINT_DEFAULT_FEED = "output/images-%(time)s.jsonl"
 # Column order (CSV); the fetched bytes are never a field (imgprint.items).
 FEED_EXPORT_FIELDS = FIELDS
 FEED_EXPORT_ENCODING = "utf-8"
+# U+2028/U+2029/U+0085 written as escapes: a feed line is one line for every reader.
+FEED_EXPORTERS = {
+    "jsonlines": "imgprint.exporters.JsonLinesExporter",
+    "jsonl": "imgprint.exporters.JsonLinesExporter",
+    "jl": "imgprint.exporters.JsonLinesExporter",
+    "json": "imgprint.exporters.JsonExporter",
+}
 
 # --- Downloader ---------------------------------------------------------------
 # Scrapy's, with CONCURRENT_REQUESTS_PER_DOMAIN actually enforced.
