@@ -66,13 +66,13 @@ class Scheduler(NoDiskQueues, ScrapyScheduler):
                     del self._parked[key]
                 return request
         for _ in range(SCAN):
-            request = super().next_request()
-            if request is None:
+            new = super().next_request()
+            if new is None:
                 return None
-            key, room = self._has_room(request)
+            key, room = self._has_room(new)
             if room:
-                return request
-            self._parked.setdefault(key, deque()).append(request)
+                return new
+            self._parked.setdefault(key, deque()).append(new)
             self._parked_count += 1
             if self.stats:
                 self.stats.inc_value("imgprint/scheduler/parked")

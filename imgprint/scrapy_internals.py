@@ -109,7 +109,7 @@ def slot_load(crawler: Any, request: Any) -> tuple[str, int]:
     ``Slot.active`` are undocumented attributes."""
     downloader = crawler.engine.downloader
     key = downloader.get_slot_key(request)
-    slots = getattr(downloader, "slots", None)
+    slots: dict[str, Any] = getattr(downloader, "slots", None) or {}
     _require(isinstance(slots, dict), "Downloader.slots")
     slot = slots.get(key)
     return key, len(getattr(slot, "active", ())) if slot is not None else 0

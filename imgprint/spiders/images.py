@@ -228,7 +228,7 @@ class ImagesSpider(Spider):
         if depth < self.args.depth:
             yield from self.link_requests(response, depth + 1)
 
-    def link_requests(self, response: Response, depth: int) -> Iterator[Request]:
+    def link_requests(self, response: TextResponse, depth: int) -> Iterator[Request]:
         """Page requests for the page's same-site links, within the per-depth cap."""
         cap = self.config.max_pages_per_depth
         done = self._depth_pages.get(depth, 0)
