@@ -167,11 +167,21 @@ class ImagesSpider(Spider):
 
     def resumed_requests(self) -> Iterator[Request]:
         """What earlier runs of this job discovered but did not finish."""
-        for url, depth in self.resume.pending_pages.items():
-            yield self.page_request(url, depth, resumed=True)
+        # Every resumed image is pending before the first resumed page can be
+        # parsed: a page that is fast now must find them there, or it requests
+        # them again and the image gets two records.
         for url, on_pages in self.resume.pending_images.items():
             self._pending[url] = on_pages
+        for url, depth in self.resume.pending_pages.items():
+            yield self.page_request(url, depth, resumed=True)
+        for url in self.resume.pending_images:
             yield self._image_request(url, dont_filter=True)
+
+    def _recorded(self, url: str) -> None:
+        """A resumed image's record is written: its request bypassed the
+        dupefilter (dont_filter), so pages parsed later must see it as recorded."""
+        if url in self.resume.pending_images:
+            self.resume.recorded.add(url)
 
     def page_request(self, url: str, depth: int, resumed: bool = False) -> Request:
         if not resumed:
@@ -291,6 +301,7 @@ class ImagesSpider(Spider):
         url = original_url(response.request)
         image = response.image if isinstance(response, ImageResponse) else self._error(response)
         record = ImageRecord(url, pages=self._pending.pop(url, []))
+        self._recorded(url)
         self._update_room()
         record.set(image_size=image.size, etag=image.etag, content_type=image.content_type,
                    http_status=image.status, bytes_fetched=image.bytes,
@@ -316,6 +327,7 @@ class ImagesSpider(Spider):
         url = original_url(failed_request(failure))
         self.crawler.stats.inc_value("imgprint/images/failed")
         record = ImageRecord(url, pages=self._pending.pop(url, []))
+        self._recorded(url)
         self._update_room()
         record.set(error=describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")))
         return record
