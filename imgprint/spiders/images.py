@@ -222,7 +222,8 @@ class ImagesSpider(Spider):
             return
         stats.inc_value("imgprint/pages")
         cap = self.config.max_images_per_page
-        images, skipped = find_images(response.selector, response.url, cap + 1 if cap else 0)
+        images, skipped = find_images(response.selector, response.url, cap + 1 if cap else 0,
+                                      text=response.text)
         if skipped:
             stats.inc_value("imgprint/images/skipped_scheme", len(skipped))
             self.logger.debug("Skipped non-http(s) or malformed image refs on %s: %s",
