@@ -50,10 +50,8 @@ def test_http_errors_and_dead_hosts_get_records(tmp_path):
         f'<img src="/status/503/y.jpg"><img src="{dead}">')
     server = static_server(root, tmp_path / "access.jsonl")
     try:
-        # The dead host is another port of the seed's host: the guard exempts
-        # only the seed's own port (issue 12), so it is switched off here.
         crawl = run_crawl(tmp_path, "-a", f"url={server.url('/p.html')}",
-                          settings={"RETRY_TIMES": 1, "IMGPRINT_GUARD_PRIVATE": "False"})
+                          settings={"RETRY_TIMES": 1})
         sent = server.requests()
     finally:
         server.stop()

@@ -176,16 +176,14 @@ def test_ipv6_forms_embedding_public_ipv4(address):
 def _guard(*seeds: str):
     import asyncio
     from types import SimpleNamespace
+    from urllib.parse import urlsplit
 
     from imgprint.middlewares.netguard import NetGuardMiddleware
-    from imgprint.spiders.images import origin
     from tests.helpers import project_crawler
 
     crawler = project_crawler()
     crawler.stats = SimpleNamespace(inc_value=lambda *a, **k: None)
-    crawler.spider = SimpleNamespace(
-        seed_hosts={s.split("/")[2].rsplit(":", 1)[0] for s in seeds},
-        seed_origins={origin(s) for s in seeds})
+    crawler.spider = SimpleNamespace(seed_hosts={urlsplit(s).hostname for s in seeds})
     middleware = NetGuardMiddleware(crawler)
 
     def check(url: str) -> str:
@@ -199,12 +197,14 @@ def _guard(*seeds: str):
     return check
 
 
-def test_seed_exemption_is_narrowed_to_the_seed_port():
-    """Finding 9: a page on a seed at 127.0.0.1:8000 must not reach 127.0.0.1:6379."""
+def test_seed_exemption_is_the_seed_host_on_any_port():
+    """Finding 9: the exemption covers every port of a seed host (whoever seeds a
+    private host vouches for that machine), and no other spelling of it."""
     check = _guard("http://127.0.0.1:8000/")
     assert check("http://127.0.0.1:8000/a.jpg") == "allowed"
-    assert check("http://127.0.0.1:6379/a.jpg").startswith("refused: ")
+    assert check("http://127.0.0.1:6379/a.jpg") == "allowed"
     assert check("http://[::7f00:1]:8000/a.jpg").startswith("refused: ")
+    assert check("http://[::ffff:0:7f00:1]:8000/a.jpg").startswith("refused: ")
 
 
 def test_a_seed_written_with_a_trailing_dot_is_a_seed():

@@ -76,7 +76,8 @@ class BufferReader(io.BytesIO):
         left = self._length - pos if pos < self._length else 0
         if size is None or size < 0 or size > left:
             size = left
-        self.reads_left -= 1
+        if size > 0:  # reads at the end cost nothing: not counted (as before the budget)
+            self.reads_left -= 1
         if self.reads_left < 0 or self.bytes_left <= 0:
             raise ReadBudgetExceeded("read budget of one walk exceeded")
         n = size if size <= self.bytes_left else self.bytes_left

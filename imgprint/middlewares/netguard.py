@@ -6,10 +6,11 @@ Downloader middleware. For every request it is about to let through it:
 * resolves the host with the crawler's own resolver and refuses the request
   when any address is loopback, private, link-local, multicast, reserved or
   otherwise not globally routable (``imgprint.addresses``, IPv6 forms that
-  embed an IPv4 address included) -- unless the request goes to a seed URL's
-  host *and port* (``spider.seed_origins``; a page on a seed at
-  127.0.0.1:8000 cannot reach 127.0.0.1:6379). Host names compare without a
-  trailing dot and in lower case. IP literals are checked without a lookup.
+  embed an IPv4 address included) -- unless the host is a seed URL's host
+  (``spider.seed_hosts``), on any port: whoever seeds a private host vouches
+  for that machine, and sites (and this project's tests) serve images from
+  another port of the page's host. Host names compare without a trailing dot
+  and in lower case. IP literals are checked without a lookup.
   The lookup here gives the refusal its message; the address actually
   connected to is checked again at connect time by ``imgprint.resolver``
   (DNS rebinding: a second lookup of the same name, or of its spelling with a
@@ -161,21 +162,14 @@ class NetGuardMiddleware:
         bad = [a for a in addresses if non_public(a)]
         if not bad:
             return
-        port = url.port or (443 if scheme == "https" else 80)
-        if self.is_seed_origin(host, port):
+        seeds = getattr(self.crawler.spider, "seed_hosts", None) or ()
+        if host in {host_key(h) for h in seeds}:
             self.stats.inc_value("imgprint/guard/seed_host_private")
             return
         shown = host if literal else f"{host} ({', '.join(bad)})"
         raise self.refuse(
-            request, "address", f"{shown} is not a public address and not a seed host and port"
+            request, "address", f"{shown} is not a public address and not a seed host"
         )
-
-    def is_seed_origin(self, host: str, port: int) -> bool:
-        spider = self.crawler.spider
-        origins = getattr(spider, "seed_origins", None)
-        if origins is None:  # a spider that names hosts only
-            return host in {host_key(h) for h in getattr(spider, "seed_hosts", None) or ()}
-        return (host, port) in origins
 
     def headers_received(self, headers: Any, body_length: Any, request: Request, spider: Any):
         # A seed that is an image: the page cap would reject a large file

@@ -62,13 +62,6 @@ PAGE_WINDOW = 16
 DEPTH_KEY = "imgprint_depth"
 
 
-def origin(url: str) -> tuple[str, int]:
-    """(host without a trailing dot, in lower case; port) of a seed URL."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-    return (parts.hostname or "").rstrip(".").lower(), port
-
-
 def original_url(request: Request | None) -> str:
     """The URL the spider asked for, before any redirect."""
     assert request is not None  # a callback's response always has its request
@@ -92,7 +85,6 @@ class ImagesSpider(Spider):
         self._room = asyncio.Event()  # set while seed pages may be started
         self._late: set[asyncio.Task[Any]] = set()
         self.seed_hosts: set[str] = set()  # read by the network guard
-        self.seed_origins: set[tuple[str, int]] = set()  # (host, port): the guard's exemption
         self.resume = ResumeState()
         # Set when the crawl cannot start; the crawl command exits non-zero then.
         self.fatal: str | None = None
@@ -142,7 +134,6 @@ class ImagesSpider(Spider):
             return
         self.crawler.stats.set_value("imgprint/seeds", len(seeds))
         self.seed_hosts = {urlsplit(u).hostname or "" for u in seeds}
-        self.seed_origins = {origin(u) for u in seeds}
         for _, state in self._signal(imgprint_signals.resume_requested):
             if isinstance(state, ResumeState):
                 self.resume = state
