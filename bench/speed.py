@@ -1,11 +1,12 @@
-"""Benchmark imgprint against full downloads over emulated links (issue 7).
+"""Benchmark imgprint against the floor and full downloads over emulated links (issue 17).
 
 Not part of CI. One command, as root (nginx, and network namespaces if the
 kernel has netem):
 
-    .venv/bin/python bench/speed.py                      # all links, corpus site
-    .venv/bin/python bench/speed.py --links loopback --scale 10000 100000
-    .venv/bin/python bench/speed.py --quick              # defaults + baseline only
+    .venv/bin/python bench/speed.py                          # 3 links, 3 rounds, ~15 min
+    .venv/bin/python bench/speed.py --links loopback --scale 4930   # images/s, 2 processes
+    .venv/bin/python bench/speed.py --links wan --tools floor imgprint --rounds 5
+    .venv/bin/python bench/speed.py --before /tmp/old        # also an older checkout
 
 What it does:
 
@@ -16,19 +17,29 @@ What it does:
    (symlinks) with generated pages of the same markup;
 2. serves it with Debian's nginx and an access log carrying ``$bytes_sent``;
 3. puts it behind each link: ``loopback`` (none), ``wan`` (100 ms RTT, 20 Mbit/s),
-   ``tor`` (1 s RTT, 2 Mbit/s, per-host concurrency ``--tor-concurrency``):
+   ``tor`` (1 s RTT, 2 Mbit/s, every tool at ``--tor-concurrency`` in flight):
    ``../shared/tools/netsite.sh`` (nginx in a network namespace behind tc netem)
    when the kernel has netem, else ``../shared/tools/latency_proxy.py``;
-4. on the same link, runs ``scrapy crawl images`` (imgprint, from the project
-   directory, with its defaults; then the fetch-mode/follow-up variants) and
-   ``scrapy runspider baseline_full.py`` (from outside the project, so it gets
-   Scrapy's own defaults, not imgprint's settings);
-5. prints, per run: wall time, crawl time (Scrapy's ``elapsed_time_seconds``),
-   bytes sent by the server, HTTP requests per image, CPU seconds, peak RSS,
-   images/s; then the imgprint/baseline ratios and the goals.
+4. on the same link, in alternating rounds (every tool once a round, the order
+   reversed every other round): the floor, ``bench/floor_spider.py`` (one ranged
+   GET + SHA-256 per image, nothing else; ``CONCURRENT_ITEMS = 1`` and imgprint's
+   concurrency); imgprint, ``scrapy crawl images`` from the project with its
+   defaults; and the full download, ``scrapy runspider baseline_full.py``. The
+   floor and the baseline run from outside the project (Scrapy's defaults plus
+   their own settings); ``--before DIR`` adds another imgprint checkout;
+5. with ``--scale N``, on loopback: the floor, imgprint, and imgprint as two
+   processes (each crawling half of the seed pages) over N image URLs;
+6. measures per run, with ``/usr/bin/time -v`` (else the child's rusage): wall
+   time, CPU seconds, peak RSS; from the server's log: requests, bytes sent
+   (headers included), images; then per tool the medians, images/s, the link's
+   own time for the bytes that tool fetched (bytes / rate + 2 RTT) and the
+   ratios and goals of issue 17.
 
-Results also go to ``WORKDIR/results.json``. Every child run has a timeout;
-nginx, proxies and namespaces are removed at exit (also on Ctrl-C).
+Results also go to ``WORKDIR/results.json`` (every run) and ``results.md``. Every
+child run has a timeout; nginx, proxies and namespaces are removed at exit (also
+on Ctrl-C). The machine's load at the start is printed: other processes on it
+slow every tool, which is why the rounds alternate and the ratios are taken
+from one run.
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ import re
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -250,8 +262,9 @@ class Run:
     link: str
     tool: str
     site_images: int
+    round: int = 0
     wall: float = 0.0
-    crawl: float | None = None  # Scrapy's elapsed_time_seconds
+    crawl: float | None = None  # Scrapy's elapsed_time_seconds (the longest, for several)
     bytes_sent: int = 0
     image_bytes: int = 0
     requests: int = 0
@@ -260,17 +273,28 @@ class Run:
     records: int = 0
     cpu: float = 0.0
     rss_mb: float = 0.0
+    processes: int = 1
     exit: int | None = None
     note: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
     def per_image(self) -> float:
-        return self.image_requests / self.images if self.images else 0.0
+        """All requests (pages included) per distinct image."""
+        return self.requests / self.images if self.images else 0.0
 
     @property
     def ips(self) -> float:
         return self.images / self.wall if self.wall else 0.0
+
+    def limit(self) -> float | None:
+        """The link's own time for the bytes this run fetched: bytes / rate + 2 RTT
+        (connection set-up and the page before its images); None on loopback."""
+        spec = LINKS[self.link]
+        if spec is None:
+            return None
+        delay, rate = spec
+        return self.bytes_sent / rate + 4 * delay / 1000
 
 
 def parse_access_log(path: Path) -> dict:
@@ -297,187 +321,345 @@ def parse_access_log(path: Path) -> dict:
     return out
 
 
-def run_child(cmd: list[str], cwd: Path, logfile: Path, timeout: float,
-              env: dict | None = None) -> tuple[float, int | None, resource.struct_rusage | None]:
-    """Run cmd; wall time, exit status (None: timed out) and the child's own rusage."""
-    with logfile.open("wb") as out:
-        start = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
-        try:
-            return _watch(proc, start, timeout)
-        except BaseException:  # Ctrl-C, SIGTERM: no orphaned crawl
+TIME = shutil.which("time") and Path("/usr/bin/time")
+
+
+def parse_time_v(path: Path) -> dict:
+    """CPU seconds and peak RSS (MB) from a ``/usr/bin/time -v`` report."""
+    text = path.read_text(errors="replace") if path.exists() else ""
+    num = {k: float(m.group(1)) for k, pat in (
+        ("user", r"User time \(seconds\): ([\d.]+)"), ("sys", r"System time \(seconds\): ([\d.]+)"),
+        ("rss", r"Maximum resident set size \(kbytes\): (\d+)")) if (m := re.search(pat, text))}
+    if "user" not in num:
+        return {}
+    return {"cpu": num["user"] + num.get("sys", 0.0), "rss_mb": num.get("rss", 0.0) / 1024}
+
+
+def run_children(cmds: list[list[str]], cwd: Path, logs: list[Path], timeout: float,
+                 env: dict | None = None) -> tuple[float, list[int | None], list[dict]]:
+    """Run the commands at once, each under ``/usr/bin/time -v`` when there is one;
+    wall time (the last to end), exit statuses (None: timed out), and per command
+    CPU seconds and peak RSS (from time -v, else the child's own rusage)."""
+    procs, outs, timefiles = [], [], []
+    start = time.monotonic()
+    try:
+        for cmd, logfile in zip(cmds, logs, strict=True):
+            timefile = logfile.with_suffix(".time")
+            timefile.unlink(missing_ok=True)
+            full = [str(TIME), "-v", "-o", str(timefile), *cmd] if TIME else cmd
+            out = logfile.open("wb")
+            outs.append(out)
+            timefiles.append(timefile)
+            procs.append(subprocess.Popen(full, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                          env=env))
+        walls, codes, usages = _watch(procs, start, timeout)
+    except BaseException:  # Ctrl-C, SIGTERM: no orphaned crawl
+        for proc in procs:
             proc.kill()
             proc.wait()
-            raise
+        raise
+    finally:
+        for out in outs:
+            out.close()
+    stats = []
+    for timefile, usage in zip(timefiles, usages, strict=True):
+        found = parse_time_v(timefile)
+        if not found and usage is not None:
+            found = {"cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
+        stats.append(found)
+    return max(walls), codes, stats
 
 
-def _watch(proc: subprocess.Popen, start: float,
-           timeout: float) -> tuple[float, int | None, resource.struct_rusage | None]:
+def _watch(procs: list[subprocess.Popen], start: float, timeout: float,
+           ) -> tuple[list[float], list[int | None], list[resource.struct_rusage | None]]:
+    n = len(procs)
+    walls: list[float] = [0.0] * n
+    codes: list[int | None] = [None] * n
+    usages: list[resource.struct_rusage | None] = [None] * n
+    done = [False] * n
     timed_out = False
     deadline = start + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not reap it
-            wall = time.monotonic() - start
-            return wall, None if timed_out else proc.returncode, usage
+    while not all(done):
+        for i, proc in enumerate(procs):
+            if done[i]:
+                continue
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not reap it
+                walls[i] = time.monotonic() - start
+                codes[i] = None if timed_out else proc.returncode
+                usages[i] = usage
+                done[i] = True
         now = time.monotonic()
         if now > deadline and not timed_out:
             timed_out = True
-            proc.send_signal(signal.SIGINT)  # Scrapy closes the feed on the first one
+            for i, proc in enumerate(procs):
+                if not done[i]:
+                    # /usr/bin/time passes signals on; Scrapy closes the feed on the first.
+                    proc.send_signal(signal.SIGINT)
             deadline = now + 20
         elif now > deadline:
-            proc.kill()
+            for i, proc in enumerate(procs):
+                if not done[i]:
+                    proc.kill()
             deadline = now + 3600
-        time.sleep(0.02)
+        time.sleep(0.01)
+    return walls, codes, usages
+
+
+def tool_command(tool: str, urls: Path, out: Path, sets: list[str]) -> tuple[list[str], bool]:
+    """The command line of a tool, and whether it runs from the project directory."""
+    if tool == "baseline":
+        # From outside the project: Scrapy's defaults plus the script's own settings.
+        return [str(SCRAPY), "runspider", str(TOOLS / "baseline_full.py"), "-a", f"urls={urls}",
+                "-O", str(out), *sets], False
+    if tool == "floor":
+        return [str(SCRAPY), "runspider", str(ROOT / "bench" / "floor_spider.py"), "-a",
+                f"urls={urls}", "-O", str(out), *sets], False
+    return [str(SCRAPY), "crawl", "images", "-a", f"urls={urls}", "-O", str(out), *sets], True
+
+
+def split_urls(urls: Path, parts: int) -> list[Path]:
+    """The seed file cut into `parts` files of whole pages (one crawl each)."""
+    lines = urls.read_text().splitlines()
+    out = []
+    for k in range(parts):
+        path = urls.with_name(f"{urls.stem}-part{k + 1}of{parts}.txt")
+        path.write_text("".join(line + "\n" for line in lines[k::parts]))
+        out.append(path)
+    return out
 
 
 def measure(server: Server, tool: str, work: Path, n_images: int, timeout: float,
-            settings: dict[str, str], project: Path = ROOT) -> Run:
+            settings: dict[str, str], project: Path = ROOT, processes: int = 1,
+            round_: int = 0) -> Run:
+    """One run of `tool` ("floor", "baseline", "imgprint", "imgprint ...": imgprint
+    from `project`) as `processes` crawls at once, each over its share of the seeds."""
     site = server.site
     access = site / "access.log"
     access.write_text("")  # nginx appends (O_APPEND): truncating in place is safe
     urls = server.urls_file()
-    tag = re.sub(r"[^\w.-]+", "_", f"{server.link}-{site.name}-{tool}")
-    out = work / "out" / f"{tag}.jsonl"
-    out.parent.mkdir(exist_ok=True)
-    logfile = work / "out" / f"{tag}.log"
+    kind = tool.split()[0]
+    tag = re.sub(r"[^\w.-]+", "_", f"{server.link}-{site.name}-{tool}-p{processes}")
+    (work / "out").mkdir(exist_ok=True)
     sets = [a for k, v in settings.items() for a in ("-s", f"{k}={v}")]
-    if tool == "baseline":
-        # From outside the project: Scrapy's defaults plus the script's own settings.
-        cmd = [str(SCRAPY), "runspider", str(TOOLS / "baseline_full.py"), "-a", f"urls={urls}",
-               "-O", str(out), *sets]
-        cwd = work
-    else:
-        cmd = [str(SCRAPY), "crawl", "images", "-a", f"urls={urls}", "-O", str(out), *sets]
-        cwd = project
-    log(f"{server.link} {site.name} {tool}: {' '.join(cmd[1:3])} {' '.join(sets)}")
+    parts = split_urls(urls, processes) if processes > 1 else [urls]
+    cmds, logs, outs = [], [], []
+    for k, part in enumerate(parts):
+        out = work / "out" / f"{tag}-{k}.jsonl"
+        cmd, in_project = tool_command(kind, part, out, sets)
+        cmds.append(cmd)
+        outs.append(out)
+        logs.append(work / "out" / f"{tag}-{k}.log")
+    cwd = project if kind == "imgprint" else work
+    # The checkout to run comes first on the path (an editable install of another
+    # checkout would win otherwise).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(project), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    log(f"{server.link} {site.name} {tool} x{processes} (round {round_}): {' '.join(sets)}")
     load = os.getloadavg()[0]
-    wall, code, usage = run_child(cmd, cwd, logfile, timeout)
+    wall, codes, stats = run_children(cmds, cwd, logs, timeout,
+                                      env if kind == "imgprint" else None)
     time.sleep(0.3)  # let nginx flush its last log lines
     acc = parse_access_log(access)
-    run = Run(server.link, tool, n_images, wall=wall, bytes_sent=acc["bytes"],
+    run = Run(server.link, tool, n_images, round=round_, wall=wall, bytes_sent=acc["bytes"],
               image_bytes=acc["image_bytes"], requests=acc["requests"],
-              image_requests=acc["image_requests"], images=acc["images"], exit=code)
+              image_requests=acc["image_requests"], images=acc["images"], processes=processes,
+              exit=max((c for c in codes if c is not None), default=None)
+              if all(c is not None for c in codes) else None)
+    run.cpu = sum(s.get("cpu", 0.0) for s in stats)
+    run.rss_mb = max((s.get("rss_mb", 0.0) for s in stats), default=0.0)
     run.extra["statuses"] = acc["statuses"]
     run.extra["load_before"] = round(load, 2)
     if acc["first"] is not None:
         run.extra["server_span"] = round(acc["last"] - acc["first"], 3)
-    if usage:
-        run.cpu = usage.ru_utime + usage.ru_stime
-        run.rss_mb = usage.ru_maxrss / 1024
-    text = logfile.read_text(errors="replace")
-    m = re.search(r"'elapsed_time_seconds': ([\d.]+)", text)
-    run.crawl = float(m.group(1)) if m else None
-    for key in ("imgprint/followup/requests", "imgprint/followup/bytes", "retry/count",
-                "downloader/exception_count", "imgprint/images/failed"):
-        m = re.search(rf"'{re.escape(key)}': (\d+)", text)
+    crawls = []
+    for logfile in logs:
+        text = logfile.read_text(errors="replace")
+        m = re.search(r"'elapsed_time_seconds': ([\d.]+)", text)
         if m:
-            run.extra[key] = int(m.group(1))
-    run.records = sum(1 for _ in out.open()) if out.exists() else 0
-    if code is None:
+            crawls.append(float(m.group(1)))
+        for key in ("imgprint/followup/requests", "imgprint/followup/bytes", "retry/count",
+                    "downloader/exception_count", "imgprint/images/failed",
+                    "imgprint/content_hash", "imgprint/exif/found"):
+            m = re.search(rf"'{re.escape(key)}': (\d+)", text)
+            if m:
+                run.extra[key] = run.extra.get(key, 0) + int(m.group(1))
+    run.crawl = max(crawls) if crawls else None
+    run.records = sum(sum(1 for _ in out.open()) for out in outs if out.exists())
+    if run.exit is None:
         run.note = f"TIMEOUT after {timeout:.0f} s"
-    elif code != 0:
-        run.note = f"exit {code}"
+    elif run.exit != 0:
+        run.note = f"exit {run.exit}"
     log(f"  wall {run.wall:.2f} s, crawl {run.crawl} s, {run.bytes_sent:,} B, "
-        f"{run.per_image:.2f} req/img, {run.images} images, cpu {run.cpu:.2f} s, "
-        f"rss {run.rss_mb:.0f} MB {run.note} {run.extra}")
+        f"{run.requests} requests ({run.per_image:.2f}/image), {run.images} images, "
+        f"cpu {run.cpu:.2f} s, rss {run.rss_mb:.0f} MB {run.note}")
     return run
 
 
 # -- report ----------------------------------------------------------------------------
-def best_of(n: int, *args, **kw) -> Run:
-    """The fastest of n runs (other processes on a shared machine only slow runs down)."""
-    runs = [measure(*args, **kw) for _ in range(n)]
-    best = min(runs, key=lambda r: (r.note != "", r.wall))
-    if n > 1:
-        best.extra["walls"] = [round(r.wall, 2) for r in runs]
-    return best
+def median_run(runs: list[Run]) -> Run:
+    """A Run of the medians of several (alternating) runs of one tool on one link."""
+    ok = [r for r in runs if not r.note] or runs
+    med = Run(ok[0].link, ok[0].tool, ok[0].site_images, processes=ok[0].processes)
+    for name in ("wall", "bytes_sent", "image_bytes", "requests", "image_requests", "images",
+                 "records", "cpu", "rss_mb"):
+        setattr(med, name, statistics.median(getattr(r, name) for r in ok))
+    crawls = [r.crawl for r in ok if r.crawl is not None]
+    med.crawl = statistics.median(crawls) if crawls else None
+    med.note = "; ".join(sorted({r.note for r in runs if r.note}))
+    med.extra = {"rounds": len(runs), "walls": [round(r.wall, 2) for r in runs],
+                 "cpus": [round(r.cpu, 2) for r in runs]}
+    for key in ("imgprint/followup/requests", "imgprint/content_hash", "imgprint/exif/found"):
+        vals = [r.extra[key] for r in ok if key in r.extra]
+        if vals:
+            med.extra[key] = statistics.median(vals)
+    return med
 
 
-def table(runs: list[Run]) -> str:
-    head = ("| link | tool | wall s | crawl s | server bytes | req/image | CPU s | peak RSS MB "
-            "| images/s | images | notes |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+def table(meds: list[Run]) -> str:
+    head = ("| link | tool | runs | wall s (median) | walls | CPU s | server bytes | requests "
+            "| req/image | images/s | link limit s | wall / limit | peak RSS MB |\n"
+            "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = [head]
-    for r in runs:
-        crawl = f"{r.crawl:.2f}" if r.crawl is not None else "–"
-        fu = r.extra.get("imgprint/followup/requests")
-        load = r.extra.get("load_before")
-        note = "; ".join(x for x in (r.note, f"{fu} follow-ups" if fu else "",
-                                      f"load {load:.1f}" if load is not None else "",
-                                      f"walls {r.extra['walls']}" if "walls" in r.extra else "")
-                        if x)
-        rows.append(f"| {r.link} | {r.tool} | {r.wall:.2f} | {crawl} | {r.bytes_sent:,} | "
-                    f"{r.per_image:.2f} | {r.cpu:.2f} | {r.rss_mb:.0f} | {r.ips:.0f} | "
-                    f"{r.images:,} | {note} |")
+    for r in meds:
+        lim = r.limit()
+        walls = ", ".join(f"{w:.2f}" for w in r.extra.get("walls", []))
+        tool = r.tool if r.processes == 1 else f"{r.tool} ({r.processes} processes)"
+        size = "" if r.site_images == CORPUS_SITE else f", {r.site_images:,} URLs"
+        rows.append(f"| {r.link} | {tool}{size} | {r.extra.get('rounds', 1)} | {r.wall:.2f} | "
+                    f"{walls} | {r.cpu:.2f} | {r.bytes_sent:,.0f} | {r.requests:.0f} | "
+                    f"{r.per_image:.2f} | {r.ips:.0f} | {'–' if lim is None else f'{lim:.2f}'} | "
+                    f"{'–' if lim is None else f'{r.wall / lim:.2f}'} | {r.rss_mb:.0f} |")
     return "\n".join(rows)
 
 
-def ratios(runs: list[Run], tor_conc: int) -> str:
+def prefix_bytes() -> int:
+    """The 10,241-byte prefixes of every image of the corpus site (smaller images whole)."""
+    return sum(min(p.stat().st_size, PREFIX) for p in corpus_images())
+
+
+def goals(meds: list[Run]) -> str:
+    by = {(r.link, r.tool, r.processes, r.site_images): r for r in meds}
     lines = []
-    by = {(r.link, r.tool): r for r in runs if r.site_images == 493}
+
+    def get(link: str, tool: str, procs: int = 1, n: int | None = None) -> Run | None:
+        return by.get((link, tool, procs, CORPUS_SITE if n is None else n))
+
+    prefixes = prefix_bytes()
     for link in LINKS:
-        imp, base = by.get((link, "imgprint")), by.get((link, "baseline"))
-        if not (imp and base):
+        imp, floor, base = get(link, "imgprint"), get(link, "floor"), get(link, "baseline")
+        if not imp or not imp.wall:
             continue
-        lines.append(
-            f"- {link}: wall {imp.wall / base.wall:.3f} (1/{base.wall / imp.wall:.1f}), "
-            f"bytes {imp.bytes_sent / base.bytes_sent:.4f}, CPU {imp.cpu / base.cpu:.3f}, "
-            f"peak RSS {imp.rss_mb / base.rss_mb:.2f}, requests/image "
-            f"{imp.per_image / base.per_image:.2f}")
+        before = get(link, "imgprint before")
+        if before and before.cpu and before.wall:
+            lines.append(f"- {link}: imgprint now / before: wall {imp.wall / before.wall:.2f}x, "
+                         f"CPU {imp.cpu / before.cpu:.2f}x, bytes "
+                         f"{imp.bytes_sent / max(before.bytes_sent, 1):.2f}x, requests "
+                         f"{imp.requests / max(before.requests, 1):.2f}x")
+        parts = [f"- {link}: imgprint {imp.wall:.2f} s wall, {imp.cpu:.2f} s CPU"]
+        if floor:
+            parts.append(f"floor {floor.wall:.2f} s / {floor.cpu:.2f} s "
+                         f"(imgprint/floor: wall {imp.wall / floor.wall:.2f}x, "
+                         f"CPU {imp.cpu / floor.cpu:.2f}x, bytes "
+                         f"{imp.bytes_sent / floor.bytes_sent:.2f}x)")
+        if base:
+            parts.append(f"full download {base.wall:.2f} s (imgprint = 1/{base.wall / imp.wall:.1f}"
+                         f" of it; bytes {imp.bytes_sent / base.bytes_sent:.3f})")
+        lines.append(", ".join(parts))
     lines.append("")
-    lines.append("Goals:")
-    wan_i, wan_b = by.get(("wan", "imgprint")), by.get(("wan", "baseline"))
+    lines.append("Goals (issue 17):")
+    wan_i, wan_b = get("wan", "imgprint"), get("wan", "baseline")
     if wan_i and wan_b:
-        need, limit = link_limit(LINKS["wan"][1], 0.1)
-        lines.append(
-            f"- wan: wall {wan_i.wall:.2f} s vs baseline {wan_b.wall:.2f} s: "
-            f"1/{wan_b.wall / wan_i.wall:.1f} (goal >= 1/20) "
-            f"{'MET' if wan_i.wall * 20 <= wan_b.wall else 'MISSED'}")
-        lines.append(
-            f"- wan: link limit {need:,} B / 2.5 MB/s + 2 RTT = {limit:.2f} s; imgprint wall "
-            f"{wan_i.wall:.2f} s = {wan_i.wall / limit:.2f}x, crawl {wan_i.crawl or 0:.2f} s = "
-            f"{(wan_i.crawl or 0) / limit:.2f}x (goal <= 1.5x)")
-    tor_i, tor_b = by.get(("tor", "imgprint")), by.get(("tor", "baseline"))
+        ok = wan_i.wall * 20 <= wan_b.wall
+        lines.append(f"- wan: imgprint <= 1/20 of the full download: "
+                     f"1/{wan_b.wall / wan_i.wall:.1f} {'MET' if ok else 'MISSED'}")
+    if wan_i:
+        lim = wan_i.limit() or 0.0
+        lines.append(f"- wan: wall within 1.3x the link limit of its own bytes "
+                     f"({wan_i.bytes_sent:,.0f} B: {lim:.2f} s): {wan_i.wall / lim:.2f}x "
+                     f"{'MET' if wan_i.wall <= 1.3 * lim else 'MISSED'}")
+        lines.append(f"- wan: <= 2.45 s (0.65x the replaced tool's 3.75 s on the issue's site;"
+                     f" this is the corpus site): {wan_i.wall:.2f} s "
+                     f"{'MET' if wan_i.wall <= 2.45 else 'MISSED'}")
+    some = wan_i or get("loopback", "imgprint")
+    if some:
+        ratio = some.bytes_sent / prefixes
+        lines.append(f"- bytes <= 1.4x the 10,241-byte prefixes alone ({prefixes:,} B): "
+                     f"{some.bytes_sent:,.0f} B = {ratio:.2f}x "
+                     f"{'MET' if ratio <= 1.4 else 'MISSED'}")
+        lines.append(f"- requests <= 1.45 per image: {some.requests:.0f} / {some.images:.0f} = "
+                     f"{some.per_image:.2f} {'MET' if some.per_image <= 1.45 else 'MISSED'}")
+    tor_i, tor_b = get("tor", "imgprint"), get("tor", "baseline")
     if tor_i and tor_b:
-        need, limit = link_limit(LINKS["tor"][1], 1.0)
-        lines.append(
-            f"- tor (per-host concurrency {tor_conc}): wall 1/{tor_b.wall / tor_i.wall:.1f} of "
-            f"baseline (goal >= 1/10) {'MET' if tor_i.wall * 10 <= tor_b.wall else 'MISSED'}; "
-            f"link limit {limit:.2f} s, imgprint {tor_i.wall / limit:.2f}x")
-    for r in runs:
-        if r.link == "loopback" and r.tool == "imgprint":
-            by_crawl = r.images / r.crawl if r.crawl else 0
-            lines.append(f"- loopback, {r.site_images:,} image URLs: {r.ips:.0f} images/s by wall"
-                         f", {by_crawl:.0f} by crawl time (goal >= 500);"
-                         f" peak RSS {r.rss_mb:.0f} MB")
-    scale = {r.site_images: r for r in runs if r.link == "loopback" and r.tool == "imgprint"}
-    if 10000 in scale and 100000 in scale:
-        q = scale[100000].rss_mb / scale[10000].rss_mb
-        lines.append(f"- peak RSS 100,000 / 10,000 URLs: {q:.2f} (goal <= 1.5) "
-                     f"{'MET' if q <= 1.5 else 'MISSED'}")
+        ok = tor_i.wall * 10 <= tor_b.wall
+        lines.append(f"- tor: imgprint <= 1/10 of the full download: "
+                     f"1/{tor_b.wall / tor_i.wall:.1f} {'MET' if ok else 'MISSED'}")
+    for n in sorted({r.site_images for r in meds if r.link == "loopback"}):
+        imp, floor, two = (get("loopback", "imgprint", 1, n), get("loopback", "floor", 1, n),
+                           get("loopback", "imgprint", 2, n))
+        if imp and floor and imp.images and floor.images:
+            q = imp.ips / floor.ips
+            lines.append(f"- loopback, {n:,} image URLs: imgprint {imp.ips:.0f} images/s, floor "
+                         f"{floor.ips:.0f}: {q:.2f}x (goal >= 0.45x) "
+                         f"{'MET' if q >= 0.45 else 'MISSED'}"
+                         f"; CPU per image {1000 * imp.cpu / imp.images:.2f} ms vs "
+                         f"{1000 * floor.cpu / floor.images:.2f} ms")
+        if two:
+            lines.append(f"- loopback, {n:,} image URLs, two processes: {two.ips:.0f} images/s "
+                         f"(goal >= 500) {'MET' if two.ips >= 500 else 'MISSED'}")
     return "\n".join(lines)
 
 
 def machine() -> str:
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
-    return (f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    mem = next((int(ln.split()[1]) // 1024 // 1024 for ln in Path("/proc/meminfo").read_text()
+                .splitlines() if ln.startswith("MemTotal")), 0)
+    try:
+        import scrapy
+        scrapy_version = scrapy.__version__
+    except ImportError:
+        scrapy_version = "?"
+    nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    return (f"{os.cpu_count()} CPUs ({cpu}), {mem} GB, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, Scrapy {scrapy_version}, {nginx}, load "
+            f"{os.getloadavg()[0]:.1f} at the start (other processes share the machine), "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; CPU and RSS from "
+            f"{'/usr/bin/time -v' if TIME else 'wait4 rusage'}")
+
+
+CORPUS_SITE = 0  # site_images of the corpus site, set in main
+
+
+def rounds_of(tools: list[str], rounds: int) -> list[tuple[int, str]]:
+    """Alternating order: every tool once per round, the order reversed every other
+    round, so drifts in the machine's load fall on every tool alike."""
+    out = []
+    for r in range(rounds):
+        order = tools if r % 2 == 0 else tools[::-1]
+        out += [(r + 1, t) for t in order]
+    return out
 
 
 def main() -> int:
-    global PORT, PROXY_PORT
+    global PORT, PROXY_PORT, CORPUS_SITE
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--links", nargs="*", default=list(LINKS), choices=list(LINKS))
+    ap.add_argument("--tools", nargs="*", default=["floor", "imgprint", "baseline"],
+                    choices=["floor", "imgprint", "baseline"])
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternating rounds per link (medians are reported)")
+    ap.add_argument("--tor-rounds", type=int, default=1,
+                    help="rounds on the tor link (its full download alone takes ~6 min)")
     ap.add_argument("--scale", nargs="*", type=int, default=[],
-                    help="also crawl sites of N image URLs on loopback (imgprint only)")
-    ap.add_argument("--quick", action="store_true", help="no fetch-mode/follow-up variants")
-    ap.add_argument("--no-baseline", action="store_true")
+                    help="also crawl sites of N image URLs on loopback: floor, imgprint, and"
+                         " imgprint as two processes (each half of the seed pages)")
+    ap.add_argument("--variants", action="store_true",
+                    help="also run imgprint's fetch-mode x follow-up variants")
+    ap.add_argument("--no-baseline", action="store_true", help="same as leaving it out of --tools")
     ap.add_argument("--tor-concurrency", type=int, default=16,
-                    help="CONCURRENT_REQUESTS_PER_DOMAIN of both tools on the tor link")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="best of N runs on loopback and wan (a shared machine is noisy)")
+                    help="CONCURRENT_REQUESTS(_PER_DOMAIN) of every tool on the tor link")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per run")
     ap.add_argument("--port", type=int, default=PORT,
                     help="nginx port on 127.0.0.1 (the proxy uses the next one)")
@@ -485,6 +667,9 @@ def main() -> int:
     ap.add_argument("--emulation", choices=("auto", "netem", "proxy"), default="auto")
     ap.add_argument("--project", type=Path, default=ROOT,
                     help="imgprint checkout to run (default: this one), e.g. a `git archive` copy")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="another imgprint checkout run alongside as tool 'imgprint before'"
+                         " (e.g. `git archive` of an older commit), for before/after figures")
     ap.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
                     help="extra setting for the imgprint runs")
     args = ap.parse_args()
@@ -492,6 +677,9 @@ def main() -> int:
     if not shutil.which("nginx"):
         print("nginx not found: apt-get install -y nginx-light (as root)", file=sys.stderr)
         return 2
+    tools = [t for t in args.tools if not (args.no_baseline and t == "baseline")]
+    if args.before:
+        tools.insert(tools.index("imgprint") + 1 if "imgprint" in tools else 0, "imgprint before")
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     use_netem = {"auto": None, "netem": True, "proxy": False}[args.emulation]
@@ -501,41 +689,52 @@ def main() -> int:
     extra = dict(kv.split("=", 1) for kv in args.set)
     project = args.project.resolve()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally/__exit__ code
+    started = machine()
 
     runs: list[Run] = []
-    n_corpus = len(corpus_images())
+    CORPUS_SITE = len(corpus_images())
     try:
         site = build_site(work, None)
         for link in args.links:
-            link_set = dict(extra)
+            link_set: dict[str, str] = {}
             if link == "tor":
-                # One host: the global limit is the per-host one. Both are set because
-                # Scrapy 2.19 on the asyncio reactor does not enforce the per-domain
-                # limit when several requests are queued at once .
+                # One host: the global limit is the per-host one, for every tool.
                 conc = str(args.tor_concurrency)
-                link_set |= {"CONCURRENT_REQUESTS": conc, "CONCURRENT_REQUESTS_PER_DOMAIN": conc,
-                             "DOWNLOAD_TIMEOUT": "180"}
+                link_set = {"CONCURRENT_REQUESTS": conc, "CONCURRENT_REQUESTS_PER_DOMAIN": conc,
+                            "DOWNLOAD_TIMEOUT": "180"}
             with Server(site, link, use_netem) as server:
-                rep = 1 if link == "tor" else args.repeat
-                runs.append(best_of(rep, server, "imgprint", work, n_corpus, args.timeout,
-                                    link_set, project))
-                if not args.quick:
-                    for name, sets in VARIANTS.items():
-                        runs.append(best_of(rep, server, f"imgprint {name}", work, n_corpus,
-                                            args.timeout, link_set | sets, project))
-                if not args.no_baseline:
-                    base_set = {k: v for k, v in link_set.items() if not k.startswith("IMGPRINT")}
-                    runs.append(best_of(rep, server, "baseline", work, n_corpus, args.timeout,
-                                        base_set))
+                rounds = args.tor_rounds if link == "tor" else args.rounds
+                for r, tool in rounds_of(tools, rounds):
+                    sets = link_set | extra if tool == "imgprint" else dict(link_set)
+                    runs.append(measure(server, tool, work, CORPUS_SITE, args.timeout, sets,
+                                        args.before.resolve() if tool == "imgprint before"
+                                        else project, round_=r))
+                if args.variants:
+                    for name, vsets in VARIANTS.items():
+                        runs.append(measure(server, f"imgprint {name}", work, CORPUS_SITE,
+                                            args.timeout, link_set | extra | vsets, project))
         for n in args.scale:
             with Server(build_site(work, n), "loopback", use_netem) as server:
-                runs.append(measure(server, "imgprint", work, n, args.timeout, extra, project))
+                scale_tools = ["floor", "imgprint"] + (["imgprint before"] if args.before else [])
+                plan = [(r, t, 1) for r, t in rounds_of(scale_tools, args.rounds)]
+                plan += [(r, "imgprint", 2) for r in range(1, args.rounds + 1)]
+                for r, tool, procs in plan:
+                    runs.append(measure(server, tool, work, n, args.timeout,
+                                        extra if tool == "imgprint" else {},
+                                        args.before.resolve() if tool == "imgprint before"
+                                        else project, procs, r))
     finally:
-        text = (f"Machine: {machine()}\nimgprint: {project}"
+        groups: dict[tuple, list[Run]] = {}
+        for run in runs:
+            groups.setdefault((run.link, run.tool, run.processes, run.site_images), []).append(run)
+        meds = [median_run(g) for g in groups.values()]
+        text = (f"Machine: {started}\nimgprint: {project}"
                 f" {' '.join(f'-s {k}={v}' for k, v in extra.items())}\nEmulation: "
-                f"{'netsite.sh (netem)' if use_netem else 'latency_proxy.py'}\n\n"
-                + table(runs) + "\n\nimgprint / baseline (defaults, corpus site):\n"
-                + ratios(runs, args.tor_concurrency) + "\n")
+                f"{'netsite.sh (netem)' if use_netem else 'latency_proxy.py'}; links: "
+                + "; ".join(f"{k} = {LINK_TITLES[k]}" for k in args.links)
+                + f"\nCorpus site: {CORPUS_SITE} images, 10,241-byte prefixes "
+                f"{prefix_bytes():,} B\n\n"
+                + table(meds) + "\n\n" + goals(meds) + "\n")
         print(text)
         (work / "results.json").write_text(json.dumps(
             [asdict(r) | {"per_image": r.per_image, "images_per_s": r.ips} for r in runs],

@@ -20,6 +20,8 @@ from urllib.parse import urljoin, urlsplit
 from parsel import Selector
 from w3lib.url import safe_url_string
 
+from imgprint.discovery_stream import stream_refs, truncated_by_depth
+
 IMAGE_EXTENSIONS = frozenset(
     ".jpg .jpeg .jpe .jfif .png .gif .webp .tif .tiff .heic .heif .avif .bmp .jxl".split()
 )
@@ -97,6 +99,19 @@ def css_urls(style: str) -> list[str]:
             for m in _CSS_URL.finditer(style[:MAX_STYLE_CHARS])]
 
 
+def _streamed_image_refs(text: str) -> tuple[list[str], str | None]:
+    found = stream_refs(text)
+    kinds = found.kinds
+    refs = kinds["src"] + kinds["poster"]
+    for srcset in kinds["srcset"]:
+        refs += parse_srcset(srcset)
+    refs += kinds["meta"]
+    for style in kinds["style"]:
+        refs += css_urls(style)
+    refs += [h for h in kinds["a"] if looks_like_image_url(h.strip())]
+    return refs, found.base
+
+
 def _raw_image_refs(sel: Selector) -> list[str]:
     refs: list[str] = []
     refs += _values(sel, "//img/@src | //img/@data-src | //input[@type='image']/@src")
@@ -152,9 +167,20 @@ def absolute_urls(refs: list[str], base: str,
     return list(found), skipped
 
 
-def find_images(sel: Selector, page_url: str, limit: int = 0) -> tuple[list[str], list[str]]:
+def find_images(sel: Selector, page_url: str, limit: int = 0,
+                text: str | None = None) -> tuple[list[str], list[str]]:
     """Image URLs on a page (every form a browser renders; at most `limit`, 0:
-    all) and the refs skipped."""
+    all) and the refs skipped. With the page's `text`, a page nested deeper than
+    lxml's tree can hold is read again without a tree (``discovery_stream``)."""
+    if text is not None and truncated_by_depth(sel, text):
+        refs, href = _streamed_image_refs(text)
+        base = page_url
+        if href and href.strip():
+            try:
+                base = absolute_url(href.strip(), page_url)
+            except ValueError:
+                pass
+        return absolute_urls(refs, base, limit)
     return absolute_urls(_raw_image_refs(sel), base_url(sel, page_url), limit)
 
 

@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from scrapy.http import Response
 
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*$", re.I)
+# At most 19 digits a number (2**63 > 10**18): a server's 4,300-digit number
+# would raise in int() (Python's digit limit) instead of being refused.
+_CONTENT_RANGE = re.compile(
+    r"^\s*bytes\s+(?:(\d{1,19})-(\d{1,19})|\*)\s*/\s*(\d{1,19}|\*)\s*$", re.I)
 
 
 def _text(value: bytes | str) -> str:
@@ -49,6 +52,8 @@ def parse_content_range(value: bytes | str | None) -> tuple[int | None, int | No
 def parse_int(value: bytes | str | None) -> int | None:
     """A non-negative integer header value, or None."""
     try:
+        if value is not None and len(value) > 32:
+            return None  # no real size has that many digits; int() would refuse past 4,300
         n = int(value) if value is not None else None
     except ValueError:
         return None

@@ -4,7 +4,8 @@ Whatever a file, a header or a server says ends up in a record only through
 ``ImageRecord.set``, which passes each value through ``cap_field``:
 
 * a string longer than ``MAX_CHARS`` (1,024; EXIF values ``MAX_EXIF_VALUE``,
-  512; EXIF names ``MAX_EXIF_NAME``, 128) is cut and ends in ``TRUNCATED``
+  1,024, above the longest value of the seed-compatibility reference, 800;
+  EXIF names ``MAX_EXIF_NAME``, 128) is cut and ends in ``TRUNCATED``
   ("…truncated");
 * ``exif`` keeps at most ``MAX_EXIF_TAGS`` (300) tags and ``MAX_EXIF_CHARS``
   (32,768) characters of names and values together; past that, one
@@ -25,7 +26,7 @@ from typing import Any
 
 TRUNCATED = "…truncated"
 MAX_CHARS = 1024
-MAX_EXIF_VALUE = 512
+MAX_EXIF_VALUE = 1024
 MAX_EXIF_NAME = 128
 MAX_EXIF_TAGS = 300
 MAX_EXIF_CHARS = 32 * 1024

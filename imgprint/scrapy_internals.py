@@ -103,6 +103,18 @@ def httpx_handler_class() -> type:
     return cls  # type: ignore[return-value]
 
 
+def slot_load(crawler: Any, request: Any) -> tuple[str, int]:
+    """(download slot key of ``request``, requests of that slot in the downloader
+    now: transferring or waiting in the slot's queue). ``Downloader.slots`` and
+    ``Slot.active`` are undocumented attributes."""
+    downloader = crawler.engine.downloader
+    key = downloader.get_slot_key(request)
+    slots: dict[str, Any] = getattr(downloader, "slots", None) or {}
+    _require(isinstance(slots, dict), "Downloader.slots")
+    slot = slots.get(key)
+    return key, len(getattr(slot, "active", ())) if slot is not None else 0
+
+
 def set_slot_concurrency(crawler: Any, slot: str, concurrency: int) -> None:
     """Concurrency of download slot ``slot`` when it is created (if not set already)."""
     per_slot = getattr(crawler.engine.downloader, "per_slot_settings", None)

@@ -58,6 +58,13 @@ IMGPRINT_DEFAULT_FEED = "output/images-%(time)s.jsonl"
 # Column order (CSV); the fetched bytes are never a field (imgprint.items).
 FEED_EXPORT_FIELDS = FIELDS
 FEED_EXPORT_ENCODING = "utf-8"
+# U+2028/U+2029/U+0085 written as escapes: a feed line is one line for every reader.
+FEED_EXPORTERS = {
+    "jsonlines": "imgprint.exporters.JsonLinesExporter",
+    "jsonl": "imgprint.exporters.JsonLinesExporter",
+    "jl": "imgprint.exporters.JsonLinesExporter",
+    "json": "imgprint.exporters.JsonExporter",
+}
 
 # --- Downloader ---------------------------------------------------------------
 # Scrapy's, with CONCURRENT_REQUESTS_PER_DOMAIN actually enforced.
@@ -133,6 +140,9 @@ TOR_RETRY_TIMES = 3
 TOR_CONCURRENCY_PER_HOST = 4
 TOR_MIDDLEWARE_ENABLED = True
 IMGPRINT_NETGUARD_ENABLED = True
+# The guard again at connect time: the address checked is the address connected
+# to, whatever a second DNS answer says (imgprint.resolver).
+TWISTED_DNS_RESOLVER = "imgprint.resolver.GuardedResolver"
 IMGPRINT_GUARD_PRIVATE = True
 IMGPRINT_PAGE_MAXSIZE = 10 * 1024 * 1024
 # Hostile pages (README, "Reliability"): most image URLs taken from one page,

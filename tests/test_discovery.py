@@ -176,3 +176,14 @@ def test_images_per_page_are_capped():
     page = "".join(f'<img src="/{i}.jpg">' for i in range(5000))
     images, _ = find_images(Selector(text=page), "http://site.test/p", limit=1001)
     assert len(images) == 1001 and images[0] == "http://site.test/0.jpg"
+
+
+def test_images_past_deep_nesting_are_found():
+    """Finding 7: past ~2,030 unclosed nested elements lxml stops (libxml2's
+    depth limit) and every later image was silently dropped."""
+    page = ('<img src="/first.jpg">' + "<div>" * 3000 + '<img src="/deep.jpg">'
+            '<picture><source srcset="/s.jpg 1x"></picture>' + "</div>" * 10
+            + '<img src="/last.jpg">')
+    images, _ = find_images(Selector(text=page), "http://site.test/p", text=page)
+    assert images == ["http://site.test/first.jpg", "http://site.test/deep.jpg",
+                      "http://site.test/last.jpg", "http://site.test/s.jpg"]

@@ -126,3 +126,38 @@ def test_fuzzed_files_are_bounded():
             start = time.monotonic()
             exif_needed(spans, off)
             assert time.monotonic() - start < 2.0, path
+
+
+def _run(reader) -> object:
+    try:
+        tags = exifread.process_file(reader, details=False, extract_thumbnail=False)
+    except Exception as exc:  # noqa: BLE001 - the error is part of the answer
+        return repr(exc)
+    return {k: (str(v), getattr(v, "field_offset", None), getattr(v, "field_length", None))
+            for k, v in tags.items()}
+
+
+def test_buffer_reader_answers_as_the_span_reader():
+    """exifread over `BufferReader` (a buffer of the held bytes) gives what it gives
+    over `SpanReader`: the same tags, offsets and errors, on corpus images as the
+    crawler holds them, whole, and on every fuzzed file whole and cut short."""
+    from imgprint.formats.exif_walk import BufferReader
+    from imgprint.formats.spans import SpanReader
+    from tests.helpers import crawled
+
+    cases = []
+    for path in IMAGES:
+        data = path.read_bytes()
+        cases += [crawled(data), whole(data)]
+    for path in FUZZED:
+        data = path.read_bytes()
+        cut = Spans(len(data) * 3)  # a server that claimed more than it sent
+        cut.add(0, data[: len(data) // 2])
+        cases += [whole(data), cut]
+    compared = 0
+    for spans in cases:
+        off = exif_offset(spans)
+        for base in {0, off} - {None}:
+            assert _run(BufferReader(spans, base)) == _run(SpanReader(spans, base))
+            compared += 1
+    assert compared > 1000

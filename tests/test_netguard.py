@@ -154,3 +154,76 @@ def test_non_public_addresses(address):
 def test_public_addresses(address):
     assert not non_public(address)
 
+
+
+# --- issue 12, findings 8-10 --------------------------------------------------------
+
+
+@pytest.mark.parametrize("address", [
+    "::7f00:1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "::ffff:0:7f00:1", "fec0::1",
+    "2002:a00:1::1", "64:ff9b::a00:1", "64:ff9b:1::5db8:d822",
+])
+def test_ipv6_forms_embedding_private_ipv4(address):
+    """Finding 9: IPv4-compatible, NAT64, 6to4, IPv4-translated and site-local forms."""
+    assert non_public(address)
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::5db8:d822", "2002:5db8:d822::1"])
+def test_ipv6_forms_embedding_public_ipv4(address):
+    assert not non_public(address)
+
+
+def _guard(*seeds: str):
+    import asyncio
+    from types import SimpleNamespace
+    from urllib.parse import urlsplit
+
+    from imgprint.middlewares.netguard import NetGuardMiddleware
+    from tests.helpers import project_crawler
+
+    crawler = project_crawler()
+    crawler.stats = SimpleNamespace(inc_value=lambda *a, **k: None)
+    crawler.spider = SimpleNamespace(seed_hosts={urlsplit(s).hostname for s in seeds})
+    middleware = NetGuardMiddleware(crawler)
+
+    def check(url: str) -> str:
+        from scrapy import Request
+        try:
+            asyncio.run(middleware.process_request(Request(url)))
+        except Exception as exc:  # noqa: BLE001 - the refusal is the answer
+            return str(exc)
+        return "allowed"
+
+    return check
+
+
+def test_seed_exemption_is_the_seed_host_on_any_port():
+    """Finding 9: the exemption covers every port of a seed host (whoever seeds a
+    private host vouches for that machine), and no other spelling of it."""
+    check = _guard("http://127.0.0.1:8000/")
+    assert check("http://127.0.0.1:8000/a.jpg") == "allowed"
+    assert check("http://127.0.0.1:6379/a.jpg") == "allowed"
+    assert check("http://[::7f00:1]:8000/a.jpg").startswith("refused: ")
+    assert check("http://[::ffff:0:7f00:1]:8000/a.jpg").startswith("refused: ")
+
+
+def test_a_seed_written_with_a_trailing_dot_is_a_seed():
+    """Finding 9: a seed host spelled with a trailing dot was "not a seed host"."""
+    check = _guard("http://127.0.0.1.:8000/")
+    assert check("http://127.0.0.1:8000/a.jpg") == "allowed"
+    assert check("http://127.0.0.1.:8000/a.jpg") == "allowed"
+    assert _guard("http://127.0.0.1:8000/")("http://127.0.0.1.:8000/a.jpg") == "allowed"
+
+
+def test_remote_control_is_off():
+    """Finding 10: Scrapy 2.19's remote-control extension (runs Python sent to a
+    localhost endpoint) is off, like Telnet."""
+    from scrapy.exceptions import NotConfigured
+    from scrapy.extensions.remote_control import RemoteControl
+
+    from tests.helpers import project_crawler
+
+    crawler = project_crawler()
+    assert crawler.settings.getbool("REMOTE_CONTROL_ENABLED") is False
+    with pytest.raises(NotConfigured):
+        RemoteControl.from_crawler(crawler)

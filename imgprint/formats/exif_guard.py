@@ -6,7 +6,12 @@ tags tiled a TIFF's strip and put 166 KB of pixels into one feed line. So
 before the tags become strings, every tag whose value bytes overlap the image
 data that the same TIFF structure declares -- strips (StripOffsets/
 StripByteCounts), tiles (TileOffsets/TileByteCounts) and the JPEG thumbnail
-(JPEGInterchangeFormat/Length) of IFD0 and IFD1 -- is dropped. What is left
+(JPEGInterchangeFormat/Length) of IFD0 and IFD1 -- is dropped, once such
+values cover more than ``MAX_OVERLAP`` (128) bytes in more than ``MAX_STRAY``
+(8) tags. Corrupt files have a few stray values over their pixels, which the
+seed tool reported too and seed compatibility keeps; they are bounded by the
+per-value cap (1,024 characters), so at most ~8 KB of a record can come from
+image data that way, against 166 KB before. What is left
 is capped per value and in total by ``imgprint.record_caps`` when the record
 is built.
 """
@@ -21,6 +26,11 @@ from .tiff_ifd import IFD, header, read_ifd
 
 #: (offsets tag, byte counts tag) pairs that locate image data in an IFD.
 _DATA_TAGS = ((273, 279), (324, 325), (0x201, 0x202))
+#: Image data EXIF values may overlap before they are dropped: bytes in all
+#: (the record's sample size), or stray tags (the corpus's mutated TIFFs have
+#: up to 5, which the seed tool reported).
+MAX_OVERLAP = 128
+MAX_STRAY = 8
 #: Strips or tiles read per IFD.
 MAX_PIECES = 4096
 
@@ -65,6 +75,7 @@ def image_data_tags(spans: Spans, base: int, tags: dict[str, Any]) -> set[str]:
     if not ranges:
         return set()
     bad = set()
+    overlap = 0
     for name, tag in tags.items():
         start = getattr(tag, "field_offset", None)
         length = getattr(tag, "field_length", 0) or 0
@@ -72,7 +83,11 @@ def image_data_tags(spans: Spans, base: int, tags: dict[str, Any]) -> set[str]:
             lo, hi = base + start, base + start + length
             if any(lo < e and s < hi for s, e in ranges):
                 bad.add(name)
-    return bad
+                overlap += length
+    # A few stray values over the pixels (corrupt files have them; exifread and
+    # the seed tool report them) are kept: at most MAX_STRAY tags, each capped
+    # at 1,024 characters in the record (imgprint.record_caps).
+    return bad if overlap > MAX_OVERLAP and len(bad) > MAX_STRAY else set()
 
 
 def without_image_data(spans: Spans, base: int, strings: dict[str, str]) -> dict[str, str]:

@@ -42,7 +42,13 @@ def walk(spans: Spans) -> tuple[list[Segment], int | None]:
     when it reached SOS/EOI or ran out of file).
 
     Like libjpeg's next_marker, bytes that are not a marker are skipped, so a
-    wrong length field costs a resync rather than the rest of the header."""
+    wrong length field costs a resync rather than the rest of the header.
+    Planning, facts and the coded data all walk: once per bytes held (the list
+    is shared: callers only read it)."""
+    return spans.memo("jpeg_walk", lambda: _walk(spans))
+
+
+def _walk(spans: Spans) -> tuple[list[Segment], int | None]:
     segs: list[Segment] = []
     pos = 2
     end = spans.size

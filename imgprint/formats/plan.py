@@ -16,11 +16,12 @@ from .spans import MAX_SPAN, Range, Spans
 #: a request costs a round trip). Measured over the corpus site's 253 images of
 #: at least 20,480 bytes, default budgets (follow-up bytes / requests; content
 #: hashes 187 at every gap): 4 KiB 1.141 MB / 236; 8 KiB 1.141 MB / 232;
-#: 16 KiB 1.223 MB / 226; 32 KiB 1.333 MB / 222. Past 8 KiB a request saved
-#: costs 14 KB or more: more than a round trip is worth on 100 ms / 20 Mbit/s at
-#: 64 in flight (1.6 ms = 4 KB), about what it is worth on the Tor-like link
-#: (1 s / 16 in flight at 2 Mbit/s = 16 KB).
-MERGE_GAP = 8192
+#: 16 KiB 1.223 MB / 226; 32 KiB 1.333 MB / 222. From 8 to 16 KiB a request
+#: saved costs 14 KB: about what a round trip is worth on the Tor-like link
+#: (1 s / 16 in flight at 2 Mbit/s = 16 KB), more than on 100 ms / 20 Mbit/s
+#: (4 KB at 64 in flight); but below 16 KiB one EXIF value of a multi-page TIFF
+#: no longer rides along (bench/metadata_recall.py: 1 tag of 6,565), so 16 KiB.
+MERGE_GAP = 16384
 
 
 def clean(spans: Spans, raw: list[Range]) -> list[Range]:
@@ -88,11 +89,15 @@ def next_fetch(spans: Spans, budget_bytes: int, content_bytes: int = 0,
 
     Metadata (`needed`) comes first; the spans of `wanted` (coded data,
     thumbnail, first progressive scan) ride along when they are close to it,
-    and are asked for on their own once the metadata is complete (or, with
-    `metadata` False, whatever the metadata still lacks)."""
-    todo = needed(spans) if metadata else []
+    and are asked for on their own once the metadata is complete. With
+    `metadata` False, only the spans of `wanted` start a Range (the metadata's
+    own requests are spent); what the metadata lacks rides along if close."""
+    todo = needed(spans)
     extra = (wanted(spans, content_bytes, thumbnail_bytes, scan_bytes)
              if content_bytes or thumbnail_bytes or scan_bytes else [])
+    ride: list[Range] = []
+    if not metadata:
+        todo, ride = [], todo
     if todo:
         start, end = todo[0]
         if end - start > budget_bytes:
@@ -105,7 +110,7 @@ def next_fetch(spans: Spans, budget_bytes: int, content_bytes: int = 0,
             return None
     else:
         return None
-    others = sorted(todo[1:] + extra)
+    others = sorted(todo[1:] + extra + ride)
     for s, e in others:
         if e <= end:
             continue

@@ -8,6 +8,7 @@ image data we fetch the last few KB and chain chunks backwards from IEND.
 
 from __future__ import annotations
 
+import re
 import struct
 
 from .chunks import Chunk, chain_back, coded_needed
@@ -18,6 +19,8 @@ MAX_CHUNKS = 10_000
 HOP_WINDOW = 4096
 TAIL = 4096
 _XMP_KEY = b"XML:com.adobe.xmp\0"
+#: Where a chunk type (four ASCII letters) starts, for the backward search.
+_TYPE = re.compile(rb"(?=[A-Za-z]{4})")
 
 
 def _is_type(t: bytes) -> bool:
@@ -63,11 +66,17 @@ def tail_chunks(spans: Spans, floor: int) -> tuple[list[Chunk], bool]:
     `floor`, where the forward walk stopped) so nothing between is unseen."""
     if spans.size is None:
         return [], False
-    return chain_back(spans, spans.size, floor, 12, _ends_at, frozenset({b"IDAT", b"fdAT"}))
+    return chain_back(spans, spans.size, floor, 12, _ends_at, frozenset({b"IDAT", b"fdAT"}),
+                      _TYPE, 4)
 
 
 def _all_chunks(spans: Spans) -> tuple[list[Chunk], bool]:
     """The chunks seen from the front and the back; whether none can be missing."""
+    # EXIF, facts and planning all ask; the backward search is the costly part.
+    return spans.memo("png_chunks", lambda: _find_all_chunks(spans))
+
+
+def _find_all_chunks(spans: Spans) -> tuple[list[Chunk], bool]:
     chunks, stuck, in_idat = walk(spans)
     if stuck is None:
         return chunks, True

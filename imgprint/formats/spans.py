@@ -259,7 +259,8 @@ class SpanReader(io.RawIOBase):
             size = max(0, length - self._pos)
         size = min(size, max(0, length - self._pos))
         start = self._base + self._pos
-        self.reads_left -= 1
+        if size > 0:  # reads at the end cost nothing: not counted
+            self.reads_left -= 1
         if self.reads_left < 0 or self.bytes_left <= 0:
             raise ReadBudgetExceeded("read budget of one walk exceeded")
         if self.on_read is not None and size > 0:

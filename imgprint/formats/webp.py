@@ -8,6 +8,7 @@ chunks backwards from the RIFF end.
 
 from __future__ import annotations
 
+import re
 import struct
 
 from .chunks import Chunk, chain_back, coded_needed
@@ -18,6 +19,8 @@ MAX_CHUNKS = 100_000
 HOP_WINDOW = 4096
 TAIL = 8192
 _IMAGE = (b"VP8 ", b"VP8L", b"ANMF", b"ALPH")
+#: Where a FourCC (ASCII letters, digits, spaces) starts, for the backward search.
+_FOURCC = re.compile(rb"(?=[0-9A-Za-z ]{4})")
 
 
 def _is_fourcc(t: bytes) -> bool:
@@ -67,7 +70,7 @@ def tail_chunks(spans: Spans, floor: int) -> tuple[list[Chunk], bool]:
     end = _end(spans)
     if end is None:
         return [], False
-    return chain_back(spans, end, floor, 8, _ends_at, frozenset(_IMAGE))
+    return chain_back(spans, end, floor, 8, _ends_at, frozenset(_IMAGE), _FOURCC, 0)
 
 
 def _flags(spans: Spans) -> int | None:

@@ -22,8 +22,9 @@ from imgprint.formats.spans import SpanReader, Spans
 logging.getLogger("exifread").setLevel(logging.CRITICAL)
 
 JXL_SIGNATURE = b"\0\0\0\x0cJXL \r\n\x87\n"
-#: Reads the fallback walk may do: the seed tool's prefix holds 10,241 bytes.
-FALLBACK_READS = 5000
+#: Reads the fallback walk may do (exifread reads array values one by one: a
+#: real 10,241-byte prefix can take several thousand).
+FALLBACK_READS = 100_000
 # Binary blobs the seed tool did not store.
 BLOB_TAGS = frozenset({"JPEGThumbnail", "TIFFThumbnail"})
 

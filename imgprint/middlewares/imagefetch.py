@@ -46,9 +46,11 @@ from scrapy import Request, signals
 from scrapy.exceptions import StopDownload
 from scrapy.http import Headers, Response
 
+from imgprint import formats
 from imgprint.config import Config
 from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES
 from imgprint.formats import Spans
+from imgprint.formats.signatures import SNIFF_BYTES
 from imgprint.http import (
     content_encoding,
     is_image_type,
@@ -88,10 +90,13 @@ class ImageResponse(Response):
         self.image = image
 
 
-def is_image_answer(request: Request, headers: Any) -> bool:
+def is_image_answer(request: Request, headers: Any, body: bytes = b"") -> bool:
+    """An image request's answer, or a seed's that is an image by its Content-Type
+    or, whatever the Content-Type says (octet-stream, text/html), by its bytes."""
     meta = request.meta
     return bool(meta.get(IMAGE_KEY)) or (
-        bool(meta.get(SNIFF_KEY)) and is_image_type(headers.get(b"Content-Type")))
+        bool(meta.get(SNIFF_KEY)) and (is_image_type(headers.get(b"Content-Type"))
+                                       or formats.sniff(body[:SNIFF_BYTES]) is not None))
 
 
 def stop_at(request: Request, default: int) -> int:
@@ -132,6 +137,7 @@ class ImageFetchMiddleware:
                              config.hash_followups)
         # Per attempt: a retry is a new Request object, so it starts afresh.
         self._received: WeakKeyDictionary[Request, list[int | None]] = WeakKeyDictionary()
+        self._sniffing: WeakKeyDictionary[Request, int | None] = WeakKeyDictionary()
         crawler.signals.connect(self.headers_received, signal=signals.headers_received)
         crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
 
@@ -150,11 +156,21 @@ class ImageFetchMiddleware:
     # -- while the answer arrives -------------------------------------------------
     def headers_received(self, headers: Any, body_length: Any, request: Request,
                          spider: Any) -> None:
+        expected = body_length if isinstance(body_length, int) and body_length >= 0 else None
         if is_image_answer(request, headers):
-            expected = body_length if isinstance(body_length, int) and body_length >= 0 else None
             self._received[request] = [0, expected]
+        elif request.meta.get(SNIFF_KEY):
+            self._sniffing[request] = expected  # an image only its bytes can tell
 
     def bytes_received(self, data: bytes, request: Request, spider: Any) -> None:
+        if request in self._sniffing:
+            expected = self._sniffing.pop(request)
+            if formats.sniff(data[:SNIFF_BYTES]) is None:
+                return
+            # A seed that is an image under another Content-Type: cut it at the
+            # byte budget and keep it out of the HTTP cache like any image.
+            request.meta["dont_cache"] = True
+            self._received[request] = [0, expected]
         state = self._received.get(request)
         if state is None:
             return
@@ -169,7 +185,7 @@ class ImageFetchMiddleware:
 
     # -- the answer ---------------------------------------------------------------
     async def process_response(self, request: Request, response: Response) -> Any:
-        if not is_image_answer(request, response.headers):
+        if not is_image_answer(request, response.headers, response.body):
             return response
         encoding = content_encoding(response)
         if encoding:

@@ -5,10 +5,16 @@ Downloader middleware. For every request it is about to let through it:
 * refuses URL schemes other than ``http``/``https``;
 * resolves the host with the crawler's own resolver and refuses the request
   when any address is loopback, private, link-local, multicast, reserved or
-  otherwise not globally routable -- unless the host is a seed URL's host
-  (``spider.seed_hosts``). The address checked is the one connected to: the
-  lookup goes through Scrapy's resolver, whose cache (``DNSCACHE_ENABLED``) the
-  HTTP/1.1 handler then reads. IP literals are checked without a lookup.
+  otherwise not globally routable (``imgprint.addresses``, IPv6 forms that
+  embed an IPv4 address included) -- unless the host is a seed URL's host
+  (``spider.seed_hosts``), on any port: whoever seeds a private host vouches
+  for that machine, and sites (and this project's tests) serve images from
+  another port of the page's host. Host names compare without a trailing dot
+  and in lower case. IP literals are checked without a lookup.
+  The lookup here gives the refusal its message; the address actually
+  connected to is checked again at connect time by ``imgprint.resolver``
+  (DNS rebinding: a second lookup of the same name, or of its spelling with a
+  trailing dot, may answer differently).
   ``.onion`` hosts are exempt (they are never resolved locally), and so are the
   names in requests routed through Tor (``TOR_ALL``): a local lookup would leak
   them, and Tor itself refuses private addresses. IP literals are still checked;
@@ -34,10 +40,10 @@ Stats: ``imgprint/guard/refused/scheme``, ``imgprint/guard/refused/address``,
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.exceptions import CannotResolveHostError, IgnoreRequest, NotConfigured
@@ -47,9 +53,12 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IResolutionReceiver
 from zope.interface import implementer
 
+from imgprint.addresses import ip_literal, non_public
 from imgprint.config import Config
 from imgprint.http import is_image_type
 from imgprint.middlewares.tor import is_onion, uses_tor
+from imgprint.resolver import GuardedResolver, allow_private, host_key
+from imgprint.resolver import guard as guard_connections
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -63,21 +72,6 @@ class AddressRefused(IgnoreRequest):
     """The guard would not let this request reach the network."""
 
 
-def non_public(address: str) -> bool:
-    """True for any address a crawler has no business connecting to."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
-
-
-def ip_literal(host: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        return None
-
-
 def refusal(host: str, addresses: list[str], seed_hosts: Collection[str]) -> str | None:
     """Why the guard refuses to connect to ``host`` at ``addresses``, or None.
 
@@ -86,7 +80,7 @@ def refusal(host: str, addresses: list[str], seed_hosts: Collection[str]) -> str
     operator named it.
     """
     bad = [a for a in addresses if non_public(a)]
-    if not bad or host in seed_hosts:
+    if not bad or host_key(host) in {host_key(h) for h in seed_hosts}:
         return None
     shown = host if ip_literal(host) is not None else f"{host} ({', '.join(bad)})"
     return f"{shown} is not a public address and not a seed host"
@@ -110,9 +104,13 @@ class _Addresses:
 
 async def resolve(host: str, port: int) -> list[str]:
     """Every address the crawler's resolver gives for ``host``, as the
-    HTTP/1.1 handler's HostnameEndpoint will see them."""
+    HTTP/1.1 handler's HostnameEndpoint will see them (unchecked: the guard
+    refuses with its own message)."""
     from twisted.internet import reactor
 
+    simple = getattr(reactor, "resolver", None)
+    if isinstance(simple, GuardedResolver):
+        return [await maybe_deferred_to_future(simple.unchecked(host))]
     receiver = _Addresses()
     reactor.nameResolver.resolveHostName(receiver, host, portNumber=port)
     return await maybe_deferred_to_future(receiver.done)
@@ -128,6 +126,8 @@ class NetGuardMiddleware:
         self.tor_all = config.tor_all
         self.guard_private = config.guard_private
         self.page_maxsize = config.page_maxsize
+        if self.guard_private:
+            guard_connections(crawler)  # the connect-time check (imgprint.resolver)
         crawler.signals.connect(self.headers_received, signal=signals.headers_received)
 
     @classmethod
@@ -151,12 +151,15 @@ class NetGuardMiddleware:
         if scheme not in ALLOWED_SCHEMES:
             raise self.refuse(request, "scheme", f"URL scheme {scheme!r} is not http(s)")
         guard = meta.get("imgprint_guard_private", self.guard_private)
+        if meta.get("proxy"):  # set by the operator's code, never by a page
+            allow_private(self.crawler, urlsplit(meta["proxy"]).hostname or "")
         if not guard:
+            # Vouched for: the connect-time check must let it through too.
+            allow_private(self.crawler, url.hostname or "")
             return
-        host = (url.hostname or "").rstrip(".").lower()
+        host = host_key(url.hostname or "")
         if is_onion(host):
             return
-        seed_hosts = getattr(self.crawler.spider, "seed_hosts", None) or set()
         literal = ip_literal(host)
         if literal is not None:
             addresses = [literal]
@@ -171,10 +174,11 @@ class NetGuardMiddleware:
                 # up again) means a second lookup can never answer differently.
                 raise CannotResolveHostError(f"no address for {host}")
             self.stats.inc_value("imgprint/guard/resolved")
-        reason = refusal(host, addresses, seed_hosts)
+        seeds = getattr(self.crawler.spider, "seed_hosts", None) or ()
+        reason = refusal(host, addresses, seeds)
         if reason:
             raise self.refuse(request, "address", reason)
-        if host in seed_hosts and any(non_public(a) for a in addresses):
+        if any(non_public(a) for a in addresses):
             self.stats.inc_value("imgprint/guard/seed_host_private")
 
     def headers_received(self, headers: Any, body_length: Any, request: Request, spider: Any):

@@ -165,11 +165,21 @@ class ImagesSpider(RenderingMixin, Spider):
 
     def resumed_requests(self) -> Iterator[Request]:
         """What earlier runs of this job discovered but did not finish."""
-        for url, depth in self.resume.pending_pages.items():
-            yield self.page_request(url, depth, resumed=True)
+        # Every resumed image is pending before the first resumed page can be
+        # parsed: a page that is fast now must find them there, or it requests
+        # them again and the image gets two records.
         for url, on_pages in self.resume.pending_images.items():
             self._pending[url] = on_pages
+        for url, depth in self.resume.pending_pages.items():
+            yield self.page_request(url, depth, resumed=True)
+        for url in self.resume.pending_images:
             yield self._image_request(url, dont_filter=True)
+
+    def _recorded(self, url: str) -> None:
+        """A resumed image's record is written: its request bypassed the
+        dupefilter (dont_filter), so pages parsed later must see it as recorded."""
+        if url in self.resume.pending_images:
+            self.resume.recorded.add(url)
 
     def page_request(self, url: str, depth: int, resumed: bool = False) -> Request:
         if not resumed:
@@ -215,7 +225,8 @@ class ImagesSpider(RenderingMixin, Spider):
             return
         stats.inc_value("imgprint/pages")
         cap = self.config.max_images_per_page
-        images, skipped = find_images(response.selector, response.url, cap + 1 if cap else 0)
+        images, skipped = find_images(response.selector, response.url, cap + 1 if cap else 0,
+                                      text=response.text)
         if skipped:
             stats.inc_value("imgprint/images/skipped_scheme", len(skipped))
             self.logger.debug("Skipped non-http(s) or malformed image refs on %s: %s",
@@ -302,6 +313,7 @@ class ImagesSpider(RenderingMixin, Spider):
         url = original_url(response.request)
         image = response.image if isinstance(response, ImageResponse) else self._error(response)
         record = ImageRecord(url, pages=self._pending.pop(url, []))
+        self._recorded(url)
         self._update_room()
         record.set(image_size=image.size, etag=image.etag, content_type=image.content_type,
                    http_status=image.status, bytes_fetched=image.bytes,
@@ -332,6 +344,7 @@ class ImagesSpider(RenderingMixin, Spider):
         record = ImageRecord(url, pages=self._pending.pop(url, []))
         if request.meta.get(FOUND_BY_KEY):
             record.set(found_by=request.meta[FOUND_BY_KEY])
+        self._recorded(url)
         self._update_room()
         record.set(error=describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")))
         return record

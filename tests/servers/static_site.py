@@ -29,6 +29,26 @@ class Status(resource.Resource):
         return f"status {code}\n".encode()
 
 
+class Slow(resource.Resource):
+    """A page answered after a pause (``--slow NAME=SECONDS``)."""
+
+    isLeaf = True
+
+    def __init__(self, path: str, seconds: float):
+        super().__init__()
+        self.path, self.seconds = path, seconds
+
+    def render(self, request):
+        def answer():
+            request.setHeader(b"Content-Type", b"text/html")
+            with open(self.path, "rb") as f:
+                request.write(f.read())
+            request.finish()
+
+        reactor.callLater(self.seconds, answer)
+        return server.NOT_DONE_YET
+
+
 class LoggingSite(server.Site):
     def __init__(self, root, logfile):
         super().__init__(root)
@@ -54,12 +74,16 @@ def main() -> None:
     ap.add_argument("--log", required=True)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--type", action="append", default=[], help="EXT=MIME, e.g. .fuzzed=image/jpeg")
+    ap.add_argument("--slow", action="append", default=[], help="NAME=SECONDS: answer late")
     args = ap.parse_args()
     root = static.File(args.root)
     for item in args.type:
         ext, mime = item.split("=", 1)
         root.contentTypes[ext] = mime
     root.putChild(b"status", Status())
+    for item in args.slow:
+        name, seconds = item.split("=", 1)
+        root.putChild(name.encode(), Slow(f"{args.root}/{name}", float(seconds)))
     site = LoggingSite(root, open(args.log, "a", buffering=1))
     endpoint = endpoints.TCP4ServerEndpoint(reactor, args.port, interface="127.0.0.1")
     port = endpoint.listen(site)
