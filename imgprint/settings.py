@@ -145,7 +145,7 @@ IMGPRINT_NETGUARD_ENABLED = True
 TWISTED_DNS_RESOLVER = "imgprint.resolver.GuardedResolver"
 IMGPRINT_GUARD_PRIVATE = True
 IMGPRINT_PAGE_MAXSIZE = 10 * 1024 * 1024
-# Hostile pages (README, "Reliability"): most image URLs taken from one page,
+# Hostile pages (docs/reliability.md): most image URLs taken from one page,
 # most pages scheduled per crawl depth past the seeds (0: no cap), and most
 # requests of one site in the downloader at once (imgprint.scheduler; 0: no cap).
 IMGPRINT_MAX_IMAGES_PER_PAGE = 1000

