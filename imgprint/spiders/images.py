@@ -33,12 +33,10 @@ seed that is an image gets an image record (``imgprint.failures.failed_seed_imag
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
-from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
@@ -56,13 +54,12 @@ from imgprint.middlewares.imagefetch import (
     fetched_from,
 )
 from imgprint.render.page import RENDER_KEY
-from imgprint.render.spider import FOUND_BY_KEY, PAGE_KEY, RenderingMixin
+from imgprint.render.spider import FOUND_BY_KEY, RenderingMixin
 from imgprint.resume import ResumeState
-from imgprint.urlfile import UrlFileError, check_url, read_url_file
+from imgprint.spiders.late import LateRecordsMixin
+from imgprint.spiders.seeds import SeedsMixin
 
 PAGE_PRIORITY = 1
-# Seed pages in flight at once when IMGPRINT_MAX_PENDING_IMAGES applies.
-PAGE_WINDOW = 16
 DEPTH_KEY = "imgprint_depth"
 
 
@@ -72,7 +69,7 @@ def original_url(request: Request | None) -> str:
     return request.meta.get("redirect_urls", [request.url])[0]
 
 
-class ImagesSpider(RenderingMixin, Spider):
+class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, Spider):
     name = "images"
     config: Config
     page_priority = PAGE_PRIORITY
@@ -117,63 +114,6 @@ class ImagesSpider(RenderingMixin, Spider):
 
     def _signal(self, signal: object, **kwargs: Any) -> list[tuple[Any, Any]]:
         return self.crawler.signals.send_catch_log(signal=signal, spider=self, **kwargs)
-
-    # -- seeds -------------------------------------------------------------------
-    def seed_urls(self) -> list[str]:
-        if self.args.url:
-            reason = check_url(self.args.url)
-            if reason:
-                raise UrlFileError(f"-a url={self.args.url!r}: {reason}")
-            return [self.args.url]
-        path = self.args.urls or self.config.urls_file
-        urls, bad = read_url_file(path)
-        for line in bad:
-            self.logger.warning("%s: %s (skipped)", path, line)
-        self.crawler.stats.set_value("imgprint/seeds/bad_lines", len(bad))
-        return urls
-
-    async def start(self) -> AsyncIterator[Request]:
-        try:
-            seeds = self.seed_urls()
-        except UrlFileError as exc:
-            self.fatal = str(exc)
-            self.logger.error("%s", exc)
-            return
-        self.crawler.stats.set_value("imgprint/seeds", len(seeds))
-        self.seed_hosts = {urlsplit(u).hostname or "" for u in seeds}
-        for _, state in self._signal(imgprint_signals.resume_requested):
-            if isinstance(state, ResumeState):
-                self.resume = state
-        for request in self.resumed_requests():
-            yield request
-        for url in seeds:
-            if url not in self.resume.pages:
-                # Memory stays flat on big seed lists: Scrapy takes start
-                # requests as fast as they come and pages outrank images, so
-                # without this every seed page would be parsed first and all
-                # their image requests would wait in memory at once.
-                self._update_room()
-                await self._room.wait()
-                yield self.page_request(url, depth=0)
-
-    def _update_room(self) -> None:
-        limit = self.config.max_pending_images
-        if not limit or (len(self._pending) <= limit and self._open_pages < PAGE_WINDOW):
-            self._room.set()
-        else:
-            self._room.clear()
-
-    def resumed_requests(self) -> Iterator[Request]:
-        """What earlier runs of this job discovered but did not finish."""
-        # Every resumed image is pending before the first resumed page can be
-        # parsed: a page that is fast now must find them there, or it requests
-        # them again and the image gets two records.
-        for url, on_pages in self.resume.pending_images.items():
-            self._pending[url] = on_pages
-        for url, depth in self.resume.pending_pages.items():
-            yield self.page_request(url, depth, resumed=True)
-        for url in self.resume.pending_images:
-            yield self._image_request(url, dont_filter=True)
 
     def _recorded(self, url: str) -> None:
         """A resumed image's record is written: its request bypassed the
@@ -348,42 +288,3 @@ class ImagesSpider(RenderingMixin, Spider):
         self._update_room()
         record.set(error=describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")))
         return record
-
-    # -- records written outside a callback ---------------------------------------
-    def _emit_late(self, record: ImageRecord) -> None:
-        """Send a record to the pipelines now (no response produced it)."""
-        engine = self.crawler.engine
-        task = asyncio.ensure_future(engine.scraper.start_itemproc_async(record, response=None))
-        self._late.add(task)
-        task.add_done_callback(self._late.discard)
-
-    def _request_dropped(self, request: Request, spider: Spider) -> None:
-        if request.callback == self.parse:
-            self._open_pages -= 1  # a page seen before: it will not be parsed
-            self._update_room()
-            return
-        if request.meta.get(RENDER_KEY):
-            self._page_done(request.meta.get(PAGE_KEY, request.url))
-            return
-        if not request.meta.get(IMAGE_KEY):
-            return
-        redirects = request.meta.get("redirect_urls")
-        if redirects:
-            # The image redirected to a URL fetched before (a loop, or another
-            # image's URL): its record is written here, or it would be lost.
-            self.crawler.stats.inc_value("imgprint/images/redirect_seen")
-            record = ImageRecord(redirects[0], pages=self._pending.pop(redirects[0], []))
-            record.set(final_url=request.url,
-                       error=f"redirected to {request.url}, which was already fetched"
-                       " (redirect loop, or the URL of another image)")
-            self._emit_late(record)
-        else:
-            pages = self._pending.pop(request.url, None)
-            if pages:
-                self.crawler.stats.inc_value("imgprint/images/seen_before")
-                self._emit_late(ImageRecord.sighting(request.url, pages))
-        self._update_room()
-
-    def _spider_idle(self, spider: Spider) -> None:
-        if self._late:
-            raise DontCloseSpider
