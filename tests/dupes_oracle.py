@@ -9,32 +9,21 @@ pair and is the ground truth for both.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, combinations, product
 
-from imgprint.dupes.near import ball_masks, block_spans
+from imgprint.dupes.near import ball_masks, block_spans, plan
+
+
+def python_probe_cost(n: int, width: int) -> float:
+    """A pure-Python search probes once per occupied key and mask: at most
+    ``min(n, 2**width)`` keys per mask, instead of numpy's n/2 gathers."""
+    return min(n, 2**width)
 
 
 def plan_python(n: int, distance: int) -> tuple[int, int]:
-    """:func:`imgprint.dupes.near.plan` with the probing cost of a Python loop.
-
-    A pure-Python search probes once per occupied key and mask, at most
-    ``min(n, 2**width)`` keys per mask, instead of numpy's n/2 gathers.
-    """
-    best: tuple[float, int] = (math.inf, 3)
-    for m in range(3, 17):
-        r = distance // m
-        cost = 0.0
-        for _, width in block_spans(m):
-            if r >= width:
-                cost = math.inf
-                break
-            v = sum(math.comb(width, k) for k in range(r + 1))
-            cost += v * (min(n, 2**width) + n * n / 2 ** (width + 1))
-        best = min(best, (cost, m))
-    m = best[1]
-    return m, distance // m
+    """:func:`imgprint.dupes.near.plan` with the probing cost of a Python loop."""
+    return plan(n, distance, python_probe_cost)
 
 
 def near_pairs_python(values: Sequence[int], distance: int,

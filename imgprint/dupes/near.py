@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING
@@ -62,14 +62,21 @@ def block_spans(m: int, bits: int = PHASH_BITS) -> list[tuple[int, int]]:
     return out
 
 
-def plan(n: int, distance: int) -> tuple[int, int]:
+def numpy_probe_cost(n: int, width: int) -> float:
+    """Probing one mask costs n/2: numpy gathers over all values."""
+    return n / 2
+
+
+def plan(n: int, distance: int,
+         probe_cost: Callable[[int, int], float] = numpy_probe_cost) -> tuple[int, int]:
     """Number of blocks ``m`` and per-block radius ``distance // m`` for ``n`` hashes.
 
     Picks the cheapest m of 3..16 (narrower blocks keep the bucket offsets a
     dense array) under a simple cost model for uniform hashes, per block of
     width w with a radius ball of V masks: the n²V/2^(w+1) candidate pairs
-    the probes hit, plus the probing itself, n/2 per mask (numpy gathers over
-    all values). Measured on this machine, both terms cost about the same.
+    the probes hit, plus the probing itself, ``probe_cost(n, w)`` per mask
+    (n/2 for numpy, which gathers over all values). Measured on this machine,
+    both terms cost about the same.
     """
     best: tuple[float, int] = (math.inf, 3)
     for m in range(3, 17):
@@ -80,7 +87,7 @@ def plan(n: int, distance: int) -> tuple[int, int]:
                 cost = math.inf
                 break
             v = sum(math.comb(width, k) for k in range(r + 1))
-            cost += v * (n / 2 + n * n / 2 ** (width + 1))
+            cost += v * (probe_cost(n, width) + n * n / 2 ** (width + 1))
         best = min(best, (cost, m))
     m = best[1]
     return m, distance // m
