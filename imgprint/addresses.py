@@ -14,6 +14,13 @@ from __future__ import annotations
 
 import ipaddress
 
+
+def host_key(host: str) -> str:
+    """A host name as the guard, Tor routing and the browser relay compare it:
+    lower case, no trailing dot."""
+    return host.rstrip(".").lower()
+
+
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 

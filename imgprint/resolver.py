@@ -33,7 +33,7 @@ from scrapy.resolver import CachingThreadedResolver
 from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
-from imgprint.addresses import non_public
+from imgprint.addresses import host_key, non_public
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +43,6 @@ _GUARDED: WeakKeyDictionary[Any, set[str]] = WeakKeyDictionary()
 
 class RefusedAddress(DNSLookupError):
     """A name resolved to a non-public address the guard did not allow."""
-
-
-def host_key(host: str) -> str:
-    """A host name as the guard compares it: lower case, no trailing dot."""
-    return host.rstrip(".").lower()
 
 
 def guard(crawler: Any) -> None:

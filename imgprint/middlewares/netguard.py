@@ -53,11 +53,11 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IResolutionReceiver
 from zope.interface import implementer
 
-from imgprint.addresses import ip_literal, non_public
+from imgprint.addresses import host_key, ip_literal, non_public
 from imgprint.config import Config
 from imgprint.http import is_image_type
 from imgprint.middlewares.tor import is_onion, uses_tor
-from imgprint.resolver import GuardedResolver, allow_private, host_key
+from imgprint.resolver import GuardedResolver, allow_private
 from imgprint.resolver import guard as guard_connections
 
 if TYPE_CHECKING:

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.httpobj import urlparse_cached
 
+from imgprint.addresses import host_key
 from imgprint.config import Config
 from imgprint.scrapy_internals import set_slot_concurrency
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 
 def is_onion(host: str | None) -> bool:
-    return bool(host) and (host or "").rstrip(".").lower().endswith(".onion")
+    return bool(host) and host_key(host or "").endswith(".onion")
 
 
 def uses_tor(request: Request, tor_all: bool) -> bool:
@@ -52,7 +53,7 @@ def pick_proxy(host: str, proxies: list[str]) -> str | None:
     """The proxy for ``host``: the same one on every call, every run, every machine."""
     if not proxies:
         return None
-    digest = blake2b(host.rstrip(".").lower().encode()).digest()
+    digest = blake2b(host_key(host).encode()).digest()
     return proxies[int.from_bytes(digest, "big") % len(proxies)]
 
 

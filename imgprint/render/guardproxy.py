@@ -27,6 +27,7 @@ import struct
 from contextlib import suppress
 from typing import Any
 
+from imgprint.addresses import host_key
 from imgprint.middlewares.netguard import ip_literal, refusal, resolve
 from imgprint.middlewares.tor import is_onion
 
@@ -71,7 +72,7 @@ async def read_target(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     (port,) = struct.unpack("!H", await reader.readexactly(2))
     if command != 1:
         raise Refused(BAD_COMMAND, f"SOCKS command {command} (only CONNECT)")
-    return host.rstrip(".").lower(), port
+    return host_key(host), port
 
 
 async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
