@@ -14,7 +14,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from imgprint.discovery import looks_like_image_url
-from imgprint.http import is_image_type
+from imgprint.http import is_image_type, original_url
 from imgprint.items import ImageRecord
 
 
@@ -55,7 +55,7 @@ def failed_seed_image(failure: Failure, reason: str) -> ImageRecord | None:
     """The record of a failed seed that is an image (by the error answer's
     Content-Type, else by its URL's extension), or None for a page."""
     request = failed_request(failure)
-    url = request.meta.get("redirect_urls", [request.url])[0]
+    url = original_url(request)
     response = getattr(failure.value, "response", None)
     if not (response is not None and is_image_type(response.headers.get(b"Content-Type"))
             or looks_like_image_url(url)):

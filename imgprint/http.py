@@ -9,12 +9,14 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from scrapy import Request
     from scrapy.http import Response
 
 # At most 19 digits a number (2**63 > 10**18): a server's 4,300-digit number
 # would raise in int() (Python's digit limit) instead of being refused.
 _CONTENT_RANGE = re.compile(
     r"^\s*bytes\s+(?:(\d{1,19})-(\d{1,19})|\*)\s*/\s*(\d{1,19}|\*)\s*$", re.I)
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d{1,19})-(\d{1,19})\s*$", re.I)
 
 
 def _text(value: bytes | str) -> str:
@@ -63,6 +65,19 @@ def parse_int(value: bytes | str | None) -> int | None:
 def range_header(start: int, end: int) -> bytes:
     """``Range`` value for the half-open span [start, end)."""
     return f"bytes={start}-{end - 1}".encode()
+
+
+def range_end(value: bytes | str | None) -> int | None:
+    """The end (exclusive) of a ``Range: bytes=a-b`` value, as ``range_header``
+    writes it; None for no or another form of Range."""
+    m = _RANGE.match(_text(value or b""))
+    return int(m.group(2)) + 1 if m else None
+
+
+def original_url(request: Request | None) -> str:
+    """The URL the spider asked for, before any redirect."""
+    assert request is not None  # a callback's response always has its request
+    return request.meta.get("redirect_urls", [request.url])[0]
 
 
 def total_size(response: Response) -> int | None:

@@ -56,7 +56,7 @@ from imgprint.http import (
     is_image_type,
     looks_like_html,
     normalize_etag,
-    parse_content_range,
+    range_end,
     range_header,
     range_problem,
     total_size,
@@ -101,9 +101,8 @@ def is_image_answer(request: Request, headers: Any, body: bytes = b"") -> bool:
 
 def stop_at(request: Request, default: int) -> int:
     """Bytes after which a whole-file answer is cut: the end of the asked range."""
-    _, last, _ = parse_content_range(
-        b"bytes " + (request.headers.get(b"Range") or b"").partition(b"=")[2] + b"/*")
-    return last + 1 if last is not None else default
+    end = range_end(request.headers.get(b"Range"))
+    return end if end is not None else default
 
 
 def first_answer_problem(response: Response) -> str | None:

@@ -44,7 +44,7 @@ from imgprint import signals as imgprint_signals
 from imgprint.config import Config, check_spider_args
 from imgprint.discovery import find_images, find_links
 from imgprint.failures import describe_failure, failed_request, failed_seed_image
-from imgprint.http import log_safe
+from imgprint.http import log_safe, original_url
 from imgprint.items import FetchedImage, ImageRecord
 from imgprint.middlewares.imagefetch import (
     ERROR_STATUSES,
@@ -61,12 +61,6 @@ from imgprint.spiders.seeds import SeedsMixin
 
 PAGE_PRIORITY = 1
 DEPTH_KEY = "imgprint_depth"
-
-
-def original_url(request: Request | None) -> str:
-    """The URL the spider asked for, before any redirect."""
-    assert request is not None  # a callback's response always has its request
-    return request.meta.get("redirect_urls", [request.url])[0]
 
 
 class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, Spider):
