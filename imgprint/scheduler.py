@@ -47,7 +47,6 @@ class Scheduler(NoDiskQueues, ScrapyScheduler):
         super().__init__(*args, **kwargs)
         self._held: dict[Request, asyncio.TimerHandle] = {}
         self._parked: dict[str, deque[Request]] = {}
-        self._parked_count = 0
         self.max_per_site = (Config.from_crawler(self.crawler).max_per_site
                              if self.crawler is not None else 0)
 
@@ -61,7 +60,6 @@ class Scheduler(NoDiskQueues, ScrapyScheduler):
         for key, parked in list(self._parked.items()):
             if self._has_room(parked[0])[1]:
                 request = parked.popleft()
-                self._parked_count -= 1
                 if not parked:
                     del self._parked[key]
                 return request
@@ -73,7 +71,6 @@ class Scheduler(NoDiskQueues, ScrapyScheduler):
             if room:
                 return new
             self._parked.setdefault(key, deque()).append(new)
-            self._parked_count += 1
             if self.stats:
                 self.stats.inc_value("imgprint/scheduler/parked")
         return None
@@ -96,7 +93,8 @@ class Scheduler(NoDiskQueues, ScrapyScheduler):
         self.crawler.engine.crawl(request)
 
     def __len__(self) -> int:
-        return super().__len__() + len(self._held) + self._parked_count
+        parked = sum(len(q) for q in self._parked.values())
+        return super().__len__() + len(self._held) + parked
 
     def has_pending_requests(self) -> bool:
         return len(self) > 0
