@@ -12,19 +12,24 @@ FUZZING = CORPUS / "metadata-extractor" / "fuzzing"
 GOOD = CORPUS / "exif-samples" / "jpg" / "Canon_PowerShot_S40.jpg"
 
 
-def test_bad_lines_are_reported_with_their_line_number(tmp_path):
+@pytest.fixture
+def page_site(tmp_path):
+    """A page ``/p.html`` showing one image ``/a.jpg``."""
     root = tmp_path / "site"
     root.mkdir()
     (root / "a.jpg").symlink_to(GOOD)
     (root / "p.html").write_text('<img src="a.jpg">')
     server = static_server(root, tmp_path / "access.jsonl")
-    try:
-        seeds = tmp_path / "urls.txt"
-        seeds.write_text(f"# comment\n\nnot a url\n{server.url('/p.html')}\n"
-                         "ftp://example.invalid/x\nhttp://\n")
-        crawl = run_crawl(tmp_path, "-a", f"urls={seeds}")
-    finally:
-        server.stop()
+    yield server
+    server.stop()
+
+
+def test_bad_lines_are_reported_with_their_line_number(tmp_path, page_site):
+    server = page_site
+    seeds = tmp_path / "urls.txt"
+    seeds.write_text(f"# comment\n\nnot a url\n{server.url('/p.html')}\n"
+                     "ftp://example.invalid/x\nhttp://\n")
+    crawl = run_crawl(tmp_path, "-a", f"urls={seeds}")
     assert crawl.returncode == 0
     assert "line 3: not an http(s) URL: 'not a url'" in crawl.log
     assert "line 5: not an http(s) URL: 'ftp://example.invalid/x'" in crawl.log
@@ -114,17 +119,9 @@ BAD_CONFIG = [
 @pytest.mark.crawl
 @pytest.mark.parametrize("args, message", BAD_CONFIG, ids=lambda v: " ".join(v)
                          if isinstance(v, list) else None)
-def test_bad_configuration_stops_before_the_first_request(tmp_path, args, message):
-    root = tmp_path / "site"
-    root.mkdir()
-    (root / "a.jpg").symlink_to(GOOD)
-    (root / "p.html").write_text('<img src="a.jpg">')
-    server = static_server(root, tmp_path / "access.jsonl")
-    try:
-        crawl = run_crawl(tmp_path, "-a", f"url={server.url('/p.html')}", *args)
-        sent = server.requests()
-    finally:
-        server.stop()
+def test_bad_configuration_stops_before_the_first_request(tmp_path, page_site, args, message):
+    crawl = run_crawl(tmp_path, "-a", f"url={page_site.url('/p.html')}", *args)
+    sent = page_site.requests()
     assert crawl.returncode == 2
     errors = [line for line in crawl.log.splitlines() if line.startswith("imgprint: ")]
     assert errors == [f"imgprint: {message}"] or (
