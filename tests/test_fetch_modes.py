@@ -62,12 +62,15 @@ def test_server_ignoring_range(corpus_site, tmp_path, followups):
           f"{sum(fetched)} bytes fetched, max {max(fetched)} per image, {len(requests)} requests")
     assert not failed
     assert len(records) == len(corpus_site.images)
-    # The download stops at the first socket read that completes the prefix;
-    # Twisted reads at most 64 KiB at a time. Follow-ups read from byte 0 again,
-    # within the follow-up byte budget (each may overshoot by one socket read).
+    # The download stops at the first socket read that completes the prefix:
+    # the reads before it hold less than the prefix, and Twisted reads at most
+    # 64 KiB at a time (CI once saw a 7,240-byte read and then a 65,536-byte one).
+    # Follow-ups read from byte 0 again, within the follow-up byte budget (each
+    # may overshoot by one socket read).
+    one_read = 64 * 1024
     first = [r["bytes_fetched"] for r in records.values() if r["requests"] == 1]
-    assert max(first) <= 64 * 1024
-    assert max(fetched) <= 64 * 1024 + (262144 + followups * 64 * 1024 if followups else 0)
+    assert max(first) < 10241 + one_read
+    assert max(fetched) < 10241 + one_read + (262144 + followups * one_read if followups else 0)
     assert all(r["http_status"] == 200 for r in records.values())
     per_path = Counter(unquote(r["path"]) for r in requests)
     assert all(n == records[p]["requests"] for p, n in per_path.items()), (
