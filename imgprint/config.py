@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from imgprint.record_caps import MAX_METADATA_VALUE
+
 
 class ConfigError(ValueError):
     """A setting or spider argument has a value imgprint cannot use."""
@@ -56,6 +58,15 @@ def parse_count(name: str, value: Any, minimum: int = 0) -> int:
     if n < minimum:
         raise ConfigError(f"{name}: expected a whole number of at least {minimum},"
                           f" got {value!r}")
+    return n
+
+
+def parse_text_cap(name: str, value: Any) -> int:
+    """Characters a text metadata value may keep: 16 to the record's own
+    ceiling (``imgprint.record_caps.MAX_METADATA_VALUE``)."""
+    n = parse_count(name, value, minimum=16)
+    if n > MAX_METADATA_VALUE:
+        raise ConfigError(f"{name}: at most {MAX_METADATA_VALUE} characters, got {value!r}")
     return n
 
 
@@ -134,6 +145,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_CONTENT_BYTES": ("content_bytes", parse_size),
     "IMGPRINT_PHASH_SCAN_BYTES": ("phash_scan_bytes", parse_size),
     "IMGPRINT_PHASH_WORKERS": ("phash_workers", lambda n, v: parse_count(n, v, minimum=1)),
+    "IMGPRINT_METADATA_MAX_CHARS": ("metadata_max_chars", parse_text_cap),
     "IMGPRINT_RETRY_BACKOFF_BASE": ("retry_backoff_base", parse_seconds),
     "IMGPRINT_RETRY_BACKOFF_MAX": ("retry_backoff_max", parse_seconds),
     "IMGPRINT_NETGUARD_ENABLED": ("netguard_enabled", parse_bool),
@@ -174,6 +186,7 @@ class Config:
     content_bytes: int
     phash_scan_bytes: int
     phash_workers: int
+    metadata_max_chars: int
     retry_backoff_base: float
     retry_backoff_max: float
     netguard_enabled: bool

@@ -84,8 +84,20 @@ class ImageRecord:
     phash_source: str | None = _unset()
     gps: Any = _unset()
     taken_at: str = _unset()
+    # "exif", "xmp:<property>" or "iptc": where taken_at was read.
+    taken_at_source: str = _unset()
+    modified_at: str = _unset()  # EXIF DateTime: the last change, not the capture
     camera: Any = _unset()
     software: str = _unset()
+    # Text metadata (imgprint.metadata.blocks), each value capped at
+    # IMGPRINT_METADATA_MAX_CHARS characters.
+    xmp: dict[str, Any] = _unset()
+    iptc: dict[str, Any] = _unset()
+    icc: dict[str, str] = _unset()
+    png_text: dict[str, str] = _unset()
+    png_time: str = _unset()
+    comment: str = _unset()
+    user_comment: str = _unset()
     pages: list[str] = field(default_factory=list)
     seen_before: bool = _unset()
     final_url: str = _unset()

@@ -1,15 +1,20 @@
 """Fingerprint and metadata of each fetched image, off the event loop.
 
 Takes the bytes the fetch path held (``ImageRecord.fetched``, see
-``imgprint.items``) and adds the seed-compatible fields
-(``sha256_first_10240_bytes``, ``random_128_bytes_sample_start``, over the first
-10,241 bytes only), ``exif`` (the complete tag set the format parsers could
-reach), the header facts (``format``, ``width``, ``height``, ...), the
-investigators' summary (``gps``, ``taken_at``, ``camera``, ``software``), and the
+``imgprint.items``) and adds, for every image whose bytes were fetched:
+``exif`` (the complete tag set the format parsers could reach), the header
+facts (``format``, ``width``, ``height``, ...), the text metadata (``xmp``,
+``iptc``, ``icc``, ``png_text``, ``png_time``, ``comment``, ``user_comment``;
+``imgprint.metadata.blocks``) and the investigators' summary (``gps``,
+``taken_at`` with ``taken_at_source``, ``modified_at``, ``camera``,
+``software``). For images of at least ``IMGPRINT_MIN_SIZE`` bytes also the
+seed-compatible fingerprint (``sha256_first_10240_bytes``,
+``random_128_bytes_sample_start``, over the first 10,241 bytes only) and the
 copy-detection hashes (``content_sha256`` over the first coded bytes, no
 metadata; ``phash``/``phash_source`` from the EXIF thumbnail or the first
-progressive scan; README, "Copy-detection fingerprints"); then drops the bytes.
-A corrupt image still yields its record, with ``error`` set.
+progressive scan; README, "Copy-detection fingerprints"): the floor is the seed
+tool's rule for fingerprints, not for metadata. Then it drops the bytes. A
+corrupt image still yields its record, with ``error`` set.
 
 The work runs on ``IMGPRINT_PHASH_WORKERS`` threads (``imgprint.workers``):
 format walks within ``WALK_TIME_LIMIT`` seconds, a perceptual hash within
@@ -17,7 +22,8 @@ format walks within ``WALK_TIME_LIMIT`` seconds, a perceptual hash within
 
 Settings: ``IMGPRINT_CONTENT_BYTES`` (bytes of coded data under
 ``content_sha256``), ``IMGPRINT_PHASH_SCAN_BYTES`` (``imgprint.fingerprint.phash``),
-``IMGPRINT_PHASH_WORKERS``.
+``IMGPRINT_PHASH_WORKERS``, ``IMGPRINT_METADATA_MAX_CHARS`` (characters kept of
+each text metadata value).
 
 Stats: ``imgprint/fingerprinted``, ``imgprint/exif/found``, ``imgprint/exif/error``,
 ``imgprint/content_hash``, ``imgprint/phash/exif_thumbnail``,
@@ -42,6 +48,8 @@ from imgprint.workers import Workers
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+#: IMGPRINT_METADATA_MAX_CHARS's default, for callers without a crawler (bench/).
+METADATA_MAX_CHARS = 2000
 #: Seconds the format walks of one image may take.
 WALK_TIME_LIMIT = 30.0
 
@@ -60,18 +68,37 @@ def read_exif(spans: Spans, prefix: bytes) -> dict[str, str]:
     return exif_tags(prefix)
 
 
-def fingerprint_fields(spans: Spans, content_bytes: int = 0) -> dict[str, Any]:
-    """Fingerprint, EXIF, header facts and ``content_sha256`` of what ``spans`` hold."""
+def text_metadata(spans: Spans, max_chars: int) -> dict[str, Any]:
+    """XMP, IPTC, ICC, PNG text, comments and UserComment from the metadata
+    blocks the format parsers located and hold (``imgprint.metadata.blocks``)."""
+    located = getattr(formats, "metadata_blocks", None)
+    if located is None:
+        return {}
+    from imgprint.metadata.blocks import metadata_fields
+
+    return metadata_fields(located(spans), max_chars)
+
+
+def fingerprint_fields(spans: Spans, content_bytes: int = 0, small: bool = False,
+                       max_chars: int = METADATA_MAX_CHARS) -> dict[str, Any]:
+    """The record's fields from what ``spans`` hold: metadata for every image;
+    the seed fingerprint and ``content_sha256`` unless it is ``small`` (under
+    ``IMGPRINT_MIN_SIZE``, where the seed tool recorded no fingerprint)."""
     prefix = spans.get_partial(0, SEED_PREFIX_BYTES)
-    fields: dict[str, Any] = seed_fingerprint(prefix)
+    fields: dict[str, Any] = {} if small else seed_fingerprint(prefix)
     try:
         fields["exif"] = read_exif(spans, prefix)
     except ExifError as exc:
         fields["exif"] = {}
         fields["error"] = f"EXIF not readable: {exc}"
     fields.update(formats.facts(spans))
-    fields.update(summary(fields["exif"]))
-    fields["content_sha256"] = formats.content_hash(spans, content_bytes)
+    text = text_metadata(spans, max_chars)
+    if text.pop("has_xmp", False):
+        fields["has_xmp"] = True
+    fields.update(text)
+    fields.update(summary(fields["exif"], text.get("xmp"), text.get("iptc")))
+    if not small:
+        fields["content_sha256"] = formats.content_hash(spans, content_bytes)
     return fields
 
 
@@ -88,6 +115,7 @@ class FingerprintPipeline:
         self.stats = crawler.stats
         self.content_bytes = config.content_bytes
         self.scan_bytes = config.phash_scan_bytes
+        self.max_chars = config.metadata_max_chars
         self.workers = Workers(config.phash_workers)
 
     @classmethod
@@ -100,18 +128,21 @@ class FingerprintPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, ImageRecord) or item.fetched is None:
             return item
-        spans, item.fetched = item.fetched.spans, None  # the bytes end here
+        fetched, item.fetched = item.fetched, None  # the bytes end here
+        spans, small = fetched.spans, fetched.small
         if spans is None:
             return item
         try:
             fields = await self.workers.run(WALK_TIME_LIMIT, fingerprint_fields, spans,
-                                            self.content_bytes)
+                                            self.content_bytes, small, self.max_chars)
         except TimeoutError:
             self.stats.inc_value("imgprint/timeout/walk")
-            fields = {**seed_fingerprint(spans.get_partial(0, SEED_PREFIX_BYTES)), "exif": {},
+            seed = {} if small else seed_fingerprint(spans.get_partial(0, SEED_PREFIX_BYTES))
+            fields = {**seed, "exif": {},
                       "error": f"metadata not read: took more than {WALK_TIME_LIMIT:g} s"}
-        fields.update(await self._phash(spans))
-        self._count(fields)
+        if not small:
+            fields.update(await self._phash(spans))
+        self._count(fields, small)
         item.set(**fields)
         return item
 
@@ -123,11 +154,12 @@ class FingerprintPipeline:
             found = {}
         return {"phash": None, "phash_source": None, **found}
 
-    def _count(self, fields: dict[str, Any]) -> None:
-        self.stats.inc_value("imgprint/fingerprinted")
+    def _count(self, fields: dict[str, Any], small: bool) -> None:
+        if not small:
+            self.stats.inc_value("imgprint/fingerprinted")
         if fields.get("content_sha256"):
             self.stats.inc_value("imgprint/content_hash")
-        if fields["phash_source"]:
+        if fields.get("phash_source"):
             self.stats.inc_value(f"imgprint/phash/{fields['phash_source']}")
         if fields.get("error"):
             self.stats.inc_value("imgprint/exif/error")

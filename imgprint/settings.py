@@ -41,6 +41,9 @@ IMGPRINT_CONTENT_BYTES = 4096
 IMGPRINT_PHASH_SCAN_BYTES = 65536
 # Threads for format walks and JPEG decoding (imgprint.pipelines).
 IMGPRINT_PHASH_WORKERS = 2
+# Characters kept of each text metadata value (XMP, IPTC, ICC description, PNG
+# text, comments, UserComment), 16 to 8192; longer ones end in "…truncated".
+IMGPRINT_METADATA_MAX_CHARS = 2000
 
 # Render pages in headless Chromium (imgprint.render): "off", "on", or "auto"
 # (only pages whose static HTML looks script-built); also -a render=...

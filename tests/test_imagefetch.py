@@ -107,12 +107,14 @@ def test_answers_that_are_not_the_file(body, content_range, words):
     assert words in answer(mw, request, response).image.error
 
 
-def test_small_images_keep_no_bytes():
-    mw = middleware(IMGPRINT_MIN_SIZE=65536)
+def test_small_images_keep_their_bytes_for_metadata():
+    # Under IMGPRINT_MIN_SIZE: no fingerprint, but the metadata is read.
+    mw = middleware(IMGPRINT_MIN_SIZE=len(IMAGE) + 1)
     request = image_request()
     mw.process_request(request)
     image = answer(mw, request, partial(request)).image
-    assert image.small and image.spans is None and image.size == len(IMAGE)
+    assert image.small and image.size == len(IMAGE)
+    assert image.spans is not None and image.spans.get(0, 100) == IMAGE[:100]
 
 
 def test_a_whole_file_answer_is_cut_at_the_end_of_the_range():

@@ -47,20 +47,36 @@ def gps(exif: dict[str, str]) -> dict[str, float] | None:
     return out or None
 
 
-def taken_at(exif: dict[str, str]) -> str | None:
-    """DateTimeOriginal in ISO 8601, with SubSecTimeOriginal and OffsetTimeOriginal."""
-    raw = (exif.get("EXIF DateTimeOriginal") or exif.get("Image DateTime") or "").strip()
-    m = re.fullmatch(r"(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})", raw)
+_EXIF_DATE = re.compile(r"(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
+
+
+def exif_date(exif: dict[str, str], tag: str, subsec: str, offset: str) -> str | None:
+    """An EXIF date tag in ISO 8601, with its sub-second and offset tags."""
+    m = _EXIF_DATE.fullmatch((exif.get(tag) or "").strip())
     if not m or m.group(1) == "0000":
         return None
     text = "{}-{}-{}T{}:{}:{}".format(*m.groups())
-    subsec = (exif.get("EXIF SubSecTimeOriginal") or "").strip()
-    if subsec.isdigit():
-        text += "." + subsec
-    offset = (exif.get("EXIF OffsetTimeOriginal") or "").strip()
-    if re.fullmatch(r"[+-]\d{2}:\d{2}|Z", offset):
-        text += offset
+    frac = (exif.get(subsec) or "").strip()
+    if frac.isdigit():
+        text += "." + frac
+    zone = (exif.get(offset) or "").strip()
+    if re.fullmatch(r"[+-]\d{2}:\d{2}|Z", zone):
+        text += zone
     return text
+
+
+def taken_at(exif: dict[str, str]) -> str | None:
+    """DateTimeOriginal in ISO 8601, with SubSecTimeOriginal and OffsetTimeOriginal.
+
+    Capture time only: IFD0 DateTime is when the file was last changed
+    (``modified_at``), never passed off as the capture time."""
+    return exif_date(exif, "EXIF DateTimeOriginal", "EXIF SubSecTimeOriginal",
+                     "EXIF OffsetTimeOriginal")
+
+
+def modified_at(exif: dict[str, str]) -> str | None:
+    """IFD0 DateTime (the file's last change) in ISO 8601, with SubSecTime and OffsetTime."""
+    return exif_date(exif, "Image DateTime", "EXIF SubSecTime", "EXIF OffsetTime")
 
 
 def camera(exif: dict[str, str]) -> dict[str, str] | None:
@@ -74,8 +90,37 @@ def camera(exif: dict[str, str]) -> dict[str, str] | None:
     return out or None
 
 
-def summary(exif: dict[str, str]) -> dict[str, Any]:
-    """``gps``, ``taken_at``, ``camera``, ``software`` where the tags exist."""
-    out = {"gps": gps(exif), "taken_at": taken_at(exif), "camera": camera(exif),
+def capture_time(exif: dict[str, str], xmp: dict[str, Any] | None = None,
+                 iptc: dict[str, Any] | None = None) -> tuple[str, str] | None:
+    """The capture time and where it came from, first found of: EXIF
+    DateTimeOriginal ("exif"), XMP photoshop:DateCreated or exif:DateTimeOriginal
+    ("xmp:<property>"), IPTC DateCreated + TimeCreated ("iptc")."""
+    found = taken_at(exif)
+    if found:
+        return found, "exif"
+    if xmp:
+        from imgprint.metadata.blocks import xmp_date
+
+        in_xmp = xmp_date(xmp)
+        if in_xmp:
+            return in_xmp[0], f"xmp:{in_xmp[1]}"
+    if iptc:
+        from imgprint.metadata.blocks import iptc_date
+
+        in_iptc = iptc_date(iptc)
+        if in_iptc:
+            return in_iptc, "iptc"
+    return None
+
+
+def summary(exif: dict[str, str], xmp: dict[str, Any] | None = None,
+            iptc: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``gps``, ``taken_at`` (+ ``taken_at_source``), ``modified_at``, ``camera``,
+    ``software`` where the tags exist."""
+    taken = capture_time(exif, xmp, iptc)
+    out = {"gps": gps(exif), "camera": camera(exif),
+           "taken_at": taken[0] if taken else None,
+           "taken_at_source": taken[1] if taken else None,
+           "modified_at": modified_at(exif),
            "software": (exif.get("Image Software") or "").strip() or None}
     return {k: v for k, v in out.items() if v is not None}

@@ -10,7 +10,9 @@ was reached (page, seed, redirect, retry, resume), it:
   sends the whole file (``bytes_received`` + ``StopDownload(fail=False)``);
 * in HEAD-first mode (``IMGPRINT_FETCH_MODE = "head"``, a HEAD image request)
   sends the ranged GET only for images of at least ``IMGPRINT_MIN_SIZE`` bytes
-  or of unknown size;
+  or of unknown size (the seed tool's way: the mode exists to skip small files);
+* marks images under ``IMGPRINT_MIN_SIZE`` as small (``FetchedImage.small``: no
+  fingerprint fields) and fetches only their metadata follow-ups;
 * checks the answer holds the file's bytes from byte 0 (no Content-Encoding,
   the right Content-Range, not an HTML page);
 * runs the follow-up loop (``imgprint.middlewares.followup``) through the
@@ -39,6 +41,7 @@ ranged GET), ``imgprint/range/unsatisfiable`` (416), ``imgprint/download_stopped
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -221,14 +224,19 @@ class ImageFetchMiddleware:
         image.error = first_answer_problem(response)
         if image.error or response.status == 416:
             return image
+        budget = self.budget
         if image.size is not None and image.size < self.config.min_size:
+            # The floor is the seed tool's rule for fingerprints, not for
+            # metadata: a small image still gets its metadata follow-ups, but
+            # none for the hash inputs.
             image.small = True
             self.stats.inc_value("imgprint/images/small")
-            return image
+            budget = replace(budget, content_bytes=0, thumbnail_bytes=0, scan_bytes=0,
+                             hash_requests=0)
         spans = Spans(image.size)
         spans.add(0, response.body)
         ranged = b"Range" in request.headers
-        result = await fetch_spans(spans, self._span_download(request), self.budget,
+        result = await fetch_spans(spans, self._span_download(request), budget,
                                    range_ignored=ranged and response.status == 200)
         image.spans = spans
         image.requests += result.requests
