@@ -1,0 +1,59 @@
+"""Every metadata field end to end: the default crawl of the corpus site, each
+field checked against ExifTool over the whole file (an independent reader).
+
+One image per field, chosen because the field is in it (``exiftool`` found it),
+several of them under ``IMGPRINT_MIN_SIZE``: the size floor costs the
+fingerprint, never the metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from functools import cache
+from urllib.parse import unquote
+
+from tests.conftest import CORPUS, image_path_url
+
+MIN_SIZE = 20480
+
+
+@cache
+def exiftool(rel: str) -> dict:
+    """ExifTool's tags of a whole corpus file (``-G1``, group-prefixed names)."""
+    out = subprocess.run(["exiftool", "-j", "-G1", "-charset", "UTF8", str(CORPUS / rel)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)[0]
+
+
+def record_for(crawl, rel: str) -> dict:
+    return crawl.by_path()[unquote(image_path_url(rel))]
+
+
+def as_iso(exiftool_date: str) -> str:
+    """``2008:07:31 10:05:49`` as ``2008-07-31T10:05:49``."""
+    return exiftool_date[:10].replace(":", "-") + "T" + exiftool_date[11:19]
+
+
+def test_a_small_camera_jpeg_gets_its_metadata_but_no_fingerprint(corpus_crawl):
+    crawl, _ = corpus_crawl
+    rel = "exif-samples/jpg/Canon_40D.jpg"
+    assert (CORPUS / rel).stat().st_size < MIN_SIZE
+    record, tool = record_for(crawl, rel), exiftool(rel)
+    assert record["exif"]["Image Make"] == tool["IFD0:Make"]
+    assert record["camera"]["model"] == tool["IFD0:Model"]
+    assert record["taken_at"].startswith(as_iso(tool["ExifIFD:DateTimeOriginal"]))
+    assert (record["width"], record["height"]) == (tool["File:ImageWidth"],
+                                                   tool["File:ImageHeight"])
+    for absent in ("sha256_first_10240_bytes", "random_128_bytes_sample_start",
+                   "content_sha256", "phash"):
+        assert absent not in record, absent
+
+
+def test_a_modify_date_is_not_a_capture_time(corpus_crawl):
+    crawl, _ = corpus_crawl
+    rel = "exif-samples/jpg/Canon_40D_photoshop_import.jpg"
+    record, tool = record_for(crawl, rel), exiftool(rel)
+    assert "ExifIFD:DateTimeOriginal" not in tool
+    assert "taken_at" not in record and "taken_at_source" not in record
+    assert record["modified_at"].startswith(as_iso(tool["IFD0:ModifyDate"]))
