@@ -235,3 +235,12 @@ def test_dates_for_taken_at():
 
 def test_icc_needed_is_exported():
     assert icc_needed(b"", 10) == 10
+
+
+def test_many_blocks_are_bounded():
+    start = time.perf_counter()
+    blocks = ([("photoshop", b"8BIM\x04\x04\0\0\0\0\0\0")] * 3000
+              + [("comment", b"c")] * 3000 + [("xmp", b"<x/>")] * 3000 + [("iptc", b"")] * 3000)
+    assert metadata_fields(blocks, cap=100) == {"has_xmp": True,
+                                                "comment": "c\n" * 50 + "…truncated"}
+    assert time.perf_counter() - start < 1

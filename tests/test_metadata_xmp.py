@@ -163,3 +163,16 @@ def test_xmp_date():
     assert xmp_date({"exif:DateTimeOriginal": "2013-05"}) == ("2013-05", "exif:DateTimeOriginal")
     for bad in ("", "garbage", "2013-02-30", "0000-01-01", "2013-05-04T25:00", ["2013"]):
         assert xmp_date({"photoshop:DateCreated": bad}) is None
+
+
+def test_rdf_and_lang_attributes_are_not_fields():
+    body = ("<dc:format rdf:datatype='http://www.w3.org/2001/XMLSchema#string'>x</dc:format>"
+            "<dc:source xml:lang='en'>y</dc:source>")
+    assert parse_xmp(packet(body, DC)) == {"dc:format": "x", "dc:source": "y"}
+
+
+@pytest.mark.parametrize("kind", ["png_text", "png_itxt"])
+def test_xmp_in_png_text_chunks(kind):
+    head = b"XML:com.adobe.xmp\0" + (b"\0\0\0\0" if kind == "png_itxt" else b"")
+    fields = metadata_fields([(kind, head + packet("<dc:format>p</dc:format>", DC))])
+    assert fields == {"has_xmp": True, "xmp": {"dc:format": "p"}}

@@ -26,7 +26,9 @@ first kind seen (``icc``, the ``icc_jpeg`` chunks together, or ``icc_zlib``).
 ``Raw profile type …`` chunks are routed to their decoders or dropped, never
 shown as text. Comments are joined with newlines and cut to ``cap``.
 
-Bounds: at most ``MAX_BLOCKS`` (10,000) blocks are looked at; each decoder
+Bounds: at most ``MAX_BLOCKS`` (10,000) blocks are looked at, ``MAX_PACKETS``
+(16) XMP packets parsed, ``MAX_PHOTOSHOP`` (4 MiB) of Photoshop resources
+joined, and comments decoded until ``cap`` characters are held; each decoder
 bounds its own work (see their modules); a decoder that fails anyway (a bug)
 loses only its block, never the record.
 """
@@ -50,6 +52,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_BLOCKS = 10_000
+#: XMP packets parsed per image (files hold one, sometimes two; more is abuse).
+MAX_PACKETS = 16
 MAX_TEXTS = 100
 MAX_PHOTOSHOP = 4 * 1024 * 1024
 #: Inflated bytes for a PNG raw profile (hex, two characters per byte).
@@ -77,6 +81,7 @@ class _Collect:
         self.comments: list[str] = []
         self.extended: list[bytes] = []
         self.photoshop: list[bytes] = []
+        self.photoshop_bytes = self.packets = self.comment_chars = 0
         self.icc_kind: str | None = None
         self.icc_parts: list[bytes] = []
         self.fields: dict[str, Any] = {}
@@ -84,13 +89,16 @@ class _Collect:
     def add(self, kind: str, data: bytes) -> None:
         if kind == "xmp":
             self.fields["has_xmp"] = True
-            _safe(xmp.parse_xmp, data, self.cap, self.xmp)
+            self.packets += 1
+            if self.packets <= MAX_PACKETS:
+                _safe(xmp.parse_xmp, data, self.cap, self.xmp)
         elif kind == "xmp_extended":
             self.fields["has_xmp"] = True
             self.extended.append(data)
         elif kind == "photoshop":
-            if sum(map(len, self.photoshop)) + len(data) <= MAX_PHOTOSHOP:
+            if self.photoshop_bytes + len(data) <= MAX_PHOTOSHOP:
                 self.photoshop.append(data)
+                self.photoshop_bytes += len(data)
         elif kind == "iptc":
             _safe(iptc.parse_iim, data, self.cap, self.iptc)
         elif kind in ("icc", "icc_jpeg", "icc_zlib"):
@@ -104,9 +112,12 @@ class _Collect:
             if when:
                 self.fields.setdefault("png_time", when)
         elif kind == "comment":
-            comment = _safe(text.comment_text, data, self.cap)
-            if comment:
-                self.comments.append(comment)
+            # Comments past ``cap`` characters in all would be cut from the joined text anyway.
+            if self.comment_chars <= self.cap:
+                comment = _safe(text.comment_text, data, self.cap)
+                if comment:
+                    self.comments.append(comment)
+                    self.comment_chars += len(comment) + 1
         elif kind == "user_comment":
             said = _safe(text.user_comment, data, self.cap)
             if said:

@@ -132,7 +132,7 @@ class _Flat:
 
 def _is_struct_shorthand(node: Element) -> bool:
     """Fields written as attributes: ``<exif:Flash exif:Fired="False"/>``."""
-    return any(a not in _RDF_ATTRS and a != _LANG for a in node.attrib)
+    return any(not a.startswith(f"{{{RDF}}}") and a != _LANG for a in node.attrib)
 
 
 def _simple(node: Element) -> str | None:
