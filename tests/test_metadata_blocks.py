@@ -83,13 +83,30 @@ def tiff_blocks(path: Path) -> list[tuple[str, bytes]]:
 
 
 def gif_blocks(path: Path) -> list[tuple[str, bytes]]:
-    """The XMP application extension: its "sub-blocks" are the packet's own bytes, so the
-    packet plus the 258-byte magic trailer is everything after the header."""
+    """XMP application extensions (raw up to the terminator: the packet's own bytes
+    read as sub-block lengths, then the 258-byte magic trailer) and comments."""
     data, out = path.read_bytes(), []
-    start = data.find(b"\x21\xff\x0bXMP DataXMP")
-    while start >= 0:
-        out.append(("xmp", data[start + 14:]))
-        start = data.find(b"\x21\xff\x0bXMP DataXMP", start + 1)
+
+    def sub_blocks(pos: int) -> tuple[int, bytes]:
+        joined = bytearray()
+        while pos < len(data) and data[pos]:
+            joined += data[pos + 1:pos + 1 + data[pos]]
+            pos += 1 + data[pos]
+        return pos + 1, bytes(joined)
+
+    flags = data[10]
+    pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    while pos < len(data) and data[pos] in (0x21, 0x2C):
+        if data[pos] == 0x2C:
+            flags = data[pos + 9]
+            pos = sub_blocks(pos + 11 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0))[0]
+            continue
+        label, start = data[pos + 1], pos + 2
+        pos, joined = sub_blocks(start)
+        if label == 0xFE:
+            out.append(("comment", joined))
+        elif label == 0xFF and data[start:start + 12] == b"\x0bXMP DataXMP":
+            out.append(("xmp", data[start + 12:pos - 1]))
     return out
 
 
@@ -163,10 +180,12 @@ def test_png_xmp_raw_iptc_and_iccp():
     assert fields["icc"]["description"] == oracle["ICC_Profile:ProfileDescription"] == "Display"
 
 
-def test_gif_xmp_with_magic_trailer_and_a_second_packet():
+def test_gif_xmp_with_magic_trailer_a_second_packet_and_a_comment():
     path = ME / "gif/Issue 201.gif"
     fields = metadata_fields(gif_blocks(path))
-    assert fields == {"has_xmp": True, "xmp": {"dc:subject": exiftool(path)["XMP-dc:Subject"]}}
+    oracle = exiftool(path)
+    assert fields == {"has_xmp": True, "xmp": {"dc:subject": oracle["XMP-dc:Subject"]},
+                      "comment": oracle["File:Comment"]}
 
 
 def test_nothing_in_nothing_out():

@@ -130,3 +130,11 @@ def test_iccp_inflates_only_what_it_needs():
     for bad in (b"", b"\0\0" + zlib.compress(profile), b"n\0\x01" + zlib.compress(profile),
                 b"n\0\0garbage"):
         assert iccp_profile(bad) == b""
+
+
+def test_v2_desc_with_8bit_ascii_uses_its_unicode_twin():
+    path = ME / "tif/ImageTestSuite/c16f4894de3142b98e8f3d8fc6b3d23e.tif"
+    icc = metadata_fields(tiff_blocks(path))["icc"]
+    assert icc["description"] == "sRGB IEC61966-2.1 (Profil RVB linéaire)"
+    ascii_only = b"desc\0\0\0\0" + struct.pack(">I", 6) + b"caf\xe9\0\0" + struct.pack(">II", 0, 0)
+    assert parse_icc(hostile(1, [(b"desc", 144, 40)], ascii_only))["description"] == "café"

@@ -79,6 +79,19 @@ def _mluc(tag: bytes, cap: int) -> str | None:
     return text[:len(text) & ~1].decode("utf-16-be", "replace")
 
 
+def _desc(tag: bytes, cap: int) -> str:
+    """ICC v2 textDescription: the ASCII text, or its Unicode twin when the "ASCII"
+    holds 8-bit bytes (writers put Mac Roman there: ``lin\x8eaire`` for "linéaire")."""
+    count = _u32(tag, 8)
+    raw = tag[12:12 + min(count, 4 * cap)]
+    if raw.isascii():
+        return raw.decode("ascii")
+    unicode = tag[12 + count:]
+    length = min(_u32(unicode, 4), 2 * cap)
+    wide = unicode[8:8 + 2 * length].decode("utf-16-be", "replace").split("\0", 1)[0]
+    return wide if wide.strip() else raw.decode("latin-1")
+
+
 def _text(data: bytes, entry: tuple[int, int] | None, cap: int) -> str | None:
     if entry is None:
         return None
@@ -86,9 +99,7 @@ def _text(data: bytes, entry: tuple[int, int] | None, cap: int) -> str | None:
     tag = data[offset:offset + min(size, MAX_TAG_BYTES)]
     kind = tag[:4]
     if kind == b"desc":
-        count = _u32(tag, 8)
-        raw = tag[12:12 + min(count, 4 * cap)]
-        text: str | None = raw.decode("latin-1")
+        text: str | None = _desc(tag, cap)
     elif kind == b"mluc":
         text = _mluc(tag, cap)
     elif kind == b"text":
