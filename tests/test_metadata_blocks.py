@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import time
+import zlib
 from functools import cache
 from pathlib import Path
 
@@ -263,3 +264,17 @@ def test_many_blocks_are_bounded():
     assert metadata_fields(blocks, cap=100) == {"has_xmp": True,
                                                 "comment": "c\n" * 50 + "…truncated"}
     assert time.perf_counter() - start < 1
+
+
+def test_costly_blocks_are_bounded_per_image():
+    iim = b"".join(b"\x1c\x02\x19\x00\x01" + bytes([65 + i % 26]) for i in range(1000))
+    irb = (b"8BIM\x04\x04\0\0" + len(iim).to_bytes(4, "big") + iim) * 1000
+    bomb = zlib.compressobj(9)
+    xmp_bomb = bomb.compress(b" " * (3 << 20)) + bomb.flush()
+    blocks = ([("iptc", iim)] * 3000 + [("photoshop", irb)]
+              + [("png_ztxt", b"XML:com.adobe.xmp\0\0" + xmp_bomb)] * 3000
+              + [("png_ztxt", b"Raw profile type iptc\0\0" + xmp_bomb)] * 3000)
+    start = time.perf_counter()
+    fields = metadata_fields(blocks)
+    assert len(fields["iptc"]["Keywords"]) == 200 and fields["has_xmp"] is True
+    assert time.perf_counter() - start < 1.5

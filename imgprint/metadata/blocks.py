@@ -26,11 +26,12 @@ first kind seen (``icc``, the ``icc_jpeg`` chunks together, or ``icc_zlib``).
 ``Raw profile type …`` chunks are routed to their decoders or dropped, never
 shown as text. Comments are joined with newlines and cut to ``cap``.
 
-Bounds: at most ``MAX_BLOCKS`` (10,000) blocks are looked at, ``MAX_PACKETS``
-(16) XMP packets parsed, ``MAX_PHOTOSHOP`` (4 MiB) of Photoshop resources
-joined, and comments decoded until ``cap`` characters are held; each decoder
-bounds its own work (see their modules); a decoder that fails anyway (a bug)
-loses only its block, never the record.
+Bounds: at most ``MAX_BLOCKS`` (10,000) blocks are looked at; ``MAX_PARSES``
+(16) XMP packets, IIM blocks and PNG raw profiles are decoded, each kind;
+``MAX_PHOTOSHOP`` (4 MiB) of Photoshop resources are joined; comments are
+decoded until ``cap`` characters are held; each decoder bounds its own work
+(see their modules); a decoder that fails anyway (a bug) loses only its block,
+never the record.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_BLOCKS = 10_000
-#: XMP packets parsed per image (files hold one, sometimes two; more is abuse).
-MAX_PACKETS = 16
+#: XMP packets, raw IIM blocks and PNG raw profiles decoded per image, each
+#: (files hold one, sometimes two; more is abuse).
+MAX_PARSES = 16
 MAX_TEXTS = 100
 MAX_PHOTOSHOP = 4 * 1024 * 1024
 #: Inflated bytes for a PNG raw profile (hex, two characters per byte).
@@ -81,7 +83,8 @@ class _Collect:
         self.comments: list[str] = []
         self.extended: list[bytes] = []
         self.photoshop: list[bytes] = []
-        self.photoshop_bytes = self.packets = self.comment_chars = 0
+        self.photoshop_bytes = self.comment_chars = 0
+        self.parsed = {"xmp": 0, "iptc": 0, "raw": 0}
         self.icc_kind: str | None = None
         self.icc_parts: list[bytes] = []
         self.fields: dict[str, Any] = {}
@@ -89,8 +92,7 @@ class _Collect:
     def add(self, kind: str, data: bytes) -> None:
         if kind == "xmp":
             self.fields["has_xmp"] = True
-            self.packets += 1
-            if self.packets <= MAX_PACKETS:
+            if self.allowed("xmp"):
                 _safe(xmp.parse_xmp, data, self.cap, self.xmp)
         elif kind == "xmp_extended":
             self.fields["has_xmp"] = True
@@ -100,7 +102,8 @@ class _Collect:
                 self.photoshop.append(data)
                 self.photoshop_bytes += len(data)
         elif kind == "iptc":
-            _safe(iptc.parse_iim, data, self.cap, self.iptc)
+            if self.allowed("iptc"):
+                _safe(iptc.parse_iim, data, self.cap, self.iptc)
         elif kind in ("icc", "icc_jpeg", "icc_zlib"):
             if self.icc_kind in (None, kind) and (kind == "icc_jpeg" or not self.icc_parts):
                 self.icc_kind = kind
@@ -123,15 +126,23 @@ class _Collect:
             if said:
                 self.fields.setdefault("user_comment", said)
 
+    def allowed(self, what: str) -> bool:
+        """Whether one more costly decode of ``what`` fits the per-image bound."""
+        self.parsed[what] += 1
+        return self.parsed[what] <= MAX_PARSES
+
     def png_chunk(self, kind: str, data: bytes) -> None:
         keyword = text.png_keyword(data)
         if keyword == XMP_KEYWORD:
             self.fields["has_xmp"] = True
-            chunk = _safe(text.png_text_chunk, kind, data, xmp.MAX_PACKET + 1)
+            # Inflated only while packets may still be parsed: each costs up to 2 MiB.
+            chunk = _safe(text.png_text_chunk, kind, data, xmp.MAX_PACKET + 1) \
+                if self.parsed["xmp"] < MAX_PARSES else None
             if chunk:
-                _safe(xmp.parse_xmp, chunk.data, self.cap, self.xmp)
+                self.add("xmp", chunk.data)
         elif keyword is not None and keyword.startswith(RAW_PROFILE):
-            chunk = _safe(text.png_text_chunk, kind, data, MAX_RAW_PROFILE)
+            chunk = _safe(text.png_text_chunk, kind, data, MAX_RAW_PROFILE) \
+                if self.allowed("raw") else None
             if chunk:
                 self.raw_profile(keyword[len(RAW_PROFILE):].strip().lower(), chunk.data)
         elif keyword is not None and keyword not in self.png_text \
@@ -155,7 +166,7 @@ class _Collect:
             self.add("icc", data)
         elif data.startswith(b"8BIM"):
             _safe(iptc.parse_irb, data, self.cap, self.iptc)
-        else:
+        elif self.allowed("iptc"):
             _safe(iptc.parse_iim, data, self.cap, self.iptc)
 
     def finish(self) -> dict[str, Any]:

@@ -19,10 +19,10 @@ Text: UTF-8 when record 1 declares ``ESC % G`` (CodedCharacterSet, shown as
 cp1252 (a superset of Latin-1 for text; see ``text.decode_text``).
 
 Bounds: at most ``MAX_DATASETS`` (1,000) datasets and ``MAX_RESOURCES``
-(1,000) Photoshop resources walked; a dataset whose extended length needs more
-than 4 bytes, or runs past the data, ends the walk; values are decoded from at
-most ``4 * cap`` bytes, cut to ``cap`` characters; lists keep ``MAX_LIST``
-(200) items.
+(1,000) Photoshop resources walked, ``MAX_IIM_BLOCKS`` (16) IPTC resources
+read; a dataset whose extended length needs more than 4 bytes, or runs past the
+data, ends the walk; values are decoded from at most ``4 * cap`` bytes, cut to
+``cap`` characters; lists keep ``MAX_LIST`` (200) items.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from imgprint.record_caps import cap_text
 
 MAX_DATASETS = 1000
 MAX_RESOURCES = 1000
+#: IPTC resources (0x0404) read from one IRB list (files hold one).
+MAX_IIM_BLOCKS = 16
 MAX_LIST = 200
 IPTC_RESOURCE = 0x0404
 _UTF8 = b"\x1b%G"
@@ -156,8 +158,10 @@ def resources(data: bytes) -> Iterator[tuple[int, bytes]]:
 def parse_irb(data: bytes, cap: int = 2000, into: dict[str, Any] | None = None) -> dict[str, Any]:
     """IPTC from every 0x0404 resource of Photoshop IRBs (the first block's values win)."""
     out: dict[str, Any] = {} if into is None else into
+    found = 0
     for ident, body in resources(data):
-        if ident == IPTC_RESOURCE:
+        if ident == IPTC_RESOURCE and found < MAX_IIM_BLOCKS:
+            found += 1
             parse_iim(body, cap, out)
     return out
 
