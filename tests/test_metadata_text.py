@@ -149,3 +149,17 @@ def test_user_comment_garbage():
             assert out is None or len(out) <= 300 + len("…truncated")
     huge = b"UNICODE\0" + b"A\0" * 5_000_000
     assert bounded(lambda: user_comment(huge, 100)) == "A" * 100 + "…truncated"
+
+
+@pytest.mark.parametrize(("name", "code", "width"), [("Issue 173 (dotnet).jpg", b"UNICODE\0", 2),
+                                                     ("Nikon E775.jpg", b"ASCII\0\0\0", 1)])
+def test_real_user_comments_match_exiftool(name, code, width):
+    path = ME / "jpg" / name
+    expected = exiftool(path)["ExifIFD:UserComment"]
+    data = path.read_bytes()
+    start = data.index(code)
+    raw = data[start:start + 8 + width * len(expected)]
+    assert user_comment(raw) == expected
+    if width == 2:  # big-endian in the file; the same text little-endian reads the same
+        swapped = code + expected.encode("utf-16-le")
+        assert user_comment(swapped) == expected
