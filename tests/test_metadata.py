@@ -87,6 +87,20 @@ def test_capture_time_is_never_the_modify_date():
     assert found["modified_at"] == "2019-01-02T03:04:05.7-05:00"
 
 
+def test_capture_time_falls_back_on_xmp_then_iptc():
+    xmp = {"photoshop:DateCreated": "2019-10-16T19:01:00+00:00",
+           "exif:DateTimeOriginal": "2018-01-01T00:00:00"}
+    iptc = {"DateCreated": "20170203", "TimeCreated": "040506+0100"}
+    assert summary({}, xmp, iptc) == {"taken_at": "2019-10-16T19:01:00+00:00",
+                                      "taken_at_source": "xmp:photoshop:DateCreated"}
+    assert summary({}, {}, iptc) == {"taken_at": "2017-02-03T04:05:06+01:00",
+                                     "taken_at_source": "iptc"}
+    exif = {"EXIF DateTimeOriginal": "2016:01:01 00:00:00"}
+    assert summary(exif, xmp, iptc)["taken_at_source"] == "exif"
+    # An XMP modify date is not a capture time either.
+    assert summary({}, {"xmp:ModifyDate": "2019-10-16T19:01:00"}, {}) == {}
+
+
 def test_header_facts_in_records(corpus_crawl):
     crawl, _ = corpus_crawl
     rel = "exif-samples/jpg/Canon_PowerShot_S40.jpg"

@@ -1,7 +1,8 @@
 """What investigators look for first, from the EXIF tags as exifread renders them.
 
 Pure functions over the ``exif`` dict of a record (string values, e.g.
-``"[46, 3, 617/50]"`` for a GPS coordinate).
+``"[46, 3, 617/50]"`` for a GPS coordinate), and for the capture time also the
+record's ``xmp`` and ``iptc`` (``imgprint.metadata.blocks``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 from typing import Any
+
+from imgprint.metadata.blocks import iptc_date, xmp_date
 
 _NUMBER = re.compile(r"-?\d+(?:/-?\d+)?(?:\.\d+)?")
 
@@ -99,14 +102,10 @@ def capture_time(exif: dict[str, str], xmp: dict[str, Any] | None = None,
     if found:
         return found, "exif"
     if xmp:
-        from imgprint.metadata.blocks import xmp_date
-
         in_xmp = xmp_date(xmp)
         if in_xmp:
             return in_xmp[0], f"xmp:{in_xmp[1]}"
     if iptc:
-        from imgprint.metadata.blocks import iptc_date
-
         in_iptc = iptc_date(iptc)
         if in_iptc:
             return in_iptc, "iptc"
