@@ -3,12 +3,16 @@
 For every image under the corpus (except fuzzing/ and metadata/ dumps):
 seed a Spans with the first 10,241 bytes and the file size, run the crawler's
 own follow-up loop (``imgprint.middlewares.followup.fetch_spans``, with the
-settings' content-hash and phash budgets) for up to --rounds requests within
---budget extra bytes, its download reading the local file, then compare what
-imgprint.formats finds with exifread over the whole file, metadata-extractor's
-dump and Pillow.
+settings' budgets: follow-ups, hash follow-ups, bytes, content-hash and phash
+inputs; --rounds and --budget override the first and the bytes), its download
+reading the local file, then compare what imgprint.formats finds with exifread
+over the whole file, metadata-extractor's dump and Pillow.
 
-    .venv/bin/python bench/metadata_recall.py [--corpus DIR] [--rounds 2] [--budget 262144]
+A second table counts the metadata blocks (``formats.metadata_blocks``) by
+group: located in the whole file, and handed over from the crawled bytes
+exactly as from the whole file.
+
+    .venv/bin/python bench/metadata_recall.py [--corpus DIR] [--rounds N] [--budget BYTES]
 """
 
 from __future__ import annotations
@@ -33,7 +37,15 @@ from scrapy.http import Response  # noqa: E402
 
 from imgprint import settings as project  # noqa: E402
 from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES  # noqa: E402
-from imgprint.formats import FormatError, Spans, exif_tags, facts, sniff  # noqa: E402
+from imgprint.formats import (  # noqa: E402
+    FormatError,
+    Spans,
+    content_hash,
+    exif_tags,
+    facts,
+    metadata_blocks,
+    sniff,
+)
 from imgprint.middlewares.followup import Budget, fetch_spans  # noqa: E402
 
 PREFIX = 10_241
@@ -97,7 +109,52 @@ def pil_facts(path: Path) -> dict:
         return {}
 
 
-def simulate(path: Path, data: bytes, rounds: int, budget: int):
+#: Block kinds counted together in the blocks table.
+GROUPS = {"xmp": "xmp", "xmp_extended": "xmp", "photoshop": "iptc", "iptc": "iptc",
+          "icc": "icc", "icc_jpeg": "icc", "icc_zlib": "icc", "png_text": "text",
+          "png_ztxt": "text", "png_itxt": "text", "png_time": "text", "comment": "comment",
+          "user_comment": "comment"}
+
+
+#: Groups handed over as prefixes (an ICC profile as far as its `desc` tag, a
+#: Photoshop IRB's first 4 KiB): alike when the decoders make the same fields.
+DECODED = {"icc": "icc", "iptc": "iptc"}
+
+
+def decoded(pairs: list[tuple[str, bytes]], group: str) -> object:
+    """The fields the decoders make of the `group` blocks of `pairs`."""
+    mine = [p for p in pairs if GROUPS.get(p[0]) == group]
+    try:
+        from imgprint.metadata.blocks import metadata_fields
+    except ImportError:
+        return mine
+    return metadata_fields(mine).get(DECODED[group])
+
+
+def block_counts(data: bytes, spans: Spans) -> dict[str, list[int]]:
+    """Per group: [blocks of the whole file, of those handed over alike from
+    `spans`]; ICC and IPTC count once a file, alike when they decode alike."""
+    whole = Spans(len(data))
+    whole.add(0, data)
+    held = list(metadata_blocks(spans))
+    every = metadata_blocks(whole)
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for pair in every:
+        group = GROUPS.get(pair[0], pair[0])
+        if group in DECODED:
+            continue
+        out[group][0] += 1
+        if pair in held:
+            held.remove(pair)
+            out[group][1] += 1
+    for group in DECODED:
+        if any(GROUPS.get(p[0]) == group for p in every):
+            out[group][0] += 1
+            out[group][1] += int(decoded(every, group) == decoded(held, group))
+    return out
+
+
+def simulate(path: Path, data: bytes, limits: Budget):
     spans = Spans(len(data))
     spans.add(0, data[:PREFIX])
 
@@ -106,8 +163,6 @@ def simulate(path: Path, data: bytes, rounds: int, budget: int):
         return Response(path.as_uri(), status=206, body=data[start:end],
                         headers={"Content-Range": f"bytes {start}-{end - 1}/{len(data)}"})
 
-    limits = Budget(rounds, budget, project.IMGPRINT_CONTENT_BYTES, MAX_THUMBNAIL_BYTES,
-                    project.IMGPRINT_PHASH_SCAN_BYTES, project.IMGPRINT_HASH_FOLLOWUPS)
     result = asyncio.run(fetch_spans(spans, download, limits))
     try:
         tags = exif_tags(spans)
@@ -116,21 +171,43 @@ def simulate(path: Path, data: bytes, rounds: int, budget: int):
     return spans, tags, facts(spans), result.bytes, result.requests
 
 
+def hash_ok(data: bytes, spans: Spans) -> tuple[int, int]:
+    """(1 if the whole file has a content hash, 1 if the crawled bytes give the same)."""
+    whole = Spans(len(data))
+    whole.add(0, data)
+    want = content_hash(whole, project.IMGPRINT_CONTENT_BYTES)
+    if want is None:
+        return 0, 0
+    return 1, int(content_hash(spans, project.IMGPRINT_CONTENT_BYTES) == want)
+
+
 def pct(a: int, b: int) -> str:
     return f"{100 * a / b:6.2f}%" if b else "     -"
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--budget", type=int, default=256 * 1024,
+    ap.add_argument("--rounds", type=int, default=project.IMGPRINT_FOLLOWUPS,
+                    help="follow-ups for metadata (IMGPRINT_FOLLOWUPS)")
+    ap.add_argument("--hash-rounds", type=int, default=project.IMGPRINT_HASH_FOLLOWUPS,
+                    help="more follow-ups for the hash inputs (IMGPRINT_HASH_FOLLOWUPS)")
+    ap.add_argument("--budget", type=int, default=project.IMGPRINT_FOLLOWUP_BYTES,
                     help="extra bytes allowed per image beyond the prefix")
+    ap.add_argument("--ahead", type=int, default=project.IMGPRINT_FOLLOWUP_AHEAD_BYTES,
+                    help="speculative window of a last follow-up (IMGPRINT_FOLLOWUP_AHEAD_BYTES)")
     ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    limits = Budget(args.rounds, args.budget, project.IMGPRINT_CONTENT_BYTES,
+                    MAX_THUMBNAIL_BYTES, project.IMGPRINT_PHASH_SCAN_BYTES,
+                    args.hash_rounds if args.rounds else 0, args.ahead)
     stats: dict[str, dict] = defaultdict(lambda: defaultdict(int))
     fetched: dict[str, list[int]] = defaultdict(list)
+    blocks: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     problems: list[str] = []
     for path in sorted(args.corpus.rglob("*")):
         rel = path.relative_to(args.corpus)
@@ -140,50 +217,70 @@ def main(argv: list[str] | None = None) -> int:
         fmt = sniff(data[:64])
         if fmt is None:
             continue
-        full = full_exif(path)
-        spans, tags, ours, extra, requests = simulate(path, data, args.rounds, args.budget)
-        for key in (fmt, "total"):
-            st = stats[key]
-            st["files"] += 1
-            st["prefix"] += min(len(data), PREFIX)
-            st["fetched"] += min(len(data), PREFIX) + extra
-            st["max_requests"] = max(st["max_requests"], requests)
-            st["followed"] += requests > 0
-            fetched[key].append(min(len(data), PREFIX) + extra)
-            if full:
-                st["tags"] += len(full)
-                st["tags_hit"] += sum(1 for k, v in full.items() if tags.get(k) == v)
-                if not tags:
-                    st["none_found"] += 1
-        if args.verbose and extra:
-            problems.append(f"fetched {extra} extra bytes in {requests} requests: {rel}")
-        if full and not tags:
-            problems.append(f"no tags (exifread finds {len(full)}): {rel}")
-        elif full and args.verbose:
-            miss = [k for k, v in full.items() if tags.get(k) != v]
-            if miss:
-                problems.append(f"{len(miss)} tags differ: {rel}: {miss[:4]}")
-        me, pil = me_facts(path), pil_facts(path)
-        got_size = (ours.get("width"), ours.get("height"))
-        for key in (fmt, "total"):
-            st = stats[key]
-            if me.get("size") and me.get("size") == pil.get("size"):
-                st["dims_n"] += 1
-                st["dims_ok"] += got_size == me["size"]
-                if got_size != me["size"] and key == "total":
-                    problems.append(f"size {got_size} != {me['size']}: {rel}")
-            elif me.get("size") and not pil.get("size"):
-                st["dims_me_n"] += 1
-                st["dims_me_ok"] += got_size == me["size"]
-            if me.get("format") and me.get("format") == pil.get("format"):
-                st["fmt_n"] += 1
-                st["fmt_ok"] += ours.get("format") == me["format"]
-                if ours.get("format") != me["format"] and key == "total":
-                    problems.append(f"format {ours.get('format')} != {me['format']}: {rel}")
+        spans = measure(path, rel, data, fmt, limits, stats, fetched, problems, args.verbose)
+        for group, (n, ok) in block_counts(data, spans).items():
+            for key in (fmt, "total"):
+                blocks[key][group][0] += n
+                blocks[key][group][1] += ok
+    report(stats, fetched, blocks, problems)
+    return 0
 
+
+def measure(path: Path, rel: Path, data: bytes, fmt: str, limits: Budget, stats: dict,
+            fetched: dict, problems: list[str], verbose: bool) -> Spans:
+    """Crawl one image and add what it gives to `stats`, `fetched` and
+    `problems`; the bytes crawled."""
+    full = full_exif(path)
+    spans, tags, ours, extra, requests = simulate(path, data, limits)
+    has_hash, same_hash = hash_ok(data, spans)
+    for key in (fmt, "total"):
+        st = stats[key]
+        st["files"] += 1
+        st["prefix"] += min(len(data), PREFIX)
+        st["fetched"] += min(len(data), PREFIX) + extra
+        st["max_requests"] = max(st["max_requests"], requests)
+        st["followed"] += requests > 0
+        st["hash_n"] += has_hash
+        st["hash_ok"] += same_hash
+        fetched[key].append(min(len(data), PREFIX) + extra)
+        if full:
+            st["tags"] += len(full)
+            st["tags_hit"] += sum(1 for k, v in full.items() if tags.get(k) == v)
+            if not tags:
+                st["none_found"] += 1
+    if verbose and extra:
+        problems.append(f"fetched {extra} extra bytes in {requests} requests: {rel}")
+    if full and not tags:
+        problems.append(f"no tags (exifread finds {len(full)}): {rel}")
+    elif full and verbose:
+        miss = [k for k, v in full.items() if tags.get(k) != v]
+        if miss:
+            problems.append(f"{len(miss)} tags differ: {rel}: {miss[:4]}")
+    me, pil = me_facts(path), pil_facts(path)
+    got_size = (ours.get("width"), ours.get("height"))
+    for key in (fmt, "total"):
+        st = stats[key]
+        if me.get("size") and me.get("size") == pil.get("size"):
+            st["dims_n"] += 1
+            st["dims_ok"] += got_size == me["size"]
+            if got_size != me["size"] and key == "total":
+                problems.append(f"size {got_size} != {me['size']}: {rel}")
+        elif me.get("size") and not pil.get("size"):
+            st["dims_me_n"] += 1
+            st["dims_me_ok"] += got_size == me["size"]
+        if me.get("format") and me.get("format") == pil.get("format"):
+            st["fmt_n"] += 1
+            st["fmt_ok"] += ours.get("format") == me["format"]
+            if ours.get("format") != me["format"] and key == "total":
+                problems.append(f"format {ours.get('format')} != {me['format']}: {rel}")
+    return spans
+
+
+def report(stats: dict, fetched: dict, blocks: dict, problems: list[str]) -> None:
+    """Print the recall table, the blocks table and the notes."""
     cols = ("format", "files", "tag recall", "no-tags", "dims ok", "dims vs ME only",
-            "format ok", "median", "p95", "max", "total KB", "vs prefix", "max req",
-            "followed")
+            "format ok", "hash ok", "median", "p95", "max", "total KB", "vs prefix",
+            "max follow-ups", "followed")
     print(" | ".join(cols))
     order = sorted(k for k in stats if k != "total") + ["total"]
     for key in order:
@@ -193,13 +290,19 @@ def main(argv: list[str] | None = None) -> int:
             key, st["files"], f"{pct(st['tags_hit'], st['tags'])} of {st['tags']}",
             st["none_found"], f"{st['dims_ok']}/{st['dims_n']}",
             f"{st['dims_me_ok']}/{st['dims_me_n']}", f"{st['fmt_ok']}/{st['fmt_n']}",
+            f"{st['hash_ok']}/{st['hash_n']}",
             int(statistics.median(sizes)), p95, sizes[-1], st["fetched"] // 1024,
             f"{st['fetched'] / st['prefix']:.3f}x", st["max_requests"], st["followed"])))
+    groups = sorted({g for key in blocks for g in blocks[key]})
+    print("\nblocks held / in the whole file: format | " + " | ".join(groups))
+    for key in order:
+        row = [f"{blocks[key][g][1]}/{blocks[key][g][0]}" if g in blocks[key] else "-"
+               for g in groups]
+        print(" | ".join([key, *row]))
     if problems:
         print("\nnotes:")
         for line in problems:
             print("  " + line)
-    return 0
 
 
 if __name__ == "__main__":

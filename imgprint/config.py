@@ -141,6 +141,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_MAX_PENDING_IMAGES": ("max_pending_images", parse_count),
     "IMGPRINT_FOLLOWUPS": ("followups", parse_count),
     "IMGPRINT_FOLLOWUP_BYTES": ("followup_bytes", parse_size),
+    "IMGPRINT_FOLLOWUP_AHEAD_BYTES": ("followup_ahead_bytes", parse_size),
     "IMGPRINT_HASH_FOLLOWUPS": ("hash_followups", parse_count),
     "IMGPRINT_CONTENT_BYTES": ("content_bytes", parse_size),
     "IMGPRINT_PHASH_SCAN_BYTES": ("phash_scan_bytes", parse_size),
@@ -182,6 +183,7 @@ class Config:
     max_pending_images: int
     followups: int
     followup_bytes: int
+    followup_ahead_bytes: int
     hash_followups: int
     content_bytes: int
     phash_scan_bytes: int

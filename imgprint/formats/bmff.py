@@ -18,7 +18,7 @@ import struct
 from .bmff_boxes import Box, top_boxes
 from .bmff_meta import Meta, parse_meta
 from .exif_walk import exif_needed
-from .spans import Range, Spans
+from .spans import Block, Range, Spans
 
 #: Largest `meta` box read.
 MAX_META = 1 << 20
@@ -109,6 +109,43 @@ def needed(spans: Spans) -> list[Range]:
     off = exif_offset(spans)
     if off is not None:
         out.extend(exif_needed(spans, off))
+    return out
+
+
+def _item_span(spans: Spans, meta: Meta, item_id: int) -> Range | None:
+    """Absolute range of an item held in one extent (or contiguous ones)."""
+    method, extents = meta.locs.get(item_id, (0, []))
+    base = meta.extent_base(method)
+    if base is None or not extents:
+        return None
+    start = base + extents[0][0]
+    end = start
+    for off, length in extents:
+        if base + off != end or length == 0:
+            return None  # scattered (or "to the end of the file"): not one block
+        end += length
+    if spans.size is not None and end > spans.size:
+        return None
+    return start, end
+
+
+def blocks(spans: Spans) -> list[Block]:
+    """The XMP item (mime application/rdf+xml) and the ICC profile of `colr`."""
+    if spans.get(4, 8) != b"ftyp":
+        return []
+    meta = _meta(spans)
+    if meta is None:
+        return []
+    out: list[Block] = []
+    for item_id, (item_type, ctype) in meta.items.items():
+        if item_type == b"mime" and ctype.strip() == b"application/rdf+xml":
+            span = _item_span(spans, meta, item_id)
+            if span is not None:
+                out.append(("xmp", *span))
+    for (ptype, payload), at in zip(meta.props, meta.prop_at, strict=False):
+        if ptype == b"colr" and payload[:4] in (b"prof", b"rICC"):
+            out.append(("icc", at + 4, at + len(payload)))
+            break
     return out
 
 

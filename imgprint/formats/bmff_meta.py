@@ -34,6 +34,7 @@ class Meta:
         self.items: dict[int, tuple[bytes, bytes]] = {}  # id -> (type, content type)
         self.locs: dict[int, tuple[int, list[tuple[int, int]]]] = {}  # id -> (method, extents)
         self.props: list[tuple[bytes, bytes]] = []  # (type, payload)
+        self.prop_at: list[int] = []  # absolute file offset of each payload
         self.assoc: dict[int, list[int]] = {}  # item id -> 1-based property indexes
         self.idat_start: int | None = None
         self.refs: dict[tuple[bytes, int], list[int]] = {}  # (type, from id) -> to ids
@@ -68,7 +69,7 @@ def parse_meta(data: bytes, file_pos: int) -> Meta:
             elif btype == b"iloc":
                 _parse_iloc(body, meta)
             elif btype == b"iprp":
-                _parse_iprp(body, meta)
+                _parse_iprp(body, meta, file_pos + pos + blen)
             elif btype == b"idat":
                 meta.idat_start = file_pos + pos + blen
             elif btype == b"iref":
@@ -159,12 +160,14 @@ def _parse_iref(body: bytes, meta: Meta) -> None:
         meta.refs.setdefault((btype, src), to)
 
 
-def _parse_iprp(body: bytes, meta: Meta) -> None:
+def _parse_iprp(body: bytes, meta: Meta, at: int) -> None:
+    """`iprp` whose body starts at file offset `at`: properties and associations."""
     for btype, pos, blen, size in children(body, 0):
         inner = body[pos + blen : pos + size]
         if btype == b"ipco":
             for ptype, ppos, plen, psize in children(inner, 0):
                 meta.props.append((ptype, inner[ppos + plen : ppos + psize]))
+                meta.prop_at.append(at + pos + blen + ppos + plen)
         elif btype == b"ipma":
             _parse_ipma(inner, meta)
 

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from . import bmff, gif, jpeg, jpeg_coded, png, tiff, webp
+from . import bmff, gif, jpeg, jpeg_blocks, jpeg_coded, png, tiff, tiff_blocks, webp
 from .exif_guard import without_image_data
 from .exif_walk import FormatError, exif_tags_at
 from .signatures import SNIFF_BYTES, sniff
-from .spans import Range, Spans
+from .spans import Block, Range, Spans
 
 #: The package: its STRICT switch and its logger are the public ones.
 _PACKAGE = __name__.rpartition(".")[0]
@@ -40,18 +40,29 @@ class Parser:
     content_spans: Callable[[Spans, int], list[Range] | None] | None = None
     #: What the coded-data walk still needs; None: ask for `content_spans`.
     content_needed: Callable[[Spans, int], list[Range]] | None = None
+    #: Metadata blocks located so far (`imgprint.formats.blocks`), file order.
+    blocks: Callable[[Spans], list[Block]] | None = None
+    #: The payload of a block up to an end, if held; None: the bytes as they are.
+    block_data: Callable[[Spans, Block, int], bytes | None] | None = None
+    #: Kinds the container announces that were not located (WebP's VP8X flags).
+    expected: Callable[[Spans], list[str]] | None = None
+    #: What to fetch on the last follow-up besides `needed`, up to a byte limit:
+    #: a speculative window where the structure probably continues (TIFF pages).
+    ahead: Callable[[Spans, int], list[Range]] | None = None
 
 
-_BMFF = Parser(bmff.needed, bmff.facts, bmff.exif_offset, bmff.content_spans)
+_BMFF = Parser(bmff.needed, bmff.facts, bmff.exif_offset, bmff.content_spans,
+               blocks=bmff.blocks)
 PARSERS: dict[str, Parser] = {
-    "jpeg": Parser(jpeg.needed, jpeg.facts, jpeg.exif_offset,
-                   jpeg_coded.content_spans, jpeg_coded.content_needed),
-    "png": Parser(png.needed, png.facts, png.exif_offset, png.content_spans, png.content_needed),
-    "gif": Parser(gif.needed, gif.facts),
-    "webp": Parser(webp.needed, webp.facts, webp.exif_offset,
-                   webp.content_spans, webp.content_needed),
-    "tiff": Parser(tiff.needed, tiff.facts, tiff.exif_offset,
-                   tiff.content_spans, tiff.content_needed),
+    "jpeg": Parser(jpeg.needed, jpeg.facts, jpeg.exif_offset, jpeg_coded.content_spans,
+                   jpeg_coded.content_needed, blocks=jpeg_blocks.blocks),
+    "png": Parser(png.needed, png.facts, png.exif_offset, png.content_spans, png.content_needed,
+                  blocks=png.blocks),
+    "gif": Parser(gif.needed, gif.facts, blocks=gif.blocks, block_data=gif.block_data),
+    "webp": Parser(webp.needed, webp.facts, webp.exif_offset, webp.content_spans,
+                   webp.content_needed, blocks=webp.blocks, expected=webp.expected),
+    "tiff": Parser(tiff.needed, tiff.facts, tiff.exif_offset, tiff.content_spans,
+                   tiff.content_needed, blocks=tiff_blocks.tiff_blocks, ahead=tiff.ahead),
     "heif": _BMFF,
     "avif": _BMFF,
 }

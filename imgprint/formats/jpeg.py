@@ -113,8 +113,9 @@ def needed(spans: Spans) -> list[Range]:
         if marker in SOF_MARKERS or marker in (0xDB, 0xE0, 0xEE):
             out.extend(spans.missing(pos, pos + 2 + min(length, 1024)))
         elif 0xE1 <= marker <= 0xEF:
-            # Enough of every APPn to tell what it is (Exif, XMP, ICC_PROFILE).
-            out.extend(spans.missing(pos, pos + min(2 + length, 4 + 34)))
+            # Enough of every APPn to tell what it is (Exif, XMP, ExtendedXMP,
+            # ICC_PROFILE, Photoshop: `jpeg_blocks`).
+            out.extend(spans.missing(pos, pos + min(2 + length, 4 + 36)))
     off = exif_offset(spans)
     app1 = next((seg for seg in segs if seg[1] + 10 == off), None)
     # A conforming Exif segment holds every byte its IFDs point at, so a held

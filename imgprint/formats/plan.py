@@ -8,6 +8,7 @@ fingerprints hash (`wanted`) rides along or follows.
 
 from __future__ import annotations
 
+from .blocks import block_needs
 from .content import content_spans, scan_want, thumbnail_span
 from .dispatch import guard, parser
 from .spans import MAX_SPAN, Range, Spans
@@ -52,7 +53,9 @@ def needed(spans: Spans) -> list[Range]:
         _, found = parser(spans)
         if found is None:
             return []
-        return clean(spans, guard("needed", [], found.needed, spans))
+        none: list[Range] = []
+        own = guard("needed", none, found.needed, spans)
+        return clean(spans, own + guard("block_needs", none, block_needs, spans))
     # A copy: callers may change the list, the memo must not change with it.
     return list(spans.memo("needed", compute))
 
@@ -82,17 +85,32 @@ def wanted(spans: Spans, content_bytes: int = 0, thumbnail_bytes: int = 0,
     return clean(spans, raw)
 
 
+def _ahead(spans: Spans, limit: int) -> list[Range]:
+    """The parser's speculative window for a last follow-up, clipped and unheld."""
+    _, found = parser(spans)
+    if found is None or found.ahead is None or limit <= 0:
+        return []
+    none: list[Range] = []
+    return clean(spans, guard("ahead", none, found.ahead, spans, limit))
+
+
 def next_fetch(spans: Spans, budget_bytes: int, content_bytes: int = 0,
                thumbnail_bytes: int = 0, scan_bytes: int = 0,
-               metadata: bool = True) -> Range | None:
+               metadata: bool = True, last: bool = False, ahead: int = 0) -> Range | None:
     """The one Range to ask for next, or None when done or over `budget_bytes`.
 
     Metadata (`needed`) comes first; the spans of `wanted` (coded data,
     thumbnail, first progressive scan) ride along when they are close to it,
     and are asked for on their own once the metadata is complete. With
     `metadata` False, only the spans of `wanted` start a Range (the metadata's
-    own requests are spent); what the metadata lacks rides along if close."""
+    own requests are spent); what the metadata lacks rides along if close.
+
+    `last`: no metadata follow-up comes after this one. While the metadata
+    is unfinished, the parser's speculative window (`Parser.ahead`: where the
+    rest of a TIFF page chain probably is) of up to `ahead` bytes comes along."""
     todo = needed(spans)
+    if last and todo and metadata and ahead > 0:
+        todo = clean(spans, todo + _ahead(spans, min(ahead, budget_bytes)))
     extra = (wanted(spans, content_bytes, thumbnail_bytes, scan_bytes)
              if content_bytes or thumbnail_bytes or scan_bytes else [])
     ride: list[Range] = []

@@ -12,7 +12,7 @@ import re
 import struct
 
 from .chunks import Chunk, chain_back, coded_needed
-from .spans import Range, Spans
+from .spans import Block, Range, Spans
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_CHUNKS = 10_000
@@ -123,6 +123,20 @@ def needed(spans: Spans) -> list[Range]:
         elif ctype == b"iTXt":
             out.extend(spans.missing(pos + 8, pos + 8 + min(length, len(_XMP_KEY))))
     return out
+
+
+#: Chunks that are metadata blocks, and their kinds (`imgprint.formats.blocks`).
+BLOCK_CHUNKS = {b"tEXt": "png_text", b"zTXt": "png_ztxt", b"iTXt": "png_itxt",
+                b"tIME": "png_time", b"iCCP": "icc_zlib"}
+
+
+def blocks(spans: Spans) -> list[Block]:
+    """Text, time and ICC chunks seen from the front and the back: their data."""
+    if spans.get(0, 8) != SIGNATURE:
+        return []
+    chunks, _ = _all_chunks(spans)
+    return [(BLOCK_CHUNKS[ctype], pos + 8, pos + 8 + length)
+            for ctype, pos, length in chunks if ctype in BLOCK_CHUNKS]
 
 
 def facts(spans: Spans) -> dict:

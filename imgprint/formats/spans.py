@@ -23,13 +23,16 @@ from typing import Any, TypeVar
 
 #: A half-open byte range [start, end) of the file.
 Range = tuple[int, int]
+#: A metadata block: (kind, start, end), the absolute half-open range of its
+#: payload (`imgprint.formats.blocks` lists the kinds).
+Block = tuple[str, int, int]
 #: Largest single range a parser asks for: a hostile length field must not
 #: turn into a request for gigabytes.
 MAX_SPAN = 1 << 20
 #: Most zero bytes one read hands out for gaps (unheld bytes) before it stops short.
 MAX_GAP_FILL = 64 * 1024
 #: Budget of one ``SpanReader`` (one parser walk): reads, and bytes handed out.
-MAX_READS = 20_000
+MAX_READS = 50_000
 MAX_READ_BYTES = 8 * 1024 * 1024
 
 

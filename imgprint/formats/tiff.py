@@ -15,6 +15,8 @@ from .tiff_ifd import IFD, density_from, header, ifd0, read_ifd
 
 #: Bound on the IFD chain walked to count pages.
 MAX_IFDS = 1000
+#: Bytes before an unheld IFD that a speculative window starts at (`ahead`).
+LOOK_BACK = 4096
 
 
 def exif_offset(spans: Spans) -> int | None:
@@ -40,6 +42,51 @@ def needed(spans: Spans) -> list[Range]:
             n = min(struct.unpack(endian + "Q", head)[0], 4096)
             out.extend(spans.missing(off, off + 8 + 20 * n))
     return out
+
+
+def chain(spans: Spans) -> tuple[list[int], int | None]:
+    """Offsets of the IFDs of the page chain whose entries are held, and the
+    first one that is not (None: the chain is held to its end, loops, or
+    leaves the file)."""
+    hdr = header(spans)
+    if hdr is None or hdr[2]:
+        return [], None
+    endian, off, _ = hdr
+    held: list[int] = []
+    seen: set[int] = set()
+    while off and off not in seen and len(seen) < MAX_IFDS:
+        seen.add(off)
+        head = spans.get(off, off + 2)
+        if head is None:
+            return held, off
+        n = min(struct.unpack(endian + "H", head)[0], 4096)
+        if spans.size is not None and off + 6 + 12 * n > spans.size:
+            return held, None  # cut by the end of the file: nothing more to fetch
+        nxt = spans.get(off + 2 + 12 * n, off + 6 + 12 * n)
+        if nxt is None or not spans.has(off, off + 2 + 12 * n):
+            return held, off
+        held.append(off)
+        off = struct.unpack(endian + "I", nxt)[0]
+    return held, None
+
+
+def ahead(spans: Spans, limit: int) -> list[Range]:
+    """On the last follow-up, the window from the first unheld IFD of the page
+    chain to the end of the file, if that is at most `limit` bytes
+    (`plan.next_fetch`): pages are written in order, so the rest of the chain
+    lies forward of it, but where is unknown until each IFD is read.
+
+    No window when the chain's stride (the mean distance between the IFDs
+    seen) says the unheld IFD is the last: the bytes after it are its pixels."""
+    held, gap = chain(spans)
+    if gap is None or spans.size is None or not held:
+        return []
+    stride = (gap - min(held)) / len(held)
+    if stride <= 0 or gap + stride > spans.size:
+        return []
+    # Values sit before their IFD (libtiff writes them first): up to LOOK_BACK.
+    start = max(0, gap - LOOK_BACK)
+    return [(start, min(spans.size, start + limit))]
 
 
 def _ifd0_facts(ifd: IFD) -> dict:

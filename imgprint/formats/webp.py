@@ -13,11 +13,14 @@ import struct
 
 from .chunks import Chunk, chain_back, coded_needed
 from .exif_walk import exif_needed
-from .spans import Range, Spans
+from .spans import Block, Range, Spans
 
 MAX_CHUNKS = 100_000
 HOP_WINDOW = 4096
 TAIL = 8192
+#: Bytes after a still image's bitstream fetched whole (they are its metadata
+#: chunks): a camera's EXIF (60 KB) and XMP come in one request.
+REST_ALL = 128 * 1024
 _IMAGE = (b"VP8 ", b"VP8L", b"ANMF", b"ALPH")
 #: Where a FourCC (ASCII letters, digits, spaces) starts, for the backward search.
 _FOURCC = re.compile(rb"(?=[0-9A-Za-z ]{4})")
@@ -83,7 +86,11 @@ def _flags(spans: Spans) -> int | None:
 
 def _all_chunks(spans: Spans) -> tuple[list[Chunk], bool, int | None]:
     """The chunks seen from the front and the back; whether none can be missing;
-    where the forward walk stopped."""
+    where the forward walk stopped (memoised: planning, blocks and facts ask)."""
+    return spans.memo("webp_chunks", lambda: _find_all_chunks(spans))
+
+
+def _find_all_chunks(spans: Spans) -> tuple[list[Chunk], bool, int | None]:
     chunks, stuck = walk(spans)
     if stuck is None:
         return chunks, True, None
@@ -108,8 +115,29 @@ def exif_offset(spans: Spans) -> int | None:
     return None
 
 
+def _after_image(spans: Spans, chunks: list[Chunk], stuck: int, end: int,
+                 flags: int) -> list[Range]:
+    """What to fetch once the forward walk is past the image data at `stuck`.
+
+    A still image has nothing but metadata chunks (EXIF, XMP) after its
+    bitstream: up to `REST_ALL` bytes of them are fetched in one request.
+    Otherwise the tail (chained backwards from the RIFF end) and, while the
+    flagged EXIF chunk has not been found, the chunk header at `stuck`: a
+    camera's 60 KB EXIF before its XMP lies outside any tail worth fetching."""
+    if not flags & 2 and end - stuck <= REST_ALL:
+        return [(stuck, end)]
+    out: list[Range] = []
+    start = max(stuck, end - TAIL)
+    if not spans.has(start, end):
+        out.append((start, end))
+    if flags & 8 and not any(c[0] == b"EXIF" for c in chunks):
+        out.append((stuck, stuck + HOP_WINDOW))
+    return out
+
+
 def needed(spans: Spans) -> list[Range]:
-    """VP8X/first chunk, and for EXIF/XMP-flagged files the chunks up to EXIF."""
+    """VP8X/first chunk, and for EXIF/XMP-flagged files the chunks up to EXIF
+    and the EXIF IFDs, wherever the EXIF chunk lies."""
     if spans.get(0, 4) != b"RIFF" or spans.get(8, 12) != b"WEBP":
         return []
     out = spans.missing(12, 12 + 30)
@@ -120,9 +148,7 @@ def needed(spans: Spans) -> list[Range]:
     end = _end(spans)
     if not ok and stuck is not None:
         if any(c[0] in _IMAGE for c in chunks) and end is not None:
-            start = max(stuck, end - TAIL)
-            if not spans.has(start, end):
-                out.append((start, end))
+            out.extend(_after_image(spans, chunks, stuck, end, flags))
         else:
             out.append((stuck, stuck + HOP_WINDOW))
     for fourcc, pos, _size in chunks:
@@ -132,6 +158,34 @@ def needed(spans: Spans) -> list[Range]:
             if off is not None:
                 out.extend(exif_needed(spans, off))
     return out
+
+
+#: Chunks that are metadata blocks, and their kinds (`imgprint.formats.blocks`).
+BLOCK_CHUNKS = {b"XMP ": "xmp", b"ICCP": "icc"}
+#: VP8X flags of the chunks the file announces, and what to call them unread.
+FLAGGED = ((0x20, b"ICCP", "icc"), (8, b"EXIF", "exif"), (4, b"XMP ", "xmp"))
+
+
+def blocks(spans: Spans) -> list[Block]:
+    """XMP and ICCP chunk data of the chunks seen from the front and the back."""
+    if spans.get(0, 4) != b"RIFF" or spans.get(8, 12) != b"WEBP":
+        return []
+    chunks, _, _ = _all_chunks(spans)
+    return [(BLOCK_CHUNKS[fourcc], pos + 8, pos + 8 + size)
+            for fourcc, pos, size in chunks if fourcc in BLOCK_CHUNKS]
+
+
+def expected(spans: Spans) -> list[str]:
+    """Kinds the VP8X flags announce that no chunk seen holds, while some
+    chunks are unseen (a walk that saw every chunk proves the flag wrong)."""
+    flags = _flags(spans)
+    if flags is None:
+        return []
+    chunks, ok, _ = _all_chunks(spans)
+    if ok:
+        return []
+    types = {c[0] for c in chunks}
+    return [kind for flag, fourcc, kind in FLAGGED if flags & flag and fourcc not in types]
 
 
 def facts(spans: Spans) -> dict:

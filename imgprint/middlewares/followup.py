@@ -1,15 +1,26 @@
 """The follow-up loop: fetch the byte spans the parsers still need, within budgets.
 
 After the first ranged GET, the format parsers (``imgprint.formats``) say which
-further byte spans hold metadata, and which hold what the content hash and the
-perceptual hash are computed from (the first coded bytes, the EXIF thumbnail,
-the first scan of a progressive JPEG); ``fetch_spans`` fetches those, metadata
-first, until the parsers need nothing more or a budget runs out. A budget that
-runs out before the hash inputs are held costs the hash (``content_sha256``/
-``phash`` null), never ``metadata_incomplete``. Past the metadata's own
-follow-ups (``IMGPRINT_FOLLOWUPS``), ``IMGPRINT_HASH_FOLLOWUPS`` more may fetch
-the hash inputs alone: a JPEG whose scan sits behind a run of APPn segments
-needs one range per segment header it has not seen.
+further byte spans hold metadata (EXIF, and the XMP, IPTC, ICC, text and
+comment blocks of ``formats.blocks``), and which hold what the content hash
+and the perceptual hash are computed from (the first coded bytes, the EXIF
+thumbnail, the first scan of a progressive JPEG); ``fetch_spans`` fetches
+those, metadata first, until the parsers need nothing more or a budget runs
+out. A budget that runs out before the hash inputs are held costs the hash
+(``content_sha256``/``phash`` null), never ``metadata_incomplete``.
+
+The budget adapts to what the bytes show. Each request takes every needed
+span within ``MERGE_GAP`` of the first (one request when the spans lie
+together); the hash inputs ride along when close, or take the follow-ups the
+metadata leaves (``IMGPRINT_FOLLOWUPS``, 3: at most 4 requests an image);
+``IMGPRINT_HASH_FOLLOWUPS`` more may fetch the hash inputs alone. The
+metadata's last follow-up may add a speculative window of up to
+``IMGPRINT_FOLLOWUP_AHEAD_BYTES``: the rest of a multi-page TIFF's page chain,
+which otherwise costs a request per page.
+
+``incomplete`` says why metadata known to exist was not read: needed spans
+past a budget, or blocks skipped for their caps or announced and never found
+(``formats.unread_blocks``).
 
 The loop is a plain function with the download injected: the crawler passes
 one that goes through the engine's downloader (``ImageFetchMiddleware``), unit
@@ -49,6 +60,9 @@ class Budget:
     #: IMGPRINT_HASH_FOLLOWUPS: follow-ups past `requests` for the hash inputs
     #: alone (none when `requests` is 0).
     hash_requests: int = 0
+    #: IMGPRINT_FOLLOWUP_AHEAD_BYTES: most bytes of the speculative window the
+    #: metadata's last follow-up may add (the rest of a TIFF page chain).
+    ahead_bytes: int = 0
 
 
 @dataclass
@@ -91,6 +105,13 @@ def _stop_reason(spans: Spans, span: tuple[int, int] | None, result: FollowupRes
     return None
 
 
+def _unread(spans: Spans) -> str | None:
+    """Why metadata known to exist is missing when nothing more is needed:
+    blocks skipped for their caps or announced and never found."""
+    kinds = formats.unread_blocks(spans)
+    return f"metadata blocks not read: {', '.join(kinds)}" if kinds else None
+
+
 async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
                       range_ignored: bool = False) -> FollowupResult:
     """Fetch the spans the parsers still need into ``spans``, within ``budget``.
@@ -103,12 +124,17 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
         left = budget.bytes - result.bytes
         # Past the metadata's own follow-ups, only the hash inputs are fetched.
         extra = result.requests >= budget.requests > 0
+        # The metadata's last follow-up gathers what it can (`next_fetch`).
+        last = not extra and result.requests + 1 == budget.requests
         span = formats.next_fetch(spans, left, budget.content_bytes, budget.thumbnail_bytes,
-                                  budget.scan_bytes, metadata=not extra)
+                                  budget.scan_bytes, metadata=not extra, last=last,
+                                  ahead=budget.ahead_bytes)
         stop = _stop_reason(spans, span, result, budget, range_ignored, extra)
         if stop is not None or span is None:
             if stop and formats.needed(spans):
                 result.incomplete = stop
+            else:
+                result.incomplete = _unread(spans)
             return result
         start, end = span
         result.requests += 1
