@@ -17,12 +17,14 @@ from .spans import MAX_SPAN, Range, Spans
 #: a request costs a round trip). Measured over the corpus site's 253 images of
 #: at least 20,480 bytes, default budgets (follow-up bytes / requests; content
 #: hashes 187 at every gap): 4 KiB 1.141 MB / 236; 8 KiB 1.141 MB / 232;
-#: 16 KiB 1.223 MB / 226; 32 KiB 1.333 MB / 222. From 8 to 16 KiB a request
-#: saved costs 14 KB: about what a round trip is worth on the Tor-like link
-#: (1 s / 16 in flight at 2 Mbit/s = 16 KB), more than on 100 ms / 20 Mbit/s
-#: (4 KB at 64 in flight); but below 16 KiB one EXIF value of a multi-page TIFF
-#: no longer rides along (bench/metadata_recall.py: 1 tag of 6,565), so 16 KiB.
-MERGE_GAP = 16384
+#: 16 KiB 1.223 MB / 226; 32 KiB 1.333 MB / 222. With the metadata blocks
+#: planned too and at most 3 follow-ups (bench/metadata_recall.py, 488 images:
+#: follow-up bytes / follow-ups / bytes vs the prefixes): 8 KiB 1.397 MB / 246 /
+#: 1.486x; 12 KiB 1.424 MB / 242 / 1.496x; 16 KiB 1.443 MB / 242 / 1.502x.
+#: 12 KiB saves the requests 16 KiB saves and keeps the corpus within 1.5x the
+#: prefixes; it costs one IFD of a multi-page TIFF 16 KiB from the one before
+#: (20 of 6,565 tags), which the speculative window reads anyway.
+MERGE_GAP = 12288
 
 
 def clean(spans: Spans, raw: list[Range]) -> list[Range]:
