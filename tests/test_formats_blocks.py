@@ -284,6 +284,19 @@ def test_webp_exif_before_xmp_far_into_the_file_is_found_and_read():
     assert {"exif", "xmp"} <= set(unread_blocks(spans))
 
 
+def test_the_structure_walk_leads_and_blocks_ride_along():
+    # IFD0 (held) points at an XMP packet running past the held bytes and at
+    # a next IFD far behind it: the IFD (whose answer may show more to fetch)
+    # is asked for first; the packet, 40 KB before it, is not in the way.
+    blob = bytearray(tiff_blob({700: (1, XMP + b" " * 20_000), 256: (3, b"\x08\0")}))
+    blob[8 + 2 + 24 : 8 + 2 + 28] = struct.pack("<I", 70_000)  # IFD0's next IFD
+    data = bytes(blob).ljust(70_000, b"\0") + struct.pack("<HHHII", 1, 256, 3, 1, 8) + bytes(4)
+    spans = prefix(data, 4096)
+    assert [k for (k, _, _), _ in block_wants(spans)] == ["xmp"]
+    start, end = formats.next_fetch(spans, 262144)
+    assert start <= 70_000 < end and start > 30_000
+
+
 def test_followups_never_exceed_three_with_the_default_budget():
     from imgprint import settings
 

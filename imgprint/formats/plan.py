@@ -49,17 +49,39 @@ def clean(spans: Spans, raw: list[Range]) -> list[Range]:
     return merged
 
 
-def needed(spans: Spans) -> list[Range]:
-    """Absolute half-open ranges still missing that hold metadata; [] when done."""
+def structure_needed(spans: Spans) -> list[Range]:
+    """What the parser's own walks still need (headers, IFDs, EXIF values):
+    `needed` without the metadata blocks, whose ranges are already known."""
     def compute() -> list[Range]:
         _, found = parser(spans)
         if found is None:
             return []
         none: list[Range] = []
-        own = guard("needed", none, found.needed, spans)
+        return clean(spans, guard("needed", none, found.needed, spans))
+    return list(spans.memo("structure_needed", compute))
+
+
+def needed(spans: Spans) -> list[Range]:
+    """Absolute half-open ranges still missing that hold metadata; [] when done."""
+    def compute() -> list[Range]:
+        none: list[Range] = []
+        own = structure_needed(spans)
         return clean(spans, own + guard("block_needs", none, block_needs, spans))
     # A copy: callers may change the list, the memo must not change with it.
     return list(spans.memo("needed", compute))
+
+
+def _lead(spans: Spans, todo: list[Range]) -> Range:
+    """The needed range a request starts from: the one holding the first span
+    the structure walks need (each of their answers may show more to fetch,
+    while a block is a leaf), else the first."""
+    walks = structure_needed(spans)
+    if walks:
+        first = walks[0][0]
+        for span in todo:
+            if span[0] <= first < span[1]:
+                return span
+    return todo[0]
 
 
 def wanted(spans: Spans, content_bytes: int = 0, thumbnail_bytes: int = 0,
@@ -101,7 +123,8 @@ def next_fetch(spans: Spans, budget_bytes: int, content_bytes: int = 0,
                metadata: bool = True, last: bool = False, ahead: int = 0) -> Range | None:
     """The one Range to ask for next, or None when done or over `budget_bytes`.
 
-    Metadata (`needed`) comes first; the spans of `wanted` (coded data,
+    Metadata (`needed`) comes first, what the structure walks need before
+    the blocks (`_lead`); the spans of `wanted` (coded data,
     thumbnail, first progressive scan) ride along when they are close to it,
     and are asked for on their own once the metadata is complete. With
     `metadata` False, only the spans of `wanted` start a Range (the metadata's
@@ -118,8 +141,10 @@ def next_fetch(spans: Spans, budget_bytes: int, content_bytes: int = 0,
     ride: list[Range] = []
     if not metadata:
         todo, ride = [], todo
-    if todo:
-        start, end = todo[0]
+    lead = _lead(spans, todo) if todo else None
+    if lead is not None:
+        start, end = lead
+        todo = [r for r in todo if r != lead]
         if end - start > budget_bytes:
             return None
     elif extra:
@@ -130,7 +155,7 @@ def next_fetch(spans: Spans, budget_bytes: int, content_bytes: int = 0,
             return None
     else:
         return None
-    others = sorted(todo[1:] + extra + ride)
+    others = sorted(todo + extra + ride)
     for s, e in others:
         if e <= end:
             continue
