@@ -57,3 +57,78 @@ def test_a_modify_date_is_not_a_capture_time(corpus_crawl):
     assert "ExifIFD:DateTimeOriginal" not in tool
     assert "taken_at" not in record and "taken_at_source" not in record
     assert record["modified_at"].startswith(as_iso(tool["IFD0:ModifyDate"]))
+
+
+def as_list(value) -> list[str]:
+    """ExifTool gives one item of a list as a plain value."""
+    return [str(v).strip() for v in (value if isinstance(value, list) else [value])]
+
+
+def same_text(ours, theirs) -> bool:
+    """Equal after stripping the padding some writers add (ExifTool keeps it)."""
+    return as_list(ours) == as_list(theirs)
+
+
+def test_xmp(corpus_crawl):
+    crawl, _ = corpus_crawl
+    rel = "metadata-extractor/jpg/Issue 258 (dotnet).jpg"
+    record, tool = record_for(crawl, rel), exiftool(rel)
+    assert record["has_xmp"] is True
+    for name in ("title", "creator", "subject", "description", "rights"):
+        assert same_text(record["xmp"]["dc:" + name], tool["XMP-dc:" + name.title()]), name
+
+
+def test_xmp_in_a_gif(corpus_crawl):
+    crawl, _ = corpus_crawl
+    rel = "metadata-extractor/gif/Issue 201.gif"
+    record, tool = record_for(crawl, rel), exiftool(rel)
+    assert record["has_xmp"] is True
+    assert same_text(record["xmp"]["dc:subject"], tool["XMP-dc:Subject"])
+    assert same_text(record["comment"], tool["File:Comment"])
+
+
+def test_iptc(corpus_crawl):
+    crawl, _ = corpus_crawl
+    for rel in ("metadata-extractor/jpg/Issue 258 (dotnet).jpg",
+                "metadata-extractor/jpg/FujiFilm FinePixS1Pro (4).jpg"):
+        record, tool = record_for(crawl, rel), exiftool(rel)
+        for name in ("Caption-Abstract", "Keywords", "By-line", "CopyrightNotice"):
+            assert same_text(record["iptc"][name], tool["IPTC:" + name]), (rel, name)
+
+
+def test_icc_and_comment_of_a_small_jpeg(corpus_crawl):
+    crawl, _ = corpus_crawl
+    rel = "metadata-extractor/jpg/Issue 614.jpg"
+    record, tool = record_for(crawl, rel), exiftool(rel)
+    assert (CORPUS / rel).stat().st_size < MIN_SIZE
+    assert record["icc"]["description"] == tool["ICC_Profile:ProfileDescription"]
+    assert record["icc"]["color_space"] == "RGB"
+    assert record["comment"] == tool["File:Comment"]
+    assert "sha256_first_10240_bytes" not in record
+
+
+def test_user_comment(corpus_crawl):
+    crawl, _ = corpus_crawl
+    rel = "metadata-extractor/jpg/Nikon E775.jpg"
+    record, tool = record_for(crawl, rel), exiftool(rel)
+    assert record["user_comment"] == tool["ExifIFD:UserComment"]
+
+
+def test_png_text_and_time(corpus_crawl):
+    crawl, _ = corpus_crawl
+    rel = "metadata-extractor/png/PngSuite/ctzn0g04.png"
+    record, tool = record_for(crawl, rel), exiftool(rel)
+    for keyword in ("Title", "Author", "Copyright", "Description", "Software", "Disclaimer"):
+        assert record["png_text"][keyword] == tool["PNG:" + keyword], keyword
+    rel = "metadata-extractor/png/PngSuite/cm0n0g04.png"
+    record, tool = record_for(crawl, rel), exiftool(rel)
+    assert record["png_time"] == as_iso(tool["PNG:ModifyDate"]) + "Z"
+
+
+def test_capture_time_from_xmp(corpus_crawl):
+    crawl, _ = corpus_crawl
+    rel = "metadata-extractor/jpg/Issue 258 (dotnet).jpg"
+    record, tool = record_for(crawl, rel), exiftool(rel)
+    assert "ExifIFD:DateTimeOriginal" not in tool
+    assert record["taken_at"].startswith(as_iso(tool["XMP-photoshop:DateCreated"]))
+    assert record["taken_at_source"] == "xmp:photoshop:DateCreated"
