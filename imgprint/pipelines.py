@@ -41,6 +41,7 @@ from imgprint.fingerprint.limits import TIME_LIMIT
 from imgprint.fingerprint.seed import SEED_PREFIX_BYTES, seed_fingerprint
 from imgprint.formats import FormatError, Spans
 from imgprint.items import ImageRecord
+from imgprint.metadata.blocks import metadata_fields
 from imgprint.metadata.exif import ExifError, exif_tags
 from imgprint.metadata.summary import summary
 from imgprint.workers import Workers
@@ -71,12 +72,7 @@ def read_exif(spans: Spans, prefix: bytes) -> dict[str, str]:
 def text_metadata(spans: Spans, max_chars: int) -> dict[str, Any]:
     """XMP, IPTC, ICC, PNG text, comments and UserComment from the metadata
     blocks the format parsers located and hold (``imgprint.metadata.blocks``)."""
-    located = getattr(formats, "metadata_blocks", None)
-    if located is None:
-        return {}
-    from imgprint.metadata.blocks import metadata_fields
-
-    return metadata_fields(located(spans), max_chars)
+    return metadata_fields(formats.metadata_blocks(spans), max_chars)
 
 
 def fingerprint_fields(spans: Spans, content_bytes: int = 0, small: bool = False,
