@@ -27,7 +27,8 @@ each text metadata value).
 
 Stats: ``imgprint/fingerprinted``, ``imgprint/exif/found``, ``imgprint/exif/error``,
 ``imgprint/content_hash``, ``imgprint/phash/exif_thumbnail``,
-``imgprint/phash/progressive_scan``, ``imgprint/timeout/walk``,
+``imgprint/phash/progressive_scan``, ``imgprint/metadata/<field>`` (records with
+``xmp``, ``iptc``, ``icc``, ...), ``imgprint/timeout/walk``,
 ``imgprint/timeout/phash``.
 """
 
@@ -49,6 +50,8 @@ from imgprint.workers import Workers
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+#: Text metadata fields, each counted in ``imgprint/metadata/<field>``.
+TEXT_FIELDS = ("xmp", "iptc", "icc", "png_text", "png_time", "comment", "user_comment")
 #: IMGPRINT_METADATA_MAX_CHARS's default, for callers without a crawler (bench/).
 METADATA_MAX_CHARS = 2000
 #: Seconds the format walks of one image may take.
@@ -157,6 +160,9 @@ class FingerprintPipeline:
             self.stats.inc_value("imgprint/content_hash")
         if fields.get("phash_source"):
             self.stats.inc_value(f"imgprint/phash/{fields['phash_source']}")
+        for name in TEXT_FIELDS:
+            if fields.get(name):
+                self.stats.inc_value(f"imgprint/metadata/{name}")
         if fields.get("error"):
             self.stats.inc_value("imgprint/exif/error")
         elif fields["exif"]:

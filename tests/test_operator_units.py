@@ -37,16 +37,19 @@ def test_tally_and_summary():
     tally = Tally()
     tally.add(record(image_size=30000, bytes_fetched=10241, exif={"a": "b"},
                      sha256_first_10240_bytes="00", gps={"lat": 1.0}))
+    tally.add(record(image_size=3000, bytes_fetched=3000, xmp={"dc:title": "t"}))
     tally.add(record(error="HTTP 404", http_status=404, bytes_fetched=145))
     tally.add(record(error="timeout: no complete answer within 30 s"))
     tally.add(ImageRecord.sighting("http://a/x.jpg", ["http://a/p2"]))
-    assert (tally.records, tally.seen_again, tally.fingerprinted, tally.with_gps) == (3, 1, 1, 1)
+    assert (tally.records, tally.seen_again, tally.fingerprinted, tally.with_gps) == (4, 1, 1, 1)
+    assert (tally.with_exif, tally.with_xmp, tally.with_iptc) == (1, 1, 0)
     assert tally.errors == Counter({"HTTP 404": 1, "timeout": 1})
     lines = summary_lines(tally, {"imgprint/pages": 2, "imgprint/images/small": 0,
                                   "downloader/response_bytes": 12000}, ["out.jsonl"])
-    assert lines[0] == "3 images recorded (1 later sightings) from 2 pages (0 failed)"
+    assert lines[0] == "4 images recorded (1 later sightings) from 2 pages (0 failed)"
+    assert "with EXIF 1, with XMP 1, with IPTC 0, with GPS 1" in lines[1]
     assert "errors 2: HTTP 404 ×1, timeout ×1" in lines
-    assert lines[3].startswith("fetched 10.4 KB of images totalling 30.0 KB (34.6 %)")
+    assert lines[3].startswith("fetched 13.4 KB of images totalling 33.0 KB (40.6 %)")
     assert lines[-1] == "feed: out.jsonl"
     assert error_kind("server applied Content-Encoding gzip: the bytes") == \
         "server applied Content-Encoding gzip"

@@ -32,6 +32,8 @@ class Tally:
     small: int = 0
     with_exif: int = 0
     with_gps: int = 0
+    with_xmp: int = 0
+    with_iptc: int = 0
     incomplete: int = 0
     bytes_fetched: int = 0
     sizes_known: int = 0  # total size of the images whose size is known
@@ -49,6 +51,10 @@ class Tally:
             self.with_exif += 1
         if record.get("gps"):
             self.with_gps += 1
+        if record.get("xmp"):
+            self.with_xmp += 1
+        if record.get("iptc"):
+            self.with_iptc += 1
         if record.get("metadata_incomplete"):
             self.incomplete += 1
         if record.get("error"):
@@ -79,7 +85,8 @@ def summary_lines(tally: Tally, stats: Mapping[str, Any], feeds: list[str]) -> l
     lines = [f"{tally.records} images recorded ({tally.seen_again} later sightings) from"
              f" {pages} pages ({failed} failed)"]
     lines.append(f"fingerprinted {tally.fingerprinted}, small {small} (under"
-                 f" IMGPRINT_MIN_SIZE), with EXIF {tally.with_exif}, with GPS {tally.with_gps},"
+                 f" IMGPRINT_MIN_SIZE), with EXIF {tally.with_exif}, with XMP {tally.with_xmp},"
+                 f" with IPTC {tally.with_iptc}, with GPS {tally.with_gps},"
                  f" metadata incomplete {tally.incomplete}")
     if tally.errors:
         kinds = ", ".join(f"{kind} ×{n}" for kind, n in tally.errors.most_common(6))
