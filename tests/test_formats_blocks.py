@@ -297,6 +297,16 @@ def test_the_structure_walk_leads_and_blocks_ride_along():
     assert start <= 70_000 < end and start > 30_000
 
 
+def test_webp_alpha_then_bitstream_past_the_prefix_is_not_fetched_whole():
+    data = webp(0x10 | 0x08, riff_chunk(b"ALPH", bytes(20_000)), riff_chunk(b"VP8 ", bytes(90_000)),
+                riff_chunk(b"EXIF", CAMERA))
+    spans = prefix(data)
+    assert all(e - s <= 8192 for s, e in needed(spans))
+    spans, result = crawl(data)
+    assert formats.exif_tags(spans)["Image Make"] == "Canon"
+    assert result.bytes < 16_384
+
+
 def test_followups_never_exceed_three_with_the_default_budget():
     from imgprint import settings
 

@@ -124,7 +124,10 @@ def _after_image(spans: Spans, chunks: list[Chunk], stuck: int, end: int,
     Otherwise the tail (chained backwards from the RIFF end) and, while the
     flagged EXIF chunk has not been found, the chunk header at `stuck`: a
     camera's 60 KB EXIF before its XMP lies outside any tail worth fetching."""
-    if not flags & 2 and end - stuck <= REST_ALL:
+    # Right past the bitstream itself (not an ALPH chunk that precedes it).
+    before = max((c for c in chunks if c[1] < stuck), key=lambda c: c[1], default=None)
+    bitstream = before is not None and before[0] in (b"VP8 ", b"VP8L")
+    if not flags & 2 and bitstream and end - stuck <= REST_ALL:
         return [(stuck, end)]
     out: list[Range] = []
     start = max(stuck, end - TAIL)
