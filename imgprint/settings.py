@@ -26,14 +26,14 @@ IMGPRINT_MAX_PENDING_IMAGES = 2000
 # metadata first, the hash inputs riding along or taking what is left, so an
 # image costs at most 4 requests. bench/metadata_recall.py over the corpus
 # (EXIF recall / content hashes / bytes vs the prefixes): 3 + 0 hash follow-ups
-# 92.90% / 409 of 418 / 1.496x; 2 + 1: 91.24% / 412 / 1.486x; 2 + 2 (before,
+# 92.90% / 409 of 418 / 1.499x; 2 + 1: 91.24% / 412 / 1.486x; 2 + 2 (before,
 # up to 5 requests): 91.24% / 415 / 1.501x.
 IMGPRINT_FOLLOWUPS = 3
 IMGPRINT_FOLLOWUP_BYTES = 262144
 # Most bytes of the speculative window the metadata's last follow-up may add:
 # the rest of a multi-page TIFF's page chain, from its first unread IFD to the
 # end of the file, when the chain's stride says more pages follow (0: none).
-# Corpus: 0: EXIF recall 92.90% (TIFF 71.96%), 1.496x the prefixes; 65536:
+# Corpus: 0: EXIF recall 92.90% (TIFF 71.96%), 1.499x the prefixes; 65536:
 # 94.59% (78.64%), 1.576x; 131072: 96.31% (85.44%), 1.645x; 262144: 99.36%
 # (97.47%), 1.742x. The byte goal (1.5x) wins by default.
 IMGPRINT_FOLLOWUP_AHEAD_BYTES = 0

@@ -49,7 +49,9 @@ def _value_span(spans: Spans, base: int, endian: str, big: bool,
                 entry: tuple[int, int, int, int]) -> Range | None:
     """Absolute range of an entry's value bytes (inline or out of line)."""
     _, typ, count, pos = entry
-    size = TYPE_SIZES.get(typ, 0) * count
+    # A type no reader knows reads as bytes (as ExifTool does), so a block
+    # with a damaged type is still found.
+    size = TYPE_SIZES.get(typ, 1) * count
     if size <= 0:
         return None
     field = pos + (12 if big else 8)
@@ -60,7 +62,8 @@ def _value_span(spans: Spans, base: int, endian: str, big: bool,
         return None
     off = base + struct.unpack(endian + ("Q" if big else "I"), raw)[0]
     if spans.size is not None and off + size > spans.size:
-        return None  # a value past the end of the file: not a block
+        # Cut by the end of the file: what there is (nothing past it).
+        return (off, spans.size) if off < spans.size else None
     return off, off + size
 
 
