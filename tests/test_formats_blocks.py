@@ -229,6 +229,35 @@ def test_icc_is_planned_up_to_its_desc_tag_only():
     assert want - block[1] >= off + size or want == block[2]
 
 
+def icc_profile(size: int) -> bytes:
+    """A profile of `size` bytes whose one tag, `desc`, sits right after the table."""
+    head = bytearray(128)
+    head[0:4] = struct.pack(">I", size)
+    head[36:40] = b"acsp"
+    table = struct.pack(">I", 1) + b"desc" + struct.pack(">II", 144, 40)
+    desc = b"desc\0\0\0\0" + struct.pack(">I", 20) + b"a profile name\0\0\0\0\0\0"
+    body = bytes(head) + table + desc.ljust(40, b"\0")
+    return body.ljust(size, b"\x55")
+
+
+def test_jpeg_icc_chunks_past_its_desc_tag_are_not_fetched():
+    profile = icc_profile(100_000)
+    chunks = [(0xE2, b"ICC_PROFILE\0" + bytes([i + 1, 2]) + part)
+              for i, part in enumerate((profile[:60_000], profile[60_000:]))]
+    data = jpeg(*chunks, tail=bytes(5000))
+    spans = prefix(data)
+    wants = [(b, w) for b, w in block_wants(spans) if b[0] == "icc_jpeg"]
+    assert len(wants) == 1 and wants[0][1] is not None and wants[0][1] <= PREFIX
+    chunk = dict(metadata_blocks(spans))["icc_jpeg"]
+    assert chunk[:2] == b"\x01\x02" and chunk[2:].startswith(profile[:184])
+    # The crawl hops over both chunks (segment headers) without their data.
+    spans, result = crawl(data)
+    assert [k for k, _ in metadata_blocks(spans)] == ["icc_jpeg"]
+    assert result.bytes < 16_384 and unread_blocks(spans) == []
+    # Held anyway, the second chunk comes along too.
+    assert [k for k, _ in metadata_blocks(whole(data))].count("icc_jpeg") == 2
+
+
 def test_xmp_over_its_cap_is_skipped_and_reported():
     big = b"<x:xmpmeta>" + b" " * (300 * 1024) + b"</x:xmpmeta>"
     data = webp(0x04, riff_chunk(b"VP8 ", bytes(2000)), riff_chunk(b"XMP ", big))

@@ -166,9 +166,9 @@ def _block_wants(spans: Spans) -> list[Want]:
         cap = CAPS.get(kind, 0)
         want: int | None
         if kind == "icc_jpeg":
-            if block not in icc_jpeg:
+            if block not in icc_jpeg and not spans.has(start, end):
                 continue  # past what the profile's `desc` needs: not wanted
-            want = icc_jpeg[block]
+            want = icc_jpeg.get(block, end)  # a later chunk held anyway comes along
         elif kind == "icc":
             want = start + _icc_want(spans.get_partial(start, end), end - start)
         elif kind == "icc_zlib":
