@@ -20,7 +20,8 @@ from .spans import MAX_SPAN, Range, Spans
 #: 16 KiB 1.223 MB / 226; 32 KiB 1.333 MB / 222. With the metadata blocks
 #: planned too and at most 3 follow-ups (bench/metadata_recall.py, 488 images:
 #: follow-up bytes / follow-ups / bytes vs the prefixes): 8 KiB 1.397 MB / 246 /
-#: 1.486x; 12 KiB 1.424 MB / 242 / 1.496x; 16 KiB 1.443 MB / 242 / 1.502x.
+#: 1.486x; 12 KiB 1.424 MB / 242 / 1.496x; 16 KiB 1.443 MB / 242 / 1.502x
+#: (since: 1.499x at 12 KiB, TIFF block values cut by the end of the file).
 #: 12 KiB saves the requests 16 KiB saves and keeps the corpus within 1.5x the
 #: prefixes; it costs one IFD of a multi-page TIFF 16 KiB from the one before
 #: (20 of 6,565 tags), which the speculative window reads anyway.
