@@ -46,7 +46,7 @@ from imgprint.formats import (  # noqa: E402
     metadata_blocks,
     sniff,
 )
-from imgprint.middlewares.followup import Budget, fetch_spans  # noqa: E402
+from imgprint.middlewares.followup import Budget, FollowupResult, fetch_spans  # noqa: E402
 
 PREFIX = 10_241
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
@@ -154,7 +154,10 @@ def block_counts(data: bytes, spans: Spans) -> dict[str, list[int]]:
     return out
 
 
-def simulate(path: Path, data: bytes, limits: Budget):
+def simulate(path: Path, data: bytes, limits: Budget
+             ) -> tuple[Spans, dict[str, str], dict, FollowupResult]:
+    """The crawler's follow-up loop over `data` from its first bytes: the bytes
+    held, exifread's tags and the facts over them, and the loop's result."""
     spans = Spans(len(data))
     spans.add(0, data[:PREFIX])
 
@@ -168,7 +171,7 @@ def simulate(path: Path, data: bytes, limits: Budget):
         tags = exif_tags(spans)
     except FormatError:
         tags = {}
-    return spans, tags, facts(spans), result.bytes, result.requests
+    return spans, tags, facts(spans), result
 
 
 def hash_ok(data: bytes, spans: Spans) -> tuple[int, int]:
@@ -231,7 +234,8 @@ def measure(path: Path, rel: Path, data: bytes, fmt: str, limits: Budget, stats:
     """Crawl one image and add what it gives to `stats`, `fetched` and
     `problems`; the bytes crawled."""
     full = full_exif(path)
-    spans, tags, ours, extra, requests = simulate(path, data, limits)
+    spans, tags, ours, result = simulate(path, data, limits)
+    extra, requests = result.bytes, result.requests
     has_hash, same_hash = hash_ok(data, spans)
     for key in (fmt, "total"):
         st = stats[key]
@@ -240,6 +244,8 @@ def measure(path: Path, rel: Path, data: bytes, fmt: str, limits: Budget, stats:
         st["fetched"] += min(len(data), PREFIX) + extra
         st["max_requests"] = max(st["max_requests"], requests)
         st["followed"] += requests > 0
+        st["follow_ups"] += requests
+        st["incomplete"] += bool(result.incomplete)
         st["hash_n"] += has_hash
         st["hash_ok"] += same_hash
         fetched[key].append(min(len(data), PREFIX) + extra)
@@ -280,7 +286,7 @@ def report(stats: dict, fetched: dict, blocks: dict, problems: list[str]) -> Non
     """Print the recall table, the blocks table and the notes."""
     cols = ("format", "files", "tag recall", "no-tags", "dims ok", "dims vs ME only",
             "format ok", "hash ok", "median", "p95", "max", "total KB", "vs prefix",
-            "max follow-ups", "followed")
+            "max follow-ups", "followed", "follow-ups", "incomplete")
     print(" | ".join(cols))
     order = sorted(k for k in stats if k != "total") + ["total"]
     for key in order:
@@ -292,7 +298,8 @@ def report(stats: dict, fetched: dict, blocks: dict, problems: list[str]) -> Non
             f"{st['dims_me_ok']}/{st['dims_me_n']}", f"{st['fmt_ok']}/{st['fmt_n']}",
             f"{st['hash_ok']}/{st['hash_n']}",
             int(statistics.median(sizes)), p95, sizes[-1], st["fetched"] // 1024,
-            f"{st['fetched'] / st['prefix']:.3f}x", st["max_requests"], st["followed"])))
+            f"{st['fetched'] / st['prefix']:.3f}x", st["max_requests"], st["followed"],
+            st["follow_ups"], st["incomplete"])))
     groups = sorted({g for key in blocks for g in blocks[key]})
     print("\nblocks held / in the whole file: format | " + " | ".join(groups))
     for key in order:
