@@ -1,8 +1,11 @@
 """TIFF files: what exifread's walk needs, IFD0 facts, and strip 0.
 
 A TIFF file is its own EXIF blob, so metadata planning and tags are the
-shared exifread engine (`exif_walk`) from offset 0; the facts and the coded
-data come from our IFD reader (`tiff_ifd`).
+shared exifread engine (`exif_walk`) from offset 0, every page's IFD
+included; the facts and the coded data come from our IFD reader
+(`tiff_ifd`), the blocks (XMP, IPTC, Photoshop, ICC) from `tiff_blocks`.
+Each page's IFD is found from the one before, a request per page: `ahead`
+lets the last follow-up speculate on the rest of the chain.
 """
 
 from __future__ import annotations

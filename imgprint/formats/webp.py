@@ -2,8 +2,12 @@
 
 Simple files (VP8/VP8L alone) have no metadata.  Extended files announce
 ICC/EXIF/XMP/animation in the VP8X flags; EXIF and XMP come after the image
-data, so once the walk reaches pixels we fetch the file's tail and chain
-chunks backwards from the RIFF end.
+data. Once the walk reaches pixels, a still image's remaining bytes (its
+metadata chunks) are fetched whole when they are few; otherwise the file's
+tail, chained backwards from the RIFF end, and the chunk header where the
+forward walk stopped while the flagged EXIF is not found (a camera's 60 KB
+EXIF before its XMP is in no tail worth fetching). Blocks: XMP and ICCP chunk
+data; flagged chunks never found are reported unread (`expected`).
 """
 
 from __future__ import annotations
