@@ -28,7 +28,8 @@ MAX_BLOCKS = 100_000
 
 
 def needed(spans: Spans) -> list[Range]:
-    """Nothing beyond the header matters enough for a follow-up request."""
+    """The header; an XMP or comment extension running past the held bytes is
+    a block, planned by `imgprint.formats.blocks` up to its kind's cap."""
     return [] if spans.has(0, 13) or spans.size is not None and spans.size < 13 else [(0, 13)]
 
 
