@@ -458,3 +458,10 @@ def test_corpus_blocks_located_without_error():
         data = path.read_bytes()
         blocks = metadata_blocks(whole(data))
         assert all(isinstance(k, str) and isinstance(p, bytes) for k, p in blocks)
+
+
+def test_gif_caps_are_the_blocks_caps():
+    from imgprint.formats import gif
+    from imgprint.formats.blocks import CAPS
+
+    assert all(CAPS[kind] == cap for kind, cap in gif.CAPS.items())
