@@ -125,7 +125,7 @@ def _flir_known(spans: Spans, segs: list[Segment]) -> tuple[dict[int, tuple[int,
             need.append((pos, pos + _FLIR_HEAD))
         elif head[4:9] == b"FLIR\0":
             known.setdefault(head[10], (pos, length))
-            if head[10] == 0:
+            if head[10] == 0 and total is None:
                 total = head[11] + 1
     return known, total, need
 
@@ -150,7 +150,8 @@ def _pieces(spans: Spans, known: dict[int, tuple[int, int]], total: int,
         elif prev is None:
             return None
         else:
-            pos, length = prev[0] + 2 + prev[1], prev[1]
+            # Right after the chunk before, as long as chunk 0 (FLIR's chunk size).
+            pos, length = prev[0] + 2 + prev[1], known[0][1]
             head = spans.get(pos, pos + _FLIR_HEAD)
             if head is not None and not _chunk_head_ok(head, index, total):
                 return None
@@ -192,12 +193,15 @@ def _flir(spans: Spans, segs: list[Segment]) -> tuple[dict[str, str], list[Range
     """The CameraInfo fields once held, else what to fetch next to reach them:
     the header, the directory, the record (each tells where the next is)."""
     known, total, need = _flir_known(spans, segs)
-    if total is None:
+    stuck = walk(spans)[1]
+    if total is None or 0 not in known:
         return {}, need
 
     def read(start: int, end: int) -> bytes | None:
         pieces = _pieces(spans, known, total, start, end)
-        if pieces is None:  # a chunk not where it should be: the walk's hops find it
+        if pieces is None:  # a chunk not where predicted: hop to the next header
+            if stuck is not None:
+                need.append((stuck, stuck + _FLIR_HEAD))
             return None
         data = _stream_bytes(spans, pieces)
         if data is None:
