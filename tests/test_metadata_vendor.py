@@ -18,7 +18,13 @@ from functools import cache
 import pytest
 
 from imgprint.formats import Spans
-from imgprint.formats.jpeg_vendor import MAX_VENDOR_BYTES, vendor_fields, vendor_needed
+from imgprint.formats.jpeg import needed as jpeg_needed
+from imgprint.formats.jpeg_vendor import (
+    MAX_VENDOR_BYTES,
+    needed_with_vendor,
+    vendor_fields,
+    vendor_needed,
+)
 from imgprint.metadata.vendor import (
     ciff_fields,
     fff_header,
@@ -109,6 +115,8 @@ def test_flir_chunk_past_the_walk_is_one_request_of_two_nearby_ranges():
     need = vendor_needed(spans_of(data_of("metadata-extractor/jpg/FLIR Vue Pro 640.jpg"),
                                   PREFIX))
     assert need == [(655854, 655866), (656530, 657440)]
+    spans = spans_of(data_of("metadata-extractor/jpg/FLIR Vue Pro 640.jpg"), PREFIX)
+    assert needed_with_vendor(spans) == jpeg_needed(spans) + need
 
 
 def test_other_jpegs_need_nothing():

@@ -24,6 +24,12 @@ Three containers that ExifTool reads (decoded by ``imgprint.metadata.vendor``):
 Bounds: ``MAX_CHUNKS`` (256, what the one-byte index allows) chunks, the FFF
 directory's 256 entries (``vendor.MAX_FFF_RECORDS``), ``MAX_VENDOR_BYTES`` (64 KiB)
 asked for in all; what lies past that is not fetched.
+
+Planning: ``needed_with_vendor`` is the JPEG parser's ``needed`` with these
+ranges added. They are leaves that finish in one request, while the segment
+walk's hops through a FLIR stream cost one request per 64 KB chunk, so the
+planner should start a request from them when there are any (else the hops,
+always earlier in the file, take every follow-up first).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from ..metadata.vendor import (
     reconyx_fields,
 )
 from .jpeg import Segment, exif_offset, walk
+from .jpeg import needed as jpeg_needed
 from .spans import Range, Spans
 from .tiff_blocks import EXIF_IFD, tag_spans
 from .tiff_ifd import header
@@ -273,6 +280,11 @@ def vendor_needed(spans: Spans) -> list[Range]:
     (a JPEG's CIFF APP0, Reconyx maker note, FLIR FFF header, directory and
     CameraInfo); [] when there are none or all are held."""
     return list(spans.memo("jpeg_vendor", lambda: _compute(spans))[1])
+
+
+def needed_with_vendor(spans: Spans) -> list[Range]:
+    """``jpeg.needed`` and ``vendor_needed``: what the JPEG parser's ``needed`` becomes."""
+    return jpeg_needed(spans) + vendor_needed(spans)
 
 
 def vendor_fields(spans: Spans) -> dict[str, str]:
