@@ -240,6 +240,32 @@ def test_reconyx_garbage_notes():
     assert reconyx_fields(reconyx_note("hyperfire2", (99, 99, 99, 99, 99, 0))) == {}
 
 
+def exif_app1(note: bytes, note_offset: int | None = None, make_count: int = 0) -> bytes:
+    """An APP1 Exif: IFD0 (Make of `make_count` bytes at 8000 if any, ExifIFD),
+    the Exif IFD with MakerNote, the note (little-endian TIFF)."""
+    ifd0 = [(0x10F, 2, make_count, 8000)] if make_count else []
+    ifd0.append((0x8769, 4, 1, 8 + 2 + 12 * len(ifd0) + 12 + 4))
+    sub_at = ifd0[-1][3]
+    at = sub_at + 2 + 12 + 4 if note_offset is None else note_offset
+    tiff = b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", len(ifd0))
+    tiff += b"".join(struct.pack("<HHII", *e) for e in ifd0) + bytes(4)
+    tiff += struct.pack("<H", 1) + struct.pack("<HHII", 0x927C, 7, len(note), at) + bytes(4)
+    return segment(0xE1, b"Exif\0\0" + tiff + note)
+
+
+def test_reconyx_note_through_the_exif_segment():
+    note = reconyx_note("hyperfire", (31, 8, 8, 7, 5, 2015))
+    data = jpeg(exif_app1(note))
+    assert vendor_fields(spans_of(data)) == {"taken_at": "2015-05-07T08:08:31",
+                                             "taken_at_source": "reconyx"}
+    for hostile in (jpeg(exif_app1(note, note_offset=0xFFFFFF00)),
+                    jpeg(exif_app1(note + bytes(60000), note_offset=40)),
+                    jpeg(exif_app1(note, make_count=0xFFFFFFF))):
+        spans = spans_of(hostile, 60, size=1 << 30)
+        assert sum(e - s for s, e in vendor_needed(spans)) <= MAX_VENDOR_BYTES
+        assert set(vendor_fields(spans_of(hostile))) <= {"taken_at", "taken_at_source"}
+
+
 def camera_info(model: bytes = b"Test Cam", seconds: int = 1467055782, millis: int = 41,
                 zone: int = 240) -> bytes:
     info = bytearray(0x400)

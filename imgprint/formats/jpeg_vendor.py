@@ -96,9 +96,11 @@ def _reconyx(spans: Spans) -> tuple[Range | None, str | None, list[Range]]:
     found = tag_spans(spans, base, ifd0, endian, False, {EXIF_IFD, _MAKE})
     make = None
     if _MAKE in found:
-        raw = spans.get(*found[_MAKE])
+        # What tells RECONYX apart; a Make of a hostile length costs no more.
+        span = (found[_MAKE][0], min(found[_MAKE][1], found[_MAKE][0] + 64))
+        raw = spans.get(*span)
         if raw is None:
-            return None, None, [found[_MAKE]]
+            return None, None, spans.missing(*span)
         make = raw.split(b"\0", 1)[0].decode("latin-1").strip()
         if make and not make.upper().startswith("RECONYX"):
             return None, make, []
@@ -231,14 +233,14 @@ def _flir(spans: Spans, segs: list[Segment]) -> tuple[dict[str, str], list[Range
 # --- API ----------------------------------------------------------------------
 
 def _cap(ranges: list[Range]) -> list[Range]:
-    """The ranges in order up to ``MAX_VENDOR_BYTES`` in all (the rest dropped)."""
+    """The ranges in order while they fit in ``MAX_VENDOR_BYTES`` in all."""
     out: list[Range] = []
     left = MAX_VENDOR_BYTES
     for start, end in ranges:
         if end <= start:
             continue
         if end - start > left:
-            break
+            continue
         out.append((start, end))
         left -= end - start
     return out
