@@ -84,7 +84,8 @@ class ImageRecord:
     phash_source: str | None = _unset()
     gps: Any = _unset()
     taken_at: str = _unset()
-    # "exif", "xmp:<property>" or "iptc": where taken_at was read.
+    # Where taken_at was read: "exif", "xmp:<property>", "iptc", or a vendor
+    # container: "ciff", "reconyx", "flir".
     taken_at_source: str = _unset()
     modified_at: str = _unset()  # EXIF DateTime: the last change, not the capture
     camera: Any = _unset()

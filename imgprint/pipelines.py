@@ -41,6 +41,8 @@ from imgprint.config import Config
 from imgprint.fingerprint.limits import TIME_LIMIT
 from imgprint.fingerprint.seed import SEED_PREFIX_BYTES, seed_fingerprint
 from imgprint.formats import FormatError, Spans
+from imgprint.formats.dispatch import guard
+from imgprint.formats.jpeg_vendor import vendor_fields
 from imgprint.items import ImageRecord
 from imgprint.metadata.blocks import metadata_fields
 from imgprint.metadata.exif import ExifError, exif_tags
@@ -95,7 +97,9 @@ def fingerprint_fields(spans: Spans, content_bytes: int = 0, small: bool = False
     if text.pop("has_xmp", False):
         fields["has_xmp"] = True
     fields.update(text)
-    fields.update(summary(fields["exif"], text.get("xmp"), text.get("iptc")))
+    none: dict[str, str] = {}
+    vendor = guard("vendor_fields", none, vendor_fields, spans)
+    fields.update(summary(fields["exif"], text.get("xmp"), text.get("iptc"), vendor))
     if not small:
         fields["content_sha256"] = formats.content_hash(spans, content_bytes)
     return fields

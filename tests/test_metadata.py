@@ -97,6 +97,13 @@ def test_capture_time_falls_back_on_xmp_then_iptc():
                                      "taken_at_source": "iptc"}
     exif = {"EXIF DateTimeOriginal": "2016:01:01 00:00:00"}
     assert summary(exif, xmp, iptc)["taken_at_source"] == "exif"
+    vendor = {"taken_at": "2015-05-07T08:08:31", "taken_at_source": "reconyx",
+              "make": "Canon", "model": "Canon PowerShot A5"}
+    assert summary({}, {}, iptc, vendor)["taken_at_source"] == "iptc"
+    found = summary({"Image Model": " "}, None, None, vendor)
+    assert (found["taken_at"], found["taken_at_source"]) == ("2015-05-07T08:08:31", "reconyx")
+    assert found["camera"] == {"make": "Canon", "model": "Canon PowerShot A5"}
+    assert summary({"Image Make": "Nikon"}, None, None, vendor)["camera"]["make"] == "Nikon"
     # An XMP modify date is not a capture time either.
     assert summary({}, {"xmp:ModifyDate": "2019-10-16T19:01:00"}, {}) == {}
 

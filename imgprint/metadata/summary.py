@@ -82,10 +82,13 @@ def modified_at(exif: dict[str, str]) -> str | None:
     return exif_date(exif, "Image DateTime", "EXIF SubSecTime", "EXIF OffsetTime")
 
 
-def camera(exif: dict[str, str]) -> dict[str, str] | None:
+def camera(exif: dict[str, str], vendor: dict[str, str] | None = None) -> dict[str, str] | None:
+    """Make, model, serial and lens from EXIF; make and model from a vendor
+    container (Canon CIFF, FLIR) where EXIF has none or a blank one."""
+    vendor = vendor or {}
     fields = {
-        "make": exif.get("Image Make"),
-        "model": exif.get("Image Model"),
+        "make": _text(exif.get("Image Make")) or vendor.get("make"),
+        "model": _text(exif.get("Image Model")) or vendor.get("model"),
         "serial": exif.get("EXIF BodySerialNumber") or exif.get("MakerNote SerialNumber"),
         "lens": exif.get("EXIF LensModel"),
     }
@@ -94,10 +97,13 @@ def camera(exif: dict[str, str]) -> dict[str, str] | None:
 
 
 def capture_time(exif: dict[str, str], xmp: dict[str, Any] | None = None,
-                 iptc: dict[str, Any] | None = None) -> tuple[str, str] | None:
+                 iptc: dict[str, Any] | None = None,
+                 vendor: dict[str, str] | None = None) -> tuple[str, str] | None:
     """The capture time and where it came from, first found of: EXIF
     DateTimeOriginal ("exif"), XMP photoshop:DateCreated or exif:DateTimeOriginal
-    ("xmp:<property>"), IPTC DateCreated + TimeCreated ("iptc")."""
+    ("xmp:<property>"), IPTC DateCreated + TimeCreated ("iptc"), a vendor
+    container's ("ciff", "reconyx", "flir": ``imgprint.formats.jpeg_vendor``,
+    ranked last as ExifTool ranks them)."""
     found = taken_at(exif)
     if found:
         return found, "exif"
@@ -109,15 +115,22 @@ def capture_time(exif: dict[str, str], xmp: dict[str, Any] | None = None,
         in_iptc = iptc_date(iptc)
         if in_iptc:
             return in_iptc, "iptc"
+    if vendor and vendor.get("taken_at") and vendor.get("taken_at_source"):
+        return vendor["taken_at"], vendor["taken_at_source"]
     return None
 
 
+def _text(value: str | None) -> str | None:
+    return (value or "").strip() or None
+
+
 def summary(exif: dict[str, str], xmp: dict[str, Any] | None = None,
-            iptc: dict[str, Any] | None = None) -> dict[str, Any]:
+            iptc: dict[str, Any] | None = None,
+            vendor: dict[str, str] | None = None) -> dict[str, Any]:
     """``gps``, ``taken_at`` (+ ``taken_at_source``), ``modified_at``, ``camera``,
     ``software`` where the tags exist."""
-    taken = capture_time(exif, xmp, iptc)
-    out = {"gps": gps(exif), "camera": camera(exif),
+    taken = capture_time(exif, xmp, iptc, vendor)
+    out = {"gps": gps(exif), "camera": camera(exif, vendor),
            "taken_at": taken[0] if taken else None,
            "taken_at_source": taken[1] if taken else None,
            "modified_at": modified_at(exif),
