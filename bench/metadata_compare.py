@@ -65,7 +65,6 @@ from scrapy.http import Response  # noqa: E402
 from scrapy.settings import Settings  # noqa: E402
 
 from imgprint.config import Config  # noqa: E402
-from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES  # noqa: E402
 from imgprint.formats import Spans, sniff  # noqa: E402
 from imgprint.middlewares.followup import Budget, fetch_spans  # noqa: E402
 from imgprint.pipelines import fingerprint_fields  # noqa: E402
@@ -120,8 +119,7 @@ def crawler_config() -> Config:
 
 def crawler_budget(config: Config) -> Budget:
     """The Budget ImageFetchMiddleware builds from the same settings."""
-    return Budget(config.followups, config.followup_bytes, config.content_bytes,
-                  MAX_THUMBNAIL_BYTES, config.phash_scan_bytes, config.hash_followups)
+    return Budget.from_config(config)
 
 
 # -- imgprint -------------------------------------------------------------------------

@@ -21,7 +21,7 @@ def config(**overrides) -> Config:
 
 def test_defaults_are_valid():
     c = config()
-    assert (c.range_bytes, c.min_size, c.fetch_mode, c.followups) == (10241, 20480, "range", 2)
+    assert (c.range_bytes, c.min_size, c.fetch_mode, c.followups) == (10241, 20480, "range", 3)
     assert c.tor_proxies == ["socks5h://127.0.0.1:9050"] and c.guard_private is True
 
 

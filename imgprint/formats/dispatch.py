@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from . import bmff, gif, jpeg, jpeg_blocks, jpeg_coded, png, tiff, tiff_blocks, webp
+from . import bmff, gif, jpeg, jpeg_blocks, jpeg_coded, jpeg_vendor, png, tiff, tiff_blocks, webp
 from .exif_guard import without_image_data
 from .exif_walk import FormatError, exif_tags_at
 from .signatures import SNIFF_BYTES, sniff
@@ -49,13 +49,18 @@ class Parser:
     #: What to fetch on the last follow-up besides `needed`, up to a byte limit:
     #: a speculative window where the structure probably continues (TIFF pages).
     ahead: Callable[[Spans, int], list[Range]] | None = None
+    #: Ranges known to finish in one request that lead the next one: vendor
+    #: containers past long segment runs (`jpeg_vendor`), which the walk's
+    #: hops, always earlier in the file, would otherwise take every request to reach.
+    leaves: Callable[[Spans], list[Range]] | None = None
 
 
 _BMFF = Parser(bmff.needed, bmff.facts, bmff.exif_offset, bmff.content_spans,
                blocks=bmff.blocks)
 PARSERS: dict[str, Parser] = {
     "jpeg": Parser(jpeg.needed, jpeg.facts, jpeg.exif_offset, jpeg_coded.content_spans,
-                   jpeg_coded.content_needed, blocks=jpeg_blocks.blocks),
+                   jpeg_coded.content_needed, blocks=jpeg_blocks.blocks,
+                   leaves=jpeg_vendor.vendor_needed),
     "png": Parser(png.needed, png.facts, png.exif_offset, png.content_spans, png.content_needed,
                   blocks=png.blocks),
     "gif": Parser(gif.needed, gif.facts, blocks=gif.blocks, block_data=gif.block_data),

@@ -62,21 +62,31 @@ def structure_needed(spans: Spans) -> list[Range]:
     return list(spans.memo("structure_needed", compute))
 
 
+def leaves_needed(spans: Spans) -> list[Range]:
+    """The parser's leaf ranges still missing (`Parser.leaves`)."""
+    _, found = parser(spans)
+    if found is None or found.leaves is None:
+        return []
+    none: list[Range] = []
+    return clean(spans, guard("leaves", none, found.leaves, spans))
+
+
 def needed(spans: Spans) -> list[Range]:
     """Absolute half-open ranges still missing that hold metadata; [] when done."""
     def compute() -> list[Range]:
         none: list[Range] = []
-        own = structure_needed(spans)
+        own = structure_needed(spans) + leaves_needed(spans)
         return clean(spans, own + guard("block_needs", none, block_needs, spans))
     # A copy: callers may change the list, the memo must not change with it.
     return list(spans.memo("needed", compute))
 
 
 def _lead(spans: Spans, todo: list[Range]) -> Range:
-    """The needed range a request starts from: the one holding the first span
-    the structure walks need (each of their answers may show more to fetch,
-    while a block is a leaf), else the first."""
-    walks = structure_needed(spans)
+    """The needed range a request starts from: the one holding the parser's
+    first leaf (`Parser.leaves`), else the first span the structure walks need
+    (each of their answers may show more to fetch, while a block is a leaf),
+    else the first."""
+    walks = leaves_needed(spans) or structure_needed(spans)
     if walks:
         first = walks[0][0]
         for span in todo:

@@ -32,13 +32,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from imgprint import formats
+from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES
 from imgprint.formats import Spans
 from imgprint.http import range_problem
+
+if TYPE_CHECKING:
+    from imgprint.config import Config
 
 #: Fetch the half-open byte span [start, end) of the image.
 SpanDownload = Callable[[int, int], Awaitable[Response]]
@@ -63,6 +68,14 @@ class Budget:
     #: IMGPRINT_FOLLOWUP_AHEAD_BYTES: most bytes of the speculative window the
     #: metadata's last follow-up may add (the rest of a TIFF page chain).
     ahead_bytes: int = 0
+
+    @classmethod
+    def from_config(cls, config: Config) -> Budget:
+        """The crawler's budget (``ImageFetchMiddleware``, and the benches that
+        replay it) from checked settings."""
+        return cls(config.followups, config.followup_bytes, config.content_bytes,
+                   MAX_THUMBNAIL_BYTES, config.phash_scan_bytes, config.hash_followups,
+                   config.followup_ahead_bytes)
 
 
 @dataclass

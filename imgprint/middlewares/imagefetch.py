@@ -28,7 +28,8 @@ after RedirectMiddleware (600) on the way out, and before HttpCompressionMiddlew
 learns about an answer is written on the request, so a retry starts clean.
 
 Settings: ``IMGPRINT_RANGE_BYTES``, ``IMGPRINT_MIN_SIZE``, ``IMGPRINT_FETCH_MODE``,
-``IMGPRINT_FOLLOWUPS``, ``IMGPRINT_FOLLOWUP_BYTES``, ``IMGPRINT_CONTENT_BYTES``,
+``IMGPRINT_FOLLOWUPS``, ``IMGPRINT_FOLLOWUP_BYTES``, ``IMGPRINT_FOLLOWUP_AHEAD_BYTES``,
+``IMGPRINT_HASH_FOLLOWUPS``, ``IMGPRINT_CONTENT_BYTES``,
 ``IMGPRINT_PHASH_SCAN_BYTES``. Meta: ``imgprint_image``, ``imgprint_sniff`` (set by
 the spider).
 
@@ -51,7 +52,6 @@ from scrapy.http import Headers, Response
 
 from imgprint import formats
 from imgprint.config import Config
-from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES
 from imgprint.formats import Spans
 from imgprint.formats.signatures import SNIFF_BYTES
 from imgprint.http import (
@@ -134,9 +134,7 @@ class ImageFetchMiddleware:
         self.crawler = crawler
         self.stats = crawler.stats
         self.config = config
-        self.budget = Budget(config.followups, config.followup_bytes, config.content_bytes,
-                             MAX_THUMBNAIL_BYTES, config.phash_scan_bytes,
-                             config.hash_followups)
+        self.budget = Budget.from_config(config)
         # Per attempt: a retry is a new Request object, so it starts afresh.
         self._received: WeakKeyDictionary[Request, list[int | None]] = WeakKeyDictionary()
         self._sniffing: WeakKeyDictionary[Request, int | None] = WeakKeyDictionary()
