@@ -6,7 +6,9 @@ details=False, not the MakerNote bulk), APP1 XMP, APP2 ICC_PROFILE, APP0
 JFIF density, DQT (quality), SOFn (dimensions, progressive).  Each segment
 header gives the next one's position, so big APPn segments past the prefix
 cost one round trip per hop; we ask for a window after each hop so the small
-tables that usually close the header section come along.
+tables that usually close the header section come along. A run of chunks
+whose headers say where it ends (a FLIR FFF stream, an ExtendedXMP depth map,
+a big ICC profile: `jpeg_runs`) is skipped instead, once its end is confirmed.
 
 The coded data (content hash, first progressive scan) is `jpeg_coded`'s, the
 quality estimate `jpeg_quality`'s.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import struct
 
+from . import jpeg_runs
 from .exif_walk import exif_needed
 from .jpeg_quality import quality, read_dqt
 from .spans import Range, Spans
@@ -43,48 +46,82 @@ def walk(spans: Spans) -> tuple[list[Segment], int | None]:
 
     Like libjpeg's next_marker, bytes that are not a marker are skipped, so a
     wrong length field costs a resync rather than the rest of the header.
+    A run of chunks whose headers say where it ends (FLIR, ExtendedXMP, ICC:
+    `jpeg_runs`) is skipped once per walk: its chunks past the walk are not
+    listed (`predicted` lists them), and until the prediction is confirmed the
+    walk stops at the predicted place, so the next fetch goes there.
     Planning, facts and the coded data all walk: once per bytes held (the list
     is shared: callers only read it)."""
+    segs, stuck, _ = _walked(spans)
+    return segs, stuck
+
+
+def predicted(spans: Spans) -> list[Segment]:
+    """The chunks the walk skipped by prediction (`jpeg_runs`): their headers
+    are not held, their lengths are predicted."""
+    return _walked(spans)[2]
+
+
+def _walked(spans: Spans) -> tuple[list[Segment], int | None, list[Segment]]:
     return spans.memo("jpeg_walk", lambda: _walk(spans))
 
 
-def _walk(spans: Spans) -> tuple[list[Segment], int | None]:
+def _walk(spans: Spans) -> tuple[list[Segment], int | None, list[Segment]]:
     segs: list[Segment] = []
+    skipped: list[Segment] = []
+    jumped = False
     pos = 2
     end = spans.size
-    skipped = 0
+    resyncs = 0
     for _ in range(MAX_SEGMENTS * 4):
         if end is not None and pos + 4 > end:
-            return segs, None
+            return segs, None, skipped
         head = spans.get(pos, pos + 4)
         if head is None:
-            return segs, pos
+            if jumped:  # one run skipped per walk
+                return segs, pos, skipped
+            run = jpeg_runs.predict(spans, segs, pos)
+            confirmed, goes_on = jpeg_runs.resolve(spans, run) if run else (False, pos)
+            if run is None or not confirmed:
+                return segs, goes_on, skipped
+            skipped, jumped = jpeg_runs.skipped(run, goes_on), True
+            pos = goes_on
+            continue
         if head[0] != 0xFF or head[1] == 0x00:
             # Resync on the next 0xFF within the bytes held.
             block = spans.get_partial(pos + 1, pos + 65536)
             nxt = block.find(b"\xff")
-            skipped += 1
-            if nxt < 0 or skipped > 64:
-                return segs, (pos + 1 + len(block)) if len(block) < 65535 else None
+            resyncs += 1
+            if nxt < 0 or resyncs > 64:
+                stop = (pos + 1 + len(block)) if len(block) < 65535 else None
+                return segs, stop, skipped
             pos += 1 + nxt
             continue
-        marker = head[1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
-            pos += 2  # standalone markers: no length field
-            continue
-        if marker == 0xD9:
-            return segs, None
-        length = struct.unpack(">H", head[2:4])[0]
-        if length < 2:
-            return segs, None
-        segs.append((marker, pos, length))
-        if marker == 0xDA or len(segs) >= MAX_SEGMENTS:
-            return segs, None
-        pos += 2 + length
-    return segs, None
+        step = _step(head, segs, pos)
+        if step is None:
+            return segs, None, skipped
+        pos += step
+    return segs, None, skipped
+
+
+def _step(head: bytes, segs: list[Segment], pos: int) -> int | None:
+    """Bytes from the marker at `pos` (`head`: its first 4) to the next one,
+    the segment added to `segs`; None where the walk ends (EOI, SOS, a bad
+    length, `MAX_SEGMENTS`)."""
+    marker = head[1]
+    if marker == 0xFF:  # fill byte
+        return 1
+    if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
+        return 2  # standalone markers: no length field
+    if marker == 0xD9:
+        return None
+    length = struct.unpack(">H", head[2:4])[0]
+    if length < 2:
+        return None
+    segs.append((marker, pos, length))
+    if marker == 0xDA or len(segs) >= MAX_SEGMENTS:
+        return None
+    return 2 + length
 
 
 def _payload(spans: Spans, seg: Segment, n: int | None = None) -> bytes | None:
@@ -112,9 +149,10 @@ def needed(spans: Spans) -> list[Range]:
     for marker, pos, length in segs:
         if marker in SOF_MARKERS or marker in (0xDB, 0xE0, 0xEE):
             out.extend(spans.missing(pos, pos + 2 + min(length, 1024)))
-        elif 0xE1 <= marker <= 0xEF:
+        elif 0xE1 <= marker <= 0xEF and not _is_flir(spans, marker, pos):
             # Enough of every APPn to tell what it is (Exif, XMP, ExtendedXMP,
-            # ICC_PROFILE, Photoshop: `jpeg_blocks`).
+            # ICC_PROFILE, Photoshop: `jpeg_blocks`); a FLIR chunk's 12 bytes
+            # (`jpeg_vendor`) tell already.
             out.extend(spans.missing(pos, pos + min(2 + length, 4 + 36)))
     off = exif_offset(spans)
     app1 = next((seg for seg in segs if seg[1] + 10 == off), None)
@@ -126,6 +164,10 @@ def needed(spans: Spans) -> list[Range]:
     if stuck is not None:
         out.append((stuck, stuck + HOP_WINDOW))
     return out
+
+
+def _is_flir(spans: Spans, marker: int, pos: int) -> bool:
+    return marker == 0xE1 and spans.get(pos + 4, pos + 9) == b"FLIR\0"
 
 
 def _jfif_density(payload: bytes | None) -> list[int] | None:

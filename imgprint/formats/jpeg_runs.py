@@ -1,0 +1,314 @@
+"""Runs of chunked APPn segments the JPEG segment walk skips by prediction.
+
+A FLIR FFF stream, an ExtendedXMP packet (depth maps) or a big ICC profile is
+cut into ~64 KB APPn segments, back to back. The walk learns where a segment
+ends only from its header, so each chunk cost a round trip, and the frame
+header, tables and scan behind ten chunks were out of reach of three
+follow-ups. The chunks' own headers say how the run goes on:
+
+* FLIR (APP1 ``FLIR\\0``, 1, index, last index): every chunk but the last has
+  one size (as `jpeg_vendor` assumes), so the last chunk's header is at a known
+  place. Its size is declared nowhere, but the FFF record directory in chunk 0
+  says where the stream's last record ends: that is the stream's length when it
+  agrees with the last index (last * size < length <= (last + 1) * size).
+* ExtendedXMP (APP1 ``http://ns.adobe.com/xmp/extension/\\0``, GUID, full
+  length, offset): full length and chunk size give the chunks left and the end.
+* ICC (APP2 ``ICC_PROFILE\\0``, seq, count): the profile size (chunk 1's first
+  4 data bytes) and chunk size give the same; they must agree with the count.
+
+`predict` makes a `Run` of the run the walk stopped in: where the last chunk's
+header is and what it must read (marker, identifier, index/offset/seq, count,
+its length where declared), and where the run ends, if known. `resolve`:
+
+* chunk headers of the run held anyway (the vendor decoder fetches some) must
+  be where predicted, at the chunk length; else the prediction is dropped;
+* the last chunk's header held: it must read as predicted, else dropped; if
+  it does, the walk goes on from it (a real header);
+* else, with the end known and its first header held: the held bytes from there
+  must read as segments that may follow an APPn run (`chain_ok`: 0xFF and an
+  APPn/COM/table/SOF/DRI/SOS marker, lengths chaining as far as held, a SOF's
+  length matching its component count), else dropped;
+* else the walk stops at the predicted place (the end, else the last chunk's
+  header), so `jpeg.needed` asks a hop window there and
+  `jpeg_coded.content_needed` the scan start with it.
+
+A dropped prediction leaves the walk stopped where it was: the next request
+hops normally. The skipped chunks' bytes are never fetched; the walk does not
+list them, so nothing reads their payloads (`jpeg.predicted` lists them).
+
+Risk. An end computed from lying or unexpected sizes (chunks of varying size,
+another segment among the chunks, a FFF directory that is off) lands in chunk
+data: UTF-8 for ExtendedXMP (no 0xFF at all), profile or thermal data for ICC
+and FLIR, where about 1 position in 2,000 starts like a segment; or on a real
+segment boundary, where the walk is right anyway. FLIR streams may embed a
+JPEG, whose segments would pass `chain_ok`: the end lands there only if the
+directory is off by exactly that much and still agrees with the chunk count.
+A wrong landing would read wrong dimensions, or miss a table among the
+skipped bytes (the content hash).
+
+Only runs no one fetches are skipped: an ExtendedXMP packet longer than
+`blocks.KIND_TOTAL` (never fetched, all or nothing), ICC chunks past the first
+`blocks.CAPS["icc_jpeg"]` profile bytes (the most `blocks` asks for).
+Bounds: one run per walk (`jpeg.walk`), `MAX_RUN_CHUNKS` chunks a run,
+`CHAIN_SEGMENTS` segments looked at from an end.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..metadata.vendor import FFF_HEADER_BYTES, fff_header
+from .spans import Spans
+
+#: (marker, offset of its 0xFF, length field): `jpeg.Segment`.
+Segment = tuple[int, int, int]
+
+#: Most chunks a run may have, walked and predicted (FLIR's index is one byte).
+MAX_RUN_CHUNKS = 256
+#: Segments `chain_ok` checks from a predicted end.
+CHAIN_SEGMENTS = 16
+
+_FLIR_ID = b"FLIR\0"
+_FLIR_HEAD = 12  # marker, length, FLIR\0, 1, index, last index
+_EXT_ID = b"http://ns.adobe.com/xmp/extension/\0"
+_EXT_HEAD = 4 + len(_EXT_ID) + 32 + 8  # marker, length, id, GUID, full length, offset
+_EXT_OVER = _EXT_HEAD - 2  # length field minus the chunk's data
+_ICC_ID = b"ICC_PROFILE\0"
+_ICC_HEAD = 4 + len(_ICC_ID) + 2  # marker, length, id, seq, count
+_ICC_OVER = _ICC_HEAD - 2
+
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+#: Markers a segment right after an APPn run may have: APPn, COM, tables,
+#: frame headers, restart interval, arithmetic conditioning, scan header.
+NEXT_MARKERS = frozenset(range(0xE0, 0xF0)) | _SOF | {0xC4, 0xCC, 0xDA, 0xDB, 0xDD, 0xFE}
+
+
+#: (offset from a header, bytes) it must read.
+Checks = tuple[tuple[int, bytes], ...]
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run's predicted rest; offsets are absolute, sizes segment lengths."""
+
+    kind: str  # "flir", "xmp_extended", "icc"
+    at: int  # where the walk stopped: the header of the first chunk not walked
+    length: int  # length field of every chunk from `at` but the last
+    last: int  # header of the run's last chunk
+    #: what the last chunk's header must read; its length too where declared
+    checks: Checks
+    last_length: int | None
+    end: int | None  # the first segment after the run, where sizes are declared
+
+    def head_bytes(self) -> int:
+        return max(off + len(raw) for off, raw in self.checks)
+
+
+def _u16(value: int) -> bytes:
+    return struct.pack(">H", value)
+
+
+def _trailing(spans: Spans, segs: list[Segment], at: int, marker: int,
+              ident: bytes, head: int) -> list[tuple[Segment, bytes]]:
+    """The walked segments of one kind that end, back to back, at `at` (file
+    order, with their first `head` bytes), at most `MAX_RUN_CHUNKS`."""
+    out: list[tuple[Segment, bytes]] = []
+    for seg in reversed(segs[-MAX_RUN_CHUNKS:]):
+        raw = spans.get(seg[1], seg[1] + head) if seg[2] + 2 >= head else None
+        if seg[0] != marker or seg[1] + 2 + seg[2] != at or raw is None:
+            break
+        if raw[4:4 + len(ident)] != ident:
+            break
+        out.append((seg, raw))
+        at = seg[1]
+    out.reverse()
+    return out
+
+
+def _flir(spans: Spans, segs: list[Segment], at: int) -> Run | None:
+    run = _trailing(spans, segs, at, 0xE1, _FLIR_ID, _FLIR_HEAD)
+    if not run:
+        return None
+    for (_, prev), (_, cur) in zip(run, run[1:], strict=False):
+        if cur[10] != prev[10] + 1 or cur[11] != prev[11]:
+            return None
+    (_, _, length), head = run[-1]
+    index, last_index = head[10], head[11]
+    if index >= last_index or length < _FLIR_HEAD + 1:
+        return None
+    last = at + (last_index - index - 1) * (2 + length)
+    checks: Checks = ((0, b"\xff\xe1"), (4, _FLIR_ID), (10, bytes([last_index, last_index])))
+    size = length - (_FLIR_HEAD - 2)  # stream bytes in a chunk
+    first = run[0][0] if run[0][1][10] == 0 else None
+    stream = _fff_length(spans, first) if first is not None else None
+    if stream is None or not last_index * size < stream <= (last_index + 1) * size:
+        # The last chunk's size is unknown: its header tells.
+        return Run("flir", at, length, last, checks, None, None)
+    last_length = stream - last_index * size + _FLIR_HEAD - 2
+    checks += ((2, _u16(last_length)),)
+    return Run("flir", at, length, last, checks, last_length, last + 2 + last_length)
+
+
+def _fff_length(spans: Spans, chunk: Segment) -> int | None:
+    """Length of the FFF stream that starts in `chunk` (FLIR chunk 0): where its
+    last record ends, from the header and record directory if chunk 0 holds them."""
+    data = chunk[1] + _FLIR_HEAD
+    size = chunk[2] - (_FLIR_HEAD - 2)
+    head = spans.get(data, data + FFF_HEADER_BYTES) if size >= FFF_HEADER_BYTES else None
+    found = fff_header(head) if head is not None else None
+    if found is None:
+        return None
+    endian, offset, count = found
+    if offset + 32 * count > size:
+        return None
+    directory = spans.get(data + offset, data + offset + 32 * count)
+    if directory is None:
+        return None
+    ends = [sum(struct.unpack(endian + "II", directory[i + 12:i + 20]))
+            for i in range(0, 32 * count, 32)]
+    return max(ends, default=0) or None
+
+
+def _extended(spans: Spans, segs: list[Segment], at: int, min_total: int) -> Run | None:
+    run = _trailing(spans, segs, at, 0xE1, _EXT_ID, _EXT_HEAD)
+    if not run:
+        return None
+    guid = run[-1][1][4 + len(_EXT_ID):_EXT_HEAD - 8]
+    first = len(run) - 1
+    while first > 0 and run[first - 1][1][4 + len(_EXT_ID):_EXT_HEAD - 8] == guid:
+        first -= 1
+    run = run[first:]  # the last chunks of the last one's packet
+    full, _ = struct.unpack(">II", run[-1][1][-8:])
+    offset = None
+    for (_, _, length), raw in run:
+        total, off = struct.unpack(">II", raw[-8:])
+        if total != full or (offset is not None and off != offset):
+            return None
+        offset = off + length - _EXT_OVER
+    size = run[-1][0][2] - _EXT_OVER
+    if offset is None or full <= min_total or size <= 0 or offset >= full:
+        return None
+    return _sized("xmp_extended", run[-1][0], at, full - offset, size, _EXT_OVER,
+                  lambda n, length: ((0, b"\xff\xe1" + _u16(length)),
+                                     (4, _EXT_ID + guid + struct.pack(">II", full,
+                                                                      full - n))))
+
+
+def _icc(spans: Spans, segs: list[Segment], at: int, min_walked: int) -> Run | None:
+    run = _trailing(spans, segs, at, 0xE2, _ICC_ID, _ICC_HEAD + 4)
+    seqs = [raw[_ICC_HEAD - 2] for _, raw in run]
+    # The run from its chunk 1, which declares the profile size.
+    if 1 not in seqs:
+        return None
+    run = run[seqs.index(1):]
+    count = run[0][1][_ICC_HEAD - 1]
+    for i, (_, raw) in enumerate(run):
+        if raw[_ICC_HEAD - 2] != i + 1 or raw[_ICC_HEAD - 1] != count:
+            return None
+    walked = sum(seg[2] - _ICC_OVER for seg, _ in run)
+    total = struct.unpack(">I", run[0][1][_ICC_HEAD:_ICC_HEAD + 4])[0]
+    size = run[-1][0][2] - _ICC_OVER
+    if walked < min_walked or size <= 0 or total <= walked:
+        return None
+    left = count - len(run)
+    if left < 1 or -(-(total - walked) // size) != left:
+        return None  # the declared count and sizes disagree
+    return _sized("icc", run[-1][0], at, total - walked, size, _ICC_OVER,
+                  lambda n, length: ((0, b"\xff\xe2" + _u16(length)),
+                                     (4, _ICC_ID + bytes([count, count]))))
+
+
+def _sized(kind: str, seg: Segment, at: int, left: int, size: int, over: int,
+           checks: Callable[[int, int], Checks]) -> Run | None:
+    """A run whose `left` data bytes follow `at` in chunks of `size` data bytes."""
+    n = -(-left // size)
+    if n < 1 or n > MAX_RUN_CHUNKS:
+        return None
+    last_data = left - (n - 1) * size
+    last = at + (n - 1) * (2 + seg[2])
+    length = last_data + over
+    if length > 0xFFFF:
+        return None
+    return Run(kind, at, seg[2], last, checks(last_data, length), length, last + 2 + length)
+
+
+def predict(spans: Spans, segs: list[Segment], at: int) -> Run | None:
+    """The rest of the run of chunks the walk stopped in at `at` (the walked
+    `segs`' last one ends there), if its headers describe it; else None."""
+    if not segs or segs[-1][1] + 2 + segs[-1][2] != at:
+        return None
+    from .blocks import CAPS, KIND_TOTAL  # blocks imports the walk: not at load
+
+    found = (_flir(spans, segs, at)
+             or _extended(spans, segs, at, KIND_TOTAL["xmp_extended"])
+             or _icc(spans, segs, at, CAPS["icc_jpeg"]))
+    if found is None:
+        return None
+    tail = found.end if found.end is not None else found.last + _FLIR_HEAD
+    if spans.size is not None and tail + 4 > spans.size:
+        return None  # the run would end past the file: truncated, or lying
+    return found
+
+
+def _last_ok(head: bytes, run: Run) -> bool:
+    if any(head[off:off + len(raw)] != raw for off, raw in run.checks):
+        return False
+    length = struct.unpack(">H", head[2:4])[0]
+    if run.last_length is not None:
+        return length == run.last_length
+    return _FLIR_HEAD - 2 <= length <= run.length  # FLIR: the last is no longer
+
+
+def chain_ok(spans: Spans, pos: int) -> bool:
+    """Whether the held bytes from `pos` read as a chain of segments that may
+    follow an APPn run, as far as held (at least the first header must be)."""
+    for i in range(CHAIN_SEGMENTS):
+        head = spans.get(pos, pos + 4)
+        if head is None:
+            return i > 0
+        if head[0] != 0xFF or head[1] not in NEXT_MARKERS:
+            return False
+        marker, length = head[1], struct.unpack(">H", head[2:4])[0]
+        if length < 2:
+            return False
+        if marker in _SOF:
+            nf = spans.get(pos + 9, pos + 10)
+            if nf is not None and (nf[0] == 0 or length != 8 + 3 * nf[0]):
+                return False
+        if marker == 0xDA:
+            return True
+        pos += 2 + length
+    return True
+
+
+def resolve(spans: Spans, run: Run) -> tuple[bool, int]:
+    """(True, where the walk goes on) once the held bytes confirm `run`;
+    (False, where the walk stops): the predicted place to fetch, or `run.at`
+    when the held bytes contradict the prediction."""
+    marker = b"\xff\xe2" if run.kind == "icc" else b"\xff\xe1"
+    for pos in range(run.at, run.last, 2 + run.length):
+        # Chunk headers held anyway (the vendor decoder's FLIR chunks) must agree.
+        held = spans.get(pos, pos + 4)
+        if held is not None and held != marker + _u16(run.length):
+            return False, run.at
+    head = spans.get(run.last, run.last + run.head_bytes())
+    if head is not None:
+        return (True, run.last) if _last_ok(head, run) else (False, run.at)
+    if run.end is None:
+        return False, run.last
+    if spans.get(run.end, run.end + 4) is None:
+        return False, run.end
+    return (True, run.end) if chain_ok(spans, run.end) else (False, run.at)
+
+
+def skipped(run: Run, goes_on: int) -> list[Segment]:
+    """The chunks from `run.at` up to `goes_on` (the last chunk or the end), as
+    predicted segments."""
+    marker = 0xE2 if run.kind == "icc" else 0xE1
+    out = [(marker, pos, run.length) for pos in range(run.at, min(goes_on, run.last),
+                                                      2 + run.length)]
+    if goes_on == run.end and run.last_length is not None:
+        out.append((marker, run.last, run.last_length))
+    return out[:MAX_RUN_CHUNKS]
