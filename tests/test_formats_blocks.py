@@ -340,7 +340,8 @@ def test_followups_never_exceed_three_with_the_default_budget():
     from imgprint import settings
 
     assert settings.IMGPRINT_FOLLOWUPS + settings.IMGPRINT_HASH_FOLLOWUPS <= 3
-    data = (ME / "jpg/FLIR iPhone device.jpg").read_bytes()
+    # A run of MMIMETA segments of unequal sizes: one hop per segment, more than 3.
+    data = (ME / "jpg/Motorola XT1068 (Moto G).jpg").read_bytes()
     _, result = crawled_result(data, followups=settings.IMGPRINT_FOLLOWUPS,
                                hash_followups=settings.IMGPRINT_HASH_FOLLOWUPS)
     assert result.requests <= 3 and result.incomplete
