@@ -142,7 +142,16 @@ def run_imgprint(path: Path, data: bytes, config: Config, budget: Budget) -> dic
         return Response(path.as_uri(), status=206, body=data[start:end],
                         headers={"Content-Range": f"bytes {start}-{end - 1}/{size}"})
 
-    result = asyncio.run(fetch_spans(spans, download, budget))
+    async def download_ranges(ranges: list[tuple[int, int]]) -> Response:
+        # Several ranges (IMGPRINT_MULTI_RANGE), answered as nginx does.
+        from imgprint.multirange import byteranges_body
+
+        return Response(path.as_uri(), status=206, body=byteranges_body(data, ranges),
+                        headers={"Content-Type":
+                                 "multipart/byteranges; boundary=imgprint-byteranges"})
+
+    result = asyncio.run(fetch_spans(spans, download, budget,
+                                     multi=download_ranges if config.multi_range else None))
     record = fingerprint_fields(spans, config.content_bytes, small, config.metadata_max_chars)
     return {"record": record, "requests": 1 + result.requests,
             "bytes": min(size, config.range_bytes) + result.bytes,

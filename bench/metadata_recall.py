@@ -47,8 +47,10 @@ from imgprint.formats import (  # noqa: E402
     sniff,
 )
 from imgprint.middlewares.followup import Budget, FollowupResult, fetch_spans  # noqa: E402
+from imgprint.multirange import byteranges_body  # noqa: E402
 
 PREFIX = 10_241
+BOUNDARY = "imgprint-byteranges"
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 _DROP = ("JPEGThumbnail", "TIFFThumbnail")
 
@@ -154,10 +156,12 @@ def block_counts(data: bytes, spans: Spans) -> dict[str, list[int]]:
     return out
 
 
-def simulate(path: Path, data: bytes, limits: Budget
+def simulate(path: Path, data: bytes, limits: Budget, multi: bool = True
              ) -> tuple[Spans, dict[str, str], dict, FollowupResult]:
     """The crawler's follow-up loop over `data` from its first bytes: the bytes
-    held, exifread's tags and the facts over them, and the loop's result."""
+    held, exifread's tags and the facts over them, and the loop's result.
+    `multi`: several ranges a request (IMGPRINT_MULTI_RANGE), answered as
+    nginx does (multipart/byteranges; its part headers count as bytes)."""
     spans = Spans(len(data))
     spans.add(0, data[:PREFIX])
 
@@ -166,7 +170,14 @@ def simulate(path: Path, data: bytes, limits: Budget
         return Response(path.as_uri(), status=206, body=data[start:end],
                         headers={"Content-Range": f"bytes {start}-{end - 1}/{len(data)}"})
 
-    result = asyncio.run(fetch_spans(spans, download, limits))
+    async def download_ranges(ranges: list[tuple[int, int]]) -> Response:
+        # A server that takes several ranges (nginx): a multipart/byteranges body.
+        body = byteranges_body(data, ranges)
+        return Response(path.as_uri(), status=206, body=body, headers={
+            "Content-Type": f"multipart/byteranges; boundary={BOUNDARY}"})
+
+    result = asyncio.run(fetch_spans(spans, download, limits,
+                                     multi=download_ranges if multi else None))
     try:
         tags = exif_tags(spans)
     except FormatError:
@@ -199,6 +210,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="extra bytes allowed per image beyond the prefix")
     ap.add_argument("--ahead", type=int, default=project.IMGPRINT_FOLLOWUP_AHEAD_BYTES,
                     help="speculative window of a last follow-up (IMGPRINT_FOLLOWUP_AHEAD_BYTES)")
+    ap.add_argument("--multi-range", action=argparse.BooleanOptionalAction,
+                    default=project.IMGPRINT_MULTI_RANGE,
+                    help="several ranges a follow-up (IMGPRINT_MULTI_RANGE)")
     ap.add_argument("-v", "--verbose", action="store_true")
     return ap.parse_args(argv)
 
@@ -220,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         fmt = sniff(data[:64])
         if fmt is None:
             continue
-        spans = measure(path, rel, data, fmt, limits, stats, fetched, problems, args.verbose)
+        spans = measure(path, rel, data, fmt, limits, stats, fetched, problems, args.verbose,
+                        args.multi_range)
         for group, (n, ok) in block_counts(data, spans).items():
             for key in (fmt, "total"):
                 blocks[key][group][0] += n
@@ -230,11 +245,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(path: Path, rel: Path, data: bytes, fmt: str, limits: Budget, stats: dict,
-            fetched: dict, problems: list[str], verbose: bool) -> Spans:
+            fetched: dict, problems: list[str], verbose: bool, multi: bool = True) -> Spans:
     """Crawl one image and add what it gives to `stats`, `fetched` and
     `problems`; the bytes crawled."""
     full = full_exif(path)
-    spans, tags, ours, result = simulate(path, data, limits)
+    spans, tags, ours, result = simulate(path, data, limits, multi)
     extra, requests = result.bytes, result.requests
     has_hash, same_hash = hash_ok(data, spans)
     for key in (fmt, "total"):
@@ -245,6 +260,7 @@ def measure(path: Path, rel: Path, data: bytes, fmt: str, limits: Budget, stats:
         st["max_requests"] = max(st["max_requests"], requests)
         st["followed"] += requests > 0
         st["follow_ups"] += requests
+        st["multirange"] += result.multirange
         st["incomplete"] += bool(result.incomplete)
         st["hash_n"] += has_hash
         st["hash_ok"] += same_hash
@@ -286,7 +302,7 @@ def report(stats: dict, fetched: dict, blocks: dict, problems: list[str]) -> Non
     """Print the recall table, the blocks table and the notes."""
     cols = ("format", "files", "tag recall", "no-tags", "dims ok", "dims vs ME only",
             "format ok", "hash ok", "median", "p95", "max", "total KB", "vs prefix",
-            "max follow-ups", "followed", "follow-ups", "incomplete")
+            "max follow-ups", "followed", "follow-ups", "multi-range", "incomplete")
     print(" | ".join(cols))
     order = sorted(k for k in stats if k != "total") + ["total"]
     for key in order:
@@ -299,7 +315,7 @@ def report(stats: dict, fetched: dict, blocks: dict, problems: list[str]) -> Non
             f"{st['hash_ok']}/{st['hash_n']}",
             int(statistics.median(sizes)), p95, sizes[-1], st["fetched"] // 1024,
             f"{st['fetched'] / st['prefix']:.3f}x", st["max_requests"], st["followed"],
-            st["follow_ups"], st["incomplete"])))
+            st["follow_ups"], st["multirange"], st["incomplete"])))
     groups = sorted({g for key in blocks for g in blocks[key]})
     print("\nblocks held / in the whole file: format | " + " | ".join(groups))
     for key in order:

@@ -142,6 +142,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_FOLLOWUPS": ("followups", parse_count),
     "IMGPRINT_FOLLOWUP_BYTES": ("followup_bytes", parse_size),
     "IMGPRINT_FOLLOWUP_AHEAD_BYTES": ("followup_ahead_bytes", parse_size),
+    "IMGPRINT_MULTI_RANGE": ("multi_range", parse_bool),
     "IMGPRINT_HASH_FOLLOWUPS": ("hash_followups", parse_count),
     "IMGPRINT_CONTENT_BYTES": ("content_bytes", parse_size),
     "IMGPRINT_PHASH_SCAN_BYTES": ("phash_scan_bytes", parse_size),
@@ -184,6 +185,7 @@ class Config:
     followups: int
     followup_bytes: int
     followup_ahead_bytes: int
+    multi_range: bool
     hash_followups: int
     content_bytes: int
     phash_scan_bytes: int

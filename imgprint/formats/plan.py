@@ -8,6 +8,7 @@ fingerprints hash (`wanted`) rides along or follows.
 
 from __future__ import annotations
 
+from . import tiff
 from .blocks import block_needs
 from .content import content_spans, scan_want, thumbnail_span
 from .dispatch import guard, parser
@@ -26,6 +27,15 @@ from .spans import MAX_SPAN, Range, Spans
 #: prefixes; it costs one IFD of a multi-page TIFF 16 KiB from the one before
 #: (20 of 6,565 tags), which the speculative window reads anyway.
 MERGE_GAP = 12288
+
+#: Most ranges of one multi-range request (`next_fetch_ranges`).
+MULTI_RANGES = 16
+#: Most bytes the speculative windows of one multi-range request may take
+#: (predicted TIFF IFDs, `tiff.windows`).
+MULTI_WINDOW_BYTES = 65536
+#: Ranges of a multi-range request closer than this are asked as one: a part
+#: costs its headers (about 100 bytes) in the answer.
+PART_GAP = 256
 
 
 def clean(spans: Spans, raw: list[Range]) -> list[Range]:
@@ -182,3 +192,80 @@ def next_fetch(spans: Spans, budget_bytes: int, content_bytes: int = 0,
             break
         start = min(start, s)
     return start, end
+
+
+def _subtract(pieces: list[Range], taken: list[Range]) -> list[Range]:
+    """`pieces` without the bytes of `taken`."""
+    out: list[Range] = []
+    for start, end in pieces:
+        for s, e in sorted(taken):
+            if e <= start or s >= end:
+                continue
+            if s > start:
+                out.append((start, s))
+            start = max(start, e)
+            if start >= end:
+                break
+        if start < end:
+            out.append((start, end))
+    return out
+
+
+def _join(ranges: list[Range]) -> list[Range]:
+    """Sorted, those closer than PART_GAP joined."""
+    out: list[Range] = []
+    for s, e in sorted(ranges):
+        if out and s - out[-1][1] < PART_GAP:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def next_fetch_ranges(spans: Spans, budget_bytes: int, content_bytes: int = 0,
+                      thumbnail_bytes: int = 0, scan_bytes: int = 0, metadata: bool = True,
+                      last: bool = False, ahead: int = 0, multi: bool = False
+                      ) -> list[Range] | None:
+    """The ranges of the next request, sorted and disjoint; None when done or
+    over `budget_bytes`.
+
+    Without `multi`: `next_fetch`'s one range. With `multi` (the server takes
+    several ranges in one request), while the metadata is unfinished, the
+    same first range plus, as further ranges of the same request: the needed
+    spans too far from it to share a range (past MERGE_GAP), then the
+    windows where a TIFF's further page IFDs probably are (`tiff.windows`,
+    up to MULTI_WINDOW_BYTES); at most MULTI_RANGES ranges and
+    `budget_bytes` in all. An `ahead` window (the last follow-up's contiguous
+    one) joins the first range as without `multi`, or is a range of its own."""
+    one = next_fetch(spans, budget_bytes, content_bytes, thumbnail_bytes, scan_bytes,
+                     metadata, last, ahead)
+    if one is None:
+        return None
+    out = [one]
+    if not multi:
+        return out
+    todo = needed(spans) if metadata else []
+    if not todo:
+        return out
+    if last and ahead > 0:
+        todo = clean(spans, todo + _ahead(spans, min(ahead, budget_bytes)))
+
+    def size(ranges: list[Range]) -> int:
+        return sum(e - s for s, e in ranges)
+
+    for piece in _subtract(todo, out):
+        grown = _join([*out, piece])
+        if len(grown) > MULTI_RANGES or size(grown) > budget_bytes:
+            break
+        out = grown
+    fmt, _ = parser(spans)
+    if fmt == "tiff":
+        left = min(MULTI_WINDOW_BYTES, budget_bytes - size(out))
+        none: list[Range] = []
+        found = guard("windows", none, tiff.windows, spans, left, MULTI_RANGES)
+        for piece in _subtract(clean(spans, found), out):
+            grown = _join([*out, piece])
+            if len(grown) > MULTI_RANGES or size(grown) > budget_bytes:
+                break
+            out = grown
+    return out

@@ -14,12 +14,21 @@ import struct
 
 from .exif_walk import WINDOW, exif_needed
 from .spans import Range, Spans
-from .tiff_ifd import IFD, density_from, header, ifd0, read_ifd
+from .tiff_ifd import IFD, TYPE_SIZES, density_from, header, ifd0, read_ifd
 
 #: Bound on the IFD chain walked to count pages.
 MAX_IFDS = 1000
 #: Bytes before an unheld IFD that a speculative window starts at (`ahead`).
 LOOK_BACK = 4096
+#: Bytes added on each side of a predicted IFD window (`windows`), and most
+#: bytes the uncertainty of a prediction may add on each side.
+WINDOW_SLACK = 64
+MAX_WINDOW_SLACK = 1024
+#: A chain is regular enough to predict when its strides differ from their
+#: mean by at most this many bytes (pages of like size, values of like length).
+MAX_SPREAD = 256
+#: Distances between IFDs known before a stride is trusted: one is no pattern.
+MIN_STEPS = 2
 
 
 def exif_offset(spans: Spans) -> int | None:
@@ -90,6 +99,63 @@ def ahead(spans: Spans, limit: int) -> list[Range]:
     # Values sit before their IFD (libtiff writes them first): up to LOOK_BACK.
     start = max(0, gap - LOOK_BACK)
     return [(start, min(spans.size, start + limit))]
+
+
+def _layout(spans: Spans, endian: str, off: int) -> Range:
+    """Where an IFD's entries and its out-of-line values lie relative to its
+    offset (values within LOOK_BACK of it): the template of a predicted one."""
+    head = spans.get(off, off + 2)
+    n = min(struct.unpack(endian + "H", head)[0], 4096) if head else 0
+    lo, hi = 0, 6 + 12 * n
+    raw = spans.get(off + 2, off + 2 + 12 * n) or b""
+    for i in range(0, len(raw), 12):
+        _, typ, count, value = struct.unpack(endian + "HHII", raw[i:i + 12])
+        size = TYPE_SIZES.get(typ, 0) * count
+        if size <= 4:
+            continue
+        rel = value - off
+        if -LOOK_BACK <= rel and rel + size <= hi + LOOK_BACK:
+            lo, hi = min(lo, rel), max(hi, rel + size)
+    return lo, hi
+
+
+def windows(spans: Spans, limit: int, count: int) -> list[Range]:
+    """Small windows where the IFDs after the first unheld one of the page chain
+    probably are, at most `count` of them and `limit` bytes in all, nearest
+    first (`plan.next_fetch_ranges`, one multi-range request).
+
+    The chain's stride (the mean distance between the IFDs known) predicts
+    each position; a window is the last held IFD's layout (its entries and the
+    values within LOOK_BACK of it) moved there, widened by the stride's
+    spread times the pages ahead. Nothing trusts a window: the chain walk
+    reads an IFD only at the offset its predecessor gives, so a wrong
+    prediction costs its bytes and nothing else."""
+    held, gap = chain(spans)
+    hdr = header(spans)
+    if gap is None or spans.size is None or not held or hdr is None or count <= 0:
+        return []
+    offs = [*held, gap]
+    steps = [b - a for a, b in zip(offs, offs[1:], strict=False)]
+    if len(steps) < MIN_STEPS or min(steps) <= 0:
+        return []  # pages written backwards or interleaved: no stride
+    stride = sum(steps) / len(steps)
+    spread = max(abs(s - stride) for s in steps)
+    if spread > MAX_SPREAD:
+        return []  # pages of unlike sizes (compressed): no telling where the next is
+    lo, hi = _layout(spans, hdr[0], held[-1])
+    out: list[Range] = []
+    for k in range(1, MAX_IFDS):
+        at = int(gap + k * stride)
+        if at + 6 > spans.size:
+            break
+        slack = WINDOW_SLACK + min(int(k * spread), MAX_WINDOW_SLACK)
+        start, end = max(0, at + lo - slack), min(spans.size, at + hi + slack)
+        grown = [*out[:-1], (out[-1][0], end)] if out and start <= out[-1][1] else [
+            *out, (start, end)]
+        if len(grown) > count or sum(e - s for s, e in grown) > limit:
+            break
+        out = grown
+    return out
 
 
 def _ifd0_facts(ifd: IFD) -> dict:

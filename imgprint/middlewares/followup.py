@@ -18,6 +18,14 @@ metadata's last follow-up may add a speculative window of up to
 ``IMGPRINT_FOLLOWUP_AHEAD_BYTES``: the rest of a multi-page TIFF's page chain,
 which otherwise costs a request per page.
 
+With a multi-range download (``IMGPRINT_MULTI_RANGE``), one follow-up may ask
+for several ranges (``formats.plan.next_fetch_ranges``): the needed spans too
+far apart to share one range (the speculative window among them), and small
+windows where a regular TIFF's further page IFDs probably are. An answer
+that does not hold every range asked for (a 200 with the file from byte 0, a
+single range, a 416) is used for whatever correct bytes it holds, and the
+loop sends no more multi-range requests (``FollowupResult.multirange_fallback``).
+
 ``incomplete`` says why metadata known to exist was not read: needed spans
 past a budget, or blocks skipped for their caps or announced and never found
 (``formats.unread_blocks``).
@@ -40,13 +48,17 @@ from scrapy.http import Response
 from imgprint import formats
 from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES
 from imgprint.formats import Spans
-from imgprint.http import range_problem
+from imgprint.formats.plan import next_fetch_ranges
+from imgprint.http import content_encoding, range_problem
+from imgprint.multirange import answer_parts, covers
 
 if TYPE_CHECKING:
     from imgprint.config import Config
 
 #: Fetch the half-open byte span [start, end) of the image.
 SpanDownload = Callable[[int, int], Awaitable[Response]]
+#: Fetch several half-open byte spans (sorted, disjoint) in one request.
+RangesDownload = Callable[[list[tuple[int, int]]], Awaitable[Response]]
 
 
 class ContentEncoded(IgnoreRequest):
@@ -83,6 +95,9 @@ class FollowupResult:
     requests: int = 0
     bytes: int = 0
     incomplete: str | None = None  # why some metadata was not fetched
+    multirange: int = 0  # multi-range requests sent
+    #: A multi-range answer did not hold every range asked for: none sent after it.
+    multirange_fallback: bool = False
 
 
 def add_answer(spans: Spans, start: int, end: int, response: Response) -> str | None:
@@ -98,6 +113,27 @@ def add_answer(spans: Spans, start: int, end: int, response: Response) -> str | 
         # Range ignored: the body is the file from byte 0, cut after `end`.
         spans.add(0, response.body)
     return None
+
+
+def add_ranges_answer(spans: Spans, ranges: list[tuple[int, int]],
+                      response: Response) -> tuple[str | None, bool]:
+    """Add the bytes of an answer to a multi-range request; return (why the
+    answer ends the follow-ups, or None; whether it did not hold every range
+    asked for, so that multi-range requests are best not sent again).
+
+    A 416 or a refused multipart body is a fallback, not an end: the next
+    follow-up asks one range. Other statuses end the follow-ups as for one range."""
+    if response.status not in (200, 206, 416):
+        return f"follow-up answer HTTP {response.status}", False  # not the ranges' fault
+    encoding = content_encoding(response)
+    if encoding:
+        return (f"follow-up: server applied Content-Encoding {encoding}:"
+                " the bytes are not the file's"), False
+    pieces, _ = answer_parts(response.status, response.headers.get(b"Content-Type"),
+                             response.headers.get(b"Content-Range"), response.body, ranges)
+    for start, data in pieces:
+        spans.add(start, data)
+    return None, response.status != 206 or not covers(pieces, ranges)
 
 
 def _stop_reason(spans: Spans, span: tuple[int, int] | None, result: FollowupResult,
@@ -126,11 +162,14 @@ def _unread(spans: Spans) -> str | None:
 
 
 async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
-                      range_ignored: bool = False) -> FollowupResult:
+                      range_ignored: bool = False,
+                      multi: RangesDownload | None = None) -> FollowupResult:
     """Fetch the spans the parsers still need into ``spans``, within ``budget``.
 
     ``range_ignored``: the server answered the first ranged GET with the whole
     file, so a span costs every byte from offset 0 up to its end.
+    ``multi``: a download that asks several ranges in one request (None: one
+    range a request); not used when Range is ignored.
     """
     result = FollowupResult()
     while True:
@@ -139,11 +178,13 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
         extra = result.requests >= budget.requests > 0
         # The metadata's last follow-up gathers what it can (`next_fetch`).
         last = not extra and result.requests + 1 == budget.requests
-        span = formats.next_fetch(spans, left, budget.content_bytes, budget.thumbnail_bytes,
-                                  budget.scan_bytes, metadata=not extra, last=last,
-                                  ahead=budget.ahead_bytes)
+        several = multi is not None and not range_ignored and not result.multirange_fallback
+        ranges = next_fetch_ranges(spans, left, budget.content_bytes, budget.thumbnail_bytes,
+                                   budget.scan_bytes, metadata=not extra, last=last,
+                                   ahead=budget.ahead_bytes, multi=several)
+        span = (ranges[0][0], ranges[-1][1]) if ranges else None
         stop = _stop_reason(spans, span, result, budget, range_ignored, extra)
-        if stop is not None or span is None:
+        if stop is not None or span is None or ranges is None:
             if stop and formats.needed(spans):
                 result.incomplete = stop
             else:
@@ -151,6 +192,23 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
             return result
         start, end = span
         result.requests += 1
+        if len(ranges) > 1 and multi is not None:
+            result.multirange += 1
+            try:
+                response = await multi(ranges)
+            except ContentEncoded as exc:
+                result.incomplete = f"follow-up: {exc}"
+                return result
+            except Exception as exc:  # noqa: BLE001 - costs metadata, not the record
+                result.incomplete = f"follow-up request failed: {type(exc).__name__}: {exc}"
+                return result
+            result.bytes += len(response.body)
+            problem, fallback = add_ranges_answer(spans, ranges, response)
+            result.multirange_fallback = result.multirange_fallback or fallback
+            if problem:
+                result.incomplete = problem
+                return result
+            continue
         try:
             response = await download(start, end)
         except ContentEncoded as exc:

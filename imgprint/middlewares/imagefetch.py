@@ -29,6 +29,7 @@ learns about an answer is written on the request, so a retry starts clean.
 
 Settings: ``IMGPRINT_RANGE_BYTES``, ``IMGPRINT_MIN_SIZE``, ``IMGPRINT_FETCH_MODE``,
 ``IMGPRINT_FOLLOWUPS``, ``IMGPRINT_FOLLOWUP_BYTES``, ``IMGPRINT_FOLLOWUP_AHEAD_BYTES``,
+``IMGPRINT_MULTI_RANGE``,
 ``IMGPRINT_HASH_FOLLOWUPS``, ``IMGPRINT_CONTENT_BYTES``,
 ``IMGPRINT_PHASH_SCAN_BYTES``. Meta: ``imgprint_image``, ``imgprint_sniff`` (set by
 the spider).
@@ -37,7 +38,10 @@ Stats: ``imgprint/range/partial`` (206), ``imgprint/range/ignored`` (200 to a
 ranged GET), ``imgprint/range/unsatisfiable`` (416), ``imgprint/download_stopped``,
 ``imgprint/head/small``, ``imgprint/head/get``, ``imgprint/content_encoding``,
 ``imgprint/images/small``, ``imgprint/followup/requests``,
-``imgprint/followup/bytes``, ``imgprint/followup/incomplete``.
+``imgprint/followup/bytes``, ``imgprint/followup/incomplete``,
+``imgprint/followup/multirange`` (multi-range follow-ups sent),
+``imgprint/followup/multirange_fallback`` (answers to one that did not hold
+every range: a 200, a single range, a 416; that host gets no more).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from weakref import WeakKeyDictionary
 from scrapy import Request, signals
 from scrapy.exceptions import StopDownload
 from scrapy.http import Headers, Response
+from scrapy.utils.httpobj import urlparse_cached
 
 from imgprint import formats
 from imgprint.config import Config
@@ -66,6 +71,7 @@ from imgprint.http import (
 )
 from imgprint.items import FetchedImage
 from imgprint.middlewares.followup import Budget, ContentEncoded, fetch_spans
+from imgprint.multirange import cut_off, parse_ranges_header, ranges_header
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -80,6 +86,9 @@ ROUTING_META = ("tor", "tor_proxy", "proxy", "download_timeout", "max_retry_time
 # must not: RedirectMiddleware follows those.
 ERROR_STATUSES = list(range(400, 600))
 IMAGE_STATUSES = (200, 206, 416)
+#: Most hosts remembered as answering multi-range follow-ups badly (a bound on
+#: the memory a crawl of many such hosts takes; past it, each image finds out).
+MAX_SINGLE_RANGE_HOSTS = 100_000
 
 
 class ImageResponse(Response):
@@ -103,9 +112,14 @@ def is_image_answer(request: Request, headers: Any, body: bytes = b"") -> bool:
 
 
 def stop_at(request: Request, default: int) -> int:
-    """Bytes after which a whole-file answer is cut: the end of the asked range."""
-    end = range_end(request.headers.get(b"Range"))
-    return end if end is not None else default
+    """Bytes after which a whole-file answer is cut: the end of the asked range
+    (of a multi-range follow-up: the furthest end, plus room for part headers)."""
+    value = request.headers.get(b"Range")
+    end = range_end(value)
+    if end is not None:
+        return end
+    ranges = parse_ranges_header(value) if request.meta.get(FOLLOWUP_KEY) else None
+    return cut_off(ranges) if ranges else default
 
 
 def first_answer_problem(response: Response) -> str | None:
@@ -138,6 +152,9 @@ class ImageFetchMiddleware:
         # Per attempt: a retry is a new Request object, so it starts afresh.
         self._received: WeakKeyDictionary[Request, list[int | None]] = WeakKeyDictionary()
         self._sniffing: WeakKeyDictionary[Request, int | None] = WeakKeyDictionary()
+        # Hosts (host:port) whose answer to a multi-range follow-up did not hold
+        # every range: their images get one range a follow-up for the rest of the crawl.
+        self._single_range_hosts: set[str] = set()
         crawler.signals.connect(self.headers_received, signal=signals.headers_received)
         crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
 
@@ -234,8 +251,12 @@ class ImageFetchMiddleware:
         spans = Spans(image.size)
         spans.add(0, response.body)
         ranged = b"Range" in request.headers
+        host = urlparse_cached(request).netloc
+        multi = (self._ranges_download(request)
+                 if self.config.multi_range and host not in self._single_range_hosts else None)
         result = await fetch_spans(spans, self._span_download(request), budget,
-                                   range_ignored=ranged and response.status == 200)
+                                   range_ignored=ranged and response.status == 200,
+                                   multi=multi)
         image.spans = spans
         image.requests += result.requests
         image.bytes += result.bytes
@@ -245,17 +266,35 @@ class ImageFetchMiddleware:
             self.stats.inc_value("imgprint/followup/bytes", result.bytes)
         if result.incomplete:
             self.stats.inc_value("imgprint/followup/incomplete")
+        if result.multirange:
+            self.stats.inc_value("imgprint/followup/multirange", result.multirange)
+        if result.multirange_fallback:
+            self.stats.inc_value("imgprint/followup/multirange_fallback")
+            if len(self._single_range_hosts) < MAX_SINGLE_RANGE_HOSTS:
+                self._single_range_hosts.add(host)
         return image
 
     def _span_download(self, request: Request) -> Any:
+        ranges_download = self._ranges_download(request)
+
+        async def download(start: int, end: int) -> Response:
+            return await ranges_download([(start, end)])
+
+        return download
+
+    def _ranges_download(self, request: Request) -> Any:
+        """A follow-up download of several ranges in one request (one: a plain
+        Range); ``stop_at`` cuts a whole-file answer after the furthest."""
         meta = {k: request.meta[k] for k in ROUTING_META if k in request.meta}
         url = request.url
 
-        async def download(start: int, end: int) -> Response:
+        async def download(ranges: list[tuple[int, int]]) -> Response:
             engine = self.crawler.engine
             assert engine is not None
+            value = (range_header(*ranges[0]) if len(ranges) == 1
+                     else ranges_header(ranges))
             followup = Request(
-                url, headers={b"Range": range_header(start, end)},
+                url, headers={b"Range": value},
                 meta={**meta, IMAGE_KEY: True, FOLLOWUP_KEY: True,
                       "handle_httpstatus_list": ERROR_STATUSES},
                 dont_filter=True,
