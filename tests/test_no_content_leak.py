@@ -5,6 +5,12 @@ DEBUG log (which prints every scraped item), HTTP cache, job directory -- then
 looks in every file the crawl wrote for any 256-byte run of any corpus image:
 as raw bytes, and also after undoing the encodings bytes usually get in text
 (Python ``repr`` escapes, hex, base64).
+
+A run that is text (UTF-8, printable) is the file's text metadata -- an XMP
+packet, a PNG ``iTXt`` caption, a JPEG comment -- which records carry on
+purpose (``xmp``, ``png_text``, ``comment``, EXIF strings); image content --
+coded data, pixels, thumbnails, profiles -- is never printable text 256 bytes
+long, so such runs are not leaks.
 """
 
 from __future__ import annotations
@@ -44,6 +50,15 @@ def views(data: bytes) -> list[bytes]:
     return out
 
 
+def is_text(run: bytes) -> bool:
+    """Printable UTF-8 text: the file's text metadata, not its image content."""
+    try:
+        text = run.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\t\r\n" for c in text)
+
+
 def leaks(image: bytes, texts: list[bytes], anchors: set[bytes]) -> list[int]:
     """Offsets in ``image`` of 256-byte runs that also occur in one of ``texts``."""
     found = []
@@ -63,7 +78,11 @@ def leaks(image: bytes, texts: list[bytes], anchors: set[bytes]) -> list[int]:
                        and image[pos + right] == text[at + right]):
                     right += 1
                 if left + right >= RUN:
-                    found.append(pos - left)
+                    # Cut at character boundaries: a run may start or end inside one.
+                    run = image[pos - left : pos + right]
+                    if not any(is_text(run[i : len(run) - j]) for i in range(4)
+                               for j in range(4)):
+                        found.append(pos - left)
                     break
                 at = text.find(piece, at + 1)
     return sorted(set(found))
@@ -106,3 +125,15 @@ def test_the_check_finds_a_leak(corpus_site, encode):
     texts = views(line)
     anchors = {t[i : i + ANCHOR] for t in texts for i in range(len(t) - ANCHOR + 1)}
     assert leaks(image, texts, anchors) == [40_000]
+
+
+def test_text_metadata_is_not_a_leak_but_binary_content_is(corpus_site):
+    """The text rule: an XMP packet's run is metadata; binary bytes still count."""
+    rel = "metadata-extractor/jpg/Issue 600 (2).jpg"
+    image = Path(CORPUS / rel).read_bytes()
+    start = image.index(b"This Hubble picture")
+    for piece, expected in ((image[start : start + 300], []),
+                            (image[-2000:-1700], [len(image) - 2000])):
+        texts = views(b"DEBUG: " + piece + b"\n")
+        anchors = {t[i : i + ANCHOR] for t in texts for i in range(len(t) - ANCHOR + 1)}
+        assert leaks(image, texts, anchors) == expected
