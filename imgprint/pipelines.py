@@ -68,7 +68,7 @@ def read_exif(spans: Spans, prefix: bytes) -> dict[str, str]:
     """
     if formats.sniff(prefix[:64]) is not None:
         try:
-            return formats.exif_tags(spans)
+            return formats.exif_tags(spans, unfinished=bool(formats.needed(spans)))
         except FormatError as exc:
             raise ExifError(str(exc)) from exc
     return exif_tags(prefix)

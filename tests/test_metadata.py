@@ -6,9 +6,12 @@ from urllib.parse import unquote
 
 from PIL import Image
 
+from imgprint import settings
 from imgprint.metadata.exif import ExifError, exif_tags
 from imgprint.metadata.summary import camera, gps, summary, taken_at
+from imgprint.pipelines import fingerprint_fields
 from tests.conftest import CORPUS, image_path_url
+from tests.helpers import ME, crawled_result
 
 
 def full_file_tags(rel: str) -> dict[str, str]:
@@ -115,3 +118,16 @@ def test_header_facts_in_records(corpus_crawl):
     with Image.open(CORPUS / rel) as image:
         assert (record["format"], record["width"], record["height"]) == ("jpeg", *image.size)
     assert record["progressive"] is False and isinstance(record["quality"], int)
+
+
+def test_values_past_a_cut_short_walk_are_left_out_not_zeros():
+    # The follow-up cap stops this TIFF's walk in its third IFD: exifread reads
+    # that IFD's values from gaps, as zeros ("0/0", "", [0, 0, ...]).
+    data = (ME / "tif/ImageTestSuite/0c84d07e1b22b76f24cccc70d8788e4a.tif").read_bytes()
+    spans, result = crawled_result(data, followups=settings.IMGPRINT_FOLLOWUPS,
+                                   hash_followups=settings.IMGPRINT_HASH_FOLLOWUPS)
+    assert result.incomplete
+    full = exif_tags(data)
+    ours = fingerprint_fields(spans)["exif"]
+    assert ours and all(full.get(k) == v for k, v in ours.items()), \
+        [k for k, v in ours.items() if full.get(k) != v]

@@ -107,13 +107,15 @@ def exif_offset(spans: Spans) -> int | None:
     return guard("exif_offset", None, found.exif_offset, spans)
 
 
-def exif_tags(spans: Spans) -> dict[str, str]:
-    """exifread's tags (details=False, no thumbnails) over the EXIF we hold."""
+def exif_tags(spans: Spans, unfinished: bool = False) -> dict[str, str]:
+    """exifread's tags (details=False, no thumbnails) over the EXIF we hold;
+    `unfinished`: the metadata plan was cut short, leave out values not held
+    (`exif_walk.exif_tags_at`)."""
     off = exif_offset(spans)
     if off is None:
         return {}
     # No value read from the pixels or the thumbnail (imgprint.formats.exif_guard).
-    return without_image_data(spans, off, exif_tags_at(spans, off))
+    return without_image_data(spans, off, exif_tags_at(spans, off, unfinished))
 
 
 def facts(spans: Spans) -> dict:

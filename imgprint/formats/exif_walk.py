@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, cast
 
 import exifread
 
+from ..fingerprint.seed import SEED_PREFIX_BYTES
 from ..metadata.exif import ExifError, tag_strings
 from .exif_plan import WINDOW as WINDOW
 from .exif_plan import exif_needed as exif_needed
@@ -109,12 +110,48 @@ def _walk(spans: Spans, base: int) -> dict[str, Any] | Exception:
     return spans.memo(("exif_walk", base), run)
 
 
-def exif_tags_at(spans: Spans, base: int) -> dict[str, str]:
-    """exifread's tags (details=False) of the TIFF blob at `base`, as strings."""
+def _value_held(spans: Spans, base: int, tag: Any) -> bool:
+    """Whether exifread read the tag's value from held bytes, not from a gap.
+
+    A walk stopped by the follow-up cap leaves values unread, which the view
+    gives as zeros ("0/0", "", [0, 0]): a record must not show those as the
+    file's. A value exifread leaves out whatever the bytes (a long array
+    printed as ``[]``) does not depend on them."""
+    offset, length = getattr(tag, "field_offset", None), getattr(tag, "field_length", None)
+    if not isinstance(offset, int) or not isinstance(length, int) or length <= 0:
+        return True
+    return spans.has(base + offset, base + offset + length) or str(tag) == "[]"
+
+
+def _seed_view(spans: Spans) -> Spans:
+    """The first `SEED_PREFIX_BYTES` alone: what the seed tool read."""
+    view = Spans(spans.size)
+    view.add(0, spans.get_partial(0, SEED_PREFIX_BYTES))
+    return view
+
+
+def exif_tags_at(spans: Spans, base: int, unfinished: bool = False) -> dict[str, str]:
+    """exifread's tags (details=False) of the TIFF blob at `base`, as strings.
+
+    `unfinished`: the follow-ups stopped before the plan was complete, so some
+    values lie in bytes not held; those tags are left out, unless the seed tool
+    recorded them: it read its 10,241-byte prefix the same way, gaps as zeros,
+    and its keys are the compatibility contract (README, "Record format"). A
+    finished plan holds every value exifread reads (or a value the plan leaves
+    out on purpose, an offset outside the structure, which the whole file
+    gives as the same garbage), so nothing is dropped."""
     tags = _walk(spans, base)
     if isinstance(tags, Exception):
         raise FormatError(f"exifread failed on EXIF at {base}: {tags!r}") from tags
+    if not unfinished:
+        held = dict(tags)
+    else:
+        held = {k: v for k, v in tags.items() if _value_held(spans, base, v)}
+    if len(held) < len(tags) and base < SEED_PREFIX_BYTES:
+        seed = _walk(_seed_view(spans), base)
+        if isinstance(seed, dict):
+            held = {k: v for k, v in tags.items() if k in held or k in seed}
     try:
-        return tag_strings(tags)
+        return tag_strings(held)
     except ExifError as err:
         raise FormatError(str(err)) from err
