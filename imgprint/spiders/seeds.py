@@ -10,7 +10,7 @@ Stats: ``imgprint/seeds``, ``imgprint/seeds/bad_lines``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -47,6 +47,9 @@ class SeedsMixin:
         def page_request(self, url: str, depth: int, resumed: bool = False) -> Request:
             ...
 
+        def share_seed_hosts(self, hosts: Iterable[str]) -> None:
+            ...
+
         def _image_request(self, url: str, dont_filter: bool = False,
                            found_by: str | None = None) -> Request:
             ...
@@ -73,6 +76,7 @@ class SeedsMixin:
             return
         self.crawler.stats.set_value("imgprint/seeds", len(seeds))
         self.seed_hosts = {urlsplit(u).hostname or "" for u in seeds}
+        self.share_seed_hosts(self.seed_hosts)  # imgprint.frontier
         for _, state in self._signal(imgprint_signals.resume_requested):
             if isinstance(state, ResumeState):
                 self.resume = state
@@ -90,7 +94,9 @@ class SeedsMixin:
 
     def _update_room(self) -> None:
         limit = self.config.max_pending_images
-        if not limit or (len(self._pending) <= limit and self._open_pages < PAGE_WINDOW):
+        # On a shared frontier requests wait in Redis, not in this process.
+        if not limit or self.config.redis_url or (
+                len(self._pending) <= limit and self._open_pages < PAGE_WINDOW):
             self._room.set()
         else:
             self._room.clear()
