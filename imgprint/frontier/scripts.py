@@ -11,7 +11,8 @@ serialized request), ``scores`` (hash id -> score, to requeue), ``leases``
 (zset id -> deadline in ms), ``owner`` (hash id -> worker token), ``tries``
 (hash id -> times its lease expired), ``failed`` (hash id -> request given up
 after too many expired leases), ``seen`` (set of request fingerprints),
-``recorded`` (set of image URLs with a record), ``pages:<url>`` (list: the pages
+``recorded`` (set of image URLs with a record), ``popped`` (hash worker token
+-> nonce:id of its last pop), ``pages:<url>`` (list: the pages
 that referenced an image not yet recorded, in order), ``seedhosts`` (set),
 ``records`` (count of images recorded).
 """
@@ -53,16 +54,28 @@ for _, id in ipairs(expired) do
 end
 """
 
-# KEYS: queue, reqs, leases, scores, owner, seedhosts, tries, failed.
-# ARGV: worker token, lease ms, reap limit, max tries.
+# KEYS: queue, reqs, leases, scores, owner, seedhosts, tries, failed, popped.
+# ARGV: worker token, lease ms, reap limit, max tries, call nonce.
 # Returns {id or nil, data, queue length, requeued, failed, seed hosts}.
+# A call repeated with the same nonce (the client retried after the connection
+# broke, e.g. a Redis restart, and the first reply was lost) gets the request
+# the first call leased, instead of leaving it leased to nobody until it expires.
 POP = NOW + _REAP + """
-local top = redis.call('ZPOPMIN', KEYS[1])
 local hosts = redis.call('SCARD', KEYS[6])
+local last = redis.call('HGET', KEYS[9], ARGV[1])
+if last and string.sub(last, 1, #ARGV[5] + 1) == ARGV[5] .. ':' then
+  local id = string.sub(last, #ARGV[5] + 2)
+  if redis.call('HGET', KEYS[5], id) == ARGV[1] then
+    local data = redis.call('HGET', KEYS[2], id) or ''
+    return {id, data, redis.call('ZCARD', KEYS[1]), requeued, failed, hosts}
+  end
+end
+local top = redis.call('ZPOPMIN', KEYS[1])
 if #top == 0 then return {false, false, 0, requeued, failed, hosts} end
 local id = top[1]
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), id)
 redis.call('HSET', KEYS[5], id, ARGV[1])
+redis.call('HSET', KEYS[9], ARGV[1], ARGV[5] .. ':' .. id)
 local data = redis.call('HGET', KEYS[2], id) or ''
 return {id, data, redis.call('ZCARD', KEYS[1]), requeued, failed, hosts}
 """

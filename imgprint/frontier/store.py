@@ -42,7 +42,8 @@ REAP_LIMIT = 100
 # takes it) goes to the ``failed`` hash instead of the queue.
 MAX_TRIES = 5
 FOUND_ADDED, FOUND_NEW, FOUND_RECORDED, FOUND_KNOWN = 0, 1, 2, 3
-_POP_KEYS = ("queue", "reqs", "leases", "scores", "owner", "seedhosts", "tries", "failed")
+_POP_KEYS = ("queue", "reqs", "leases", "scores", "owner", "seedhosts", "tries", "failed",
+             "popped")
 _LEASE_KEYS = ("leases", "reqs", "scores", "owner", "tries")
 
 
@@ -121,7 +122,8 @@ class Frontier:
     def pop(self) -> tuple[str, bytes] | None:
         """Lease the next request: (lease id, serialized request), or None."""
         reply = self._safe(lambda: self._run(
-            "POP", _POP_KEYS, (self.token, self.lease_ms, REAP_LIMIT, MAX_TRIES)), None)
+            "POP", _POP_KEYS, (self.token, self.lease_ms, REAP_LIMIT, MAX_TRIES,
+                               uuid.uuid4().hex)), None)
         if reply is None:
             self.queued = 0
             return None

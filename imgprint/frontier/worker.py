@@ -33,7 +33,7 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from twisted.internet import task
 
 from imgprint.config import Config
-from imgprint.frontier import OWED_ATTR
+from imgprint.frontier import OWED_ATTR, is_on
 from imgprint.items import ImageRecord
 from imgprint.scrapy_internals import flush_feeds
 
@@ -53,10 +53,9 @@ class FrontierWorker:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> FrontierWorker:
-        config = Config.from_crawler(crawler)
-        if not config.redis_url:
+        if not is_on(crawler.settings):
             raise NotConfigured("IMGPRINT_REDIS_URL is not set")
-        ext = cls(crawler, config)
+        ext = cls(crawler, Config.from_crawler(crawler))
         connect = crawler.signals.connect
         connect(ext.spider_opened, signal=signals.spider_opened)
         connect(ext.spider_closed, signal=signals.spider_closed)
