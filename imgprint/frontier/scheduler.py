@@ -64,9 +64,15 @@ class FrontierQueue(ScrapyScheduler):
         data = pickle.dumps(request.to_dict(spider=self.spider), protocol=5)
         return self.frontier.push(data, fingerprint, request.priority)
 
+    def may_take(self) -> bool:
+        """Whether to lease another request from Redis now."""
+        return True
+
     def next_request(self) -> Request | None:
         if self._local:
             return self._local.popleft()
+        if not self.may_take():
+            return None
         popped = self.frontier.pop()
         if popped is None:
             return None
@@ -90,4 +96,15 @@ class FrontierQueue(ScrapyScheduler):
 
 
 class RedisScheduler(Scheduler, FrontierQueue):
-    """``imgprint.scheduler.Scheduler`` over the shared frontier."""
+    """``imgprint.scheduler.Scheduler`` over the shared frontier.
+
+    Requests parked because their site is busy stay leased to this worker, so it
+    takes no new ones from Redis while ``CONCURRENT_REQUESTS`` of them wait here:
+    otherwise one worker crawling one slow site would drain the shared queue into
+    its parking and leave the other workers idle.
+    """
+
+    def may_take(self) -> bool:
+        assert self.crawler is not None
+        parked = sum(len(q) for q in self._parked.values())
+        return parked < self.crawler.settings.getint("CONCURRENT_REQUESTS")
