@@ -14,7 +14,8 @@ Stats: ``imgprint/redis/pushed``, ``imgprint/redis/filtered``,
 ``imgprint/redis/lease_lost`` (acknowledged after the lease expired),
 ``imgprint/redis/requeued`` (expired leases this worker put back),
 ``imgprint/redis/given_up`` (requests whose lease expired ``MAX_TRIES`` times),
-``imgprint/redis/committed``, ``imgprint/redis/already_recorded``.
+``imgprint/redis/committed``, ``imgprint/redis/already_recorded``,
+``imgprint/redis/round_trips`` (calls to Redis, each one round trip).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class Frontier:
     def _safe(self, call: Callable[[], T], default: T) -> T:
         if self.lost is not None:
             return default
+        self._inc("round_trips")
         try:
             return call()
         except RedisError as exc:
