@@ -18,9 +18,12 @@ What it does:
    seed file;
 4. measures per run: wall time until the last worker exits, images recorded
    (distinct URLs over every worker's feed; duplicates are reported), records per
-   worker, each worker's CPU seconds and peak RSS, Redis's CPU seconds (from
-   ``/proc``), the commands it processed (``INFO stats``, script calls counted
-   once) and its memory per image.
+   worker, each worker's CPU seconds and peak RSS, images per worker CPU second,
+   Redis's CPU seconds (from ``/proc``), the workers' round trips to it (stat
+   ``imgprint/redis/round_trips``), the commands it ran (``INFO stats``: the
+   commands inside scripts included) and its memory growth per image; nginx's
+   CPU seconds; the cores the whole machine kept busy (``/proc/stat``) and the
+   part of them no process of this run used (other jobs on the machine).
 
 From Redis's CPU seconds per image follows where one Redis saturates (one core),
 the basis of docs/scaling.md's projection. Results go to ``WORKDIR/results.json``
@@ -33,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -51,6 +55,44 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a process and its waited-for children (``/proc/PID/stat``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / TICKS
+
+
+def nginx_cpu(site: Path) -> float:
+    """CPU seconds of the site's nginx master and workers."""
+    master = int((site / "nginx.pid").read_text())
+    pids = [master] + [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                       and _ppid(int(p.name)) == master]
+    return sum(process_cpu(p) for p in pids)
+
+
+def _ppid(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy so far (``/proc/stat``)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / TICKS
+
+
+def stat_total(logs: list[Path], key: str) -> int:
+    """A stats key summed over the workers' closing stats dumps."""
+    pattern = re.compile(rf"'{re.escape(key)}': (\d+)")
+    return sum(int(m.group(1)) for log in logs if log.exists()
+               for m in pattern.finditer(log.read_text()))
 
 
 class Redis:
@@ -72,8 +114,7 @@ class Redis:
         return {k: v.strip() for k, v in pairs}
 
     def cpu(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        return process_cpu(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -98,7 +139,8 @@ def read_feeds(feeds: list[Path]) -> tuple[int, int, list[int]]:
     return len(seen), twice, per
 
 
-def run(work: Path, urls: Path, workers: int, redis: Redis | None, timeout: float) -> dict:
+def run(work: Path, site: Path, urls: Path, workers: int, redis: Redis | None,
+        timeout: float) -> dict:
     name = f"w{workers}" if redis else "embedded"
     crawl = f"bench-{name}-{int(time.time())}"
     feeds = [work / f"{name}-{i}.jsonl" for i in range(workers)]
@@ -107,24 +149,38 @@ def run(work: Path, urls: Path, workers: int, redis: Redis | None, timeout: floa
         sets += ["-s", f"IMGPRINT_REDIS_URL={redis.url}", "-s", f"IMGPRINT_REDIS_CRAWL={crawl}"]
     cmds = [[sys.executable, "-m", "scrapy", "crawl", "images", "-a", f"urls={urls}", "-O",
              str(feed), *sets] for feed in feeds]
-    before = (redis.cpu(), int(redis.info()["total_commands_processed"])) if redis else None
+    before = (redis.cpu(), int(redis.info()["total_commands_processed"]),
+              int(redis.info()["used_memory"])) if redis else None
     speed.log(f"{name}: {workers} process(es)")
-    wall, codes, usage = speed.run_children(cmds, ROOT, [f.with_suffix(".log") for f in feeds],
-                                            timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    logs = [f.with_suffix(".log") for f in feeds]
+    machine, web = machine_busy(), nginx_cpu(site)
+    wall, codes, usage = speed.run_children(cmds, ROOT, logs, timeout,
+                                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    machine, web = machine_busy() - machine, nginx_cpu(site) - web
     images, twice, per = read_feeds(feeds)
     result = {"run": name, "workers": workers, "wall_s": round(wall, 2), "images": images,
               "twice": twice, "per_worker": per, "exit": codes,
               "images_per_s": round(images / wall, 1),
               "worker_cpu_s": [round(u.get("cpu", 0), 1) for u in usage],
-              "worker_rss_mb": [round(u.get("rss_mb", 0)) for u in usage]}
+              "worker_rss_mb": [round(u.get("rss_mb", 0)) for u in usage],
+              "images_per_worker_cpu_s": round(images / max(sum(u.get("cpu", 0) for u in usage),
+                                                            0.1), 1),
+              "machine_cores_busy": round(machine / wall, 2), "nginx_cpu_s": round(web, 1)}
+    ours = sum(u.get("cpu", 0) for u in usage) + web
     if redis and before:
         info = redis.info()
         cpu = redis.cpu() - before[0]
+        ours += cpu
         commands = int(info["total_commands_processed"]) - before[1]
+        trips = stat_total(logs, "imgprint/redis/round_trips")
         result.update(redis_cpu_s=round(cpu, 2), redis_cpu_share=round(cpu / wall, 3),
                       redis_cpu_ms_per_image=round(1000 * cpu / max(images, 1), 4),
                       redis_commands_per_image=round(commands / max(images, 1), 2),
-                      redis_memory_mb=round(int(info["used_memory"]) / 2**20, 1))
+                      round_trips_per_image=round(trips / max(images, 1), 2),
+                      redis_memory_bytes_per_image=round(
+                          (int(info["used_memory"]) - before[2]) / max(images, 1)))
+    # Other processes on the machine (other users' jobs) took the rest.
+    result["others_cores_busy"] = round(max(machine - ours, 0) / wall, 2)
     speed.log(json.dumps(result))
     return result
 
@@ -132,17 +188,23 @@ def run(work: Path, urls: Path, workers: int, redis: Redis | None, timeout: floa
 def table(results: list[dict]) -> str:
     base = next((r for r in results if r["workers"] == 1 and r["run"] != "embedded"), None)
     rows = ["| run | workers | images | wall s | images/s | vs 1 worker | records per worker"
-            " | Redis CPU (share of wall) | Redis ms CPU/image | Redis commands/image"
-            " | worker peak RSS MB |", "|" + "---|" * 11]
+            " | images per worker CPU s | worker peak RSS MB | Redis CPU (share of wall)"
+            " | Redis CPU ms/image | round trips/image | Redis commands/image"
+            " | Redis bytes/image | nginx CPU s | cores busy: machine / others |",
+            "|" + "---|" * 16]
     for r in results:
         ratio = f"{r['images_per_s'] / base['images_per_s']:.2f}x" if base else ""
+        redis_cpu = (f"{r['redis_cpu_s']} s ({100 * r['redis_cpu_share']:.1f} %)"
+                     if "redis_cpu_s" in r else "-")
         rows.append(
             f"| {r['run']} | {r['workers']} | {r['images']} | {r['wall_s']} |"
             f" {r['images_per_s']} | {ratio if r['run'] != 'embedded' else ''} |"
-            f" {' / '.join(map(str, r['per_worker']))} |"
-            f" {r.get('redis_cpu_s', '-')} s ({100 * r.get('redis_cpu_share', 0):.1f} %) |"
-            f" {r.get('redis_cpu_ms_per_image', '-')} | {r.get('redis_commands_per_image', '-')} |"
-            f" {' / '.join(map(str, r['worker_rss_mb']))} |")
+            f" {' / '.join(map(str, r['per_worker']))} | {r['images_per_worker_cpu_s']} |"
+            f" {' / '.join(map(str, r['worker_rss_mb']))} | {redis_cpu} |"
+            f" {r.get('redis_cpu_ms_per_image', '-')} | {r.get('round_trips_per_image', '-')} |"
+            f" {r.get('redis_commands_per_image', '-')} |"
+            f" {r.get('redis_memory_bytes_per_image', '-')} | {r['nginx_cpu_s']} |"
+            f" {r['machine_cores_busy']} / {r['others_cores_busy']} |")
     return "\n".join(rows)
 
 
@@ -167,9 +229,9 @@ def main() -> None:
         with speed.Server(site, "loopback", use_netem=False) as server:
             urls = server.urls_file()
             if not args.no_embedded:
-                results.append(run(args.workdir, urls, 1, None, args.timeout))
+                results.append(run(args.workdir, site, urls, 1, None, args.timeout))
             for n in args.workers:
-                results.append(run(args.workdir, urls, n, redis, args.timeout))
+                results.append(run(args.workdir, site, urls, n, redis, args.timeout))
     finally:
         redis.stop()
     speed.log(f"load average {os.getloadavg()}")
