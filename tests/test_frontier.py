@@ -159,6 +159,29 @@ def test_killed_worker_loses_nothing(corpus_site, corpus_crawl, redis, tmp_path)
     assert "'imgprint/redis/requeued'" in logs, "no lease of the killed worker was requeued"
 
 
+def test_unfinished_crawl_continues_when_workers_return(corpus_site, corpus_crawl, redis,
+                                                       tmp_path):
+    """Every worker gone before the end: the crawl is not finished, and a worker
+    started later takes up the dead one's leases once they expire."""
+    single, _ = corpus_crawl
+    seeds = corpus_site.seed_file(tmp_path / "urls.txt")
+    first = Worker(tmp_path, "first", seeds, redis_url(redis), IMGPRINT_REDIS_LEASE=2,
+                   CONCURRENT_REQUESTS=8, IMGPRINT_MAX_PER_SITE=8)
+    deadline = time.monotonic() + 120
+    while first.lines() < 30 and first.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.proc.poll() is None, "the crawl ended before the kill"
+    first.proc.send_signal(signal.SIGKILL)
+    first.wait()
+    later = Worker(tmp_path, "later", seeds, redis_url(redis), IMGPRINT_REDIS_LEASE=2)
+    finish([later])
+    records, pages, twice = collect([first, later])
+    last = first.records()[-1]["url"] if first.records() else None
+    assert twice in ([], [last]), twice
+    assert_like_single(records, pages, single.records)
+    assert later.records()
+
+
 def test_redis_restart_mid_crawl(corpus_site, corpus_crawl, tmp_path):
     """Redis stops (append-only file on) and comes back on the same port while two
     workers crawl: they reconnect and finish; every image once."""
