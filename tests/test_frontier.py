@@ -140,7 +140,8 @@ def test_killed_worker_loses_nothing(corpus_site, corpus_crawl, redis, tmp_path)
     seeds = corpus_site.seed_file(tmp_path / "urls.txt")
     # Slow image answers keep the crawl going long enough to kill it mid-way.
     workers = start_workers(tmp_path, 3, seeds, redis_url(redis), IMGPRINT_REDIS_LEASE=3,
-                            CONCURRENT_REQUESTS=8, IMGPRINT_MAX_PER_SITE=8)
+                            IMGPRINT_REDIS_RETRY=1, CONCURRENT_REQUESTS=8,
+                            IMGPRINT_MAX_PER_SITE=8)
     victim = workers[0]
     deadline = time.monotonic() + 120
     while victim.lines() < 30 and victim.proc.poll() is None and time.monotonic() < deadline:
@@ -166,6 +167,7 @@ def test_unfinished_crawl_continues_when_workers_return(corpus_site, corpus_craw
     single, _ = corpus_crawl
     seeds = corpus_site.seed_file(tmp_path / "urls.txt")
     first = Worker(tmp_path, "first", seeds, redis_url(redis), IMGPRINT_REDIS_LEASE=2,
+                   IMGPRINT_REDIS_RETRY=1,
                    CONCURRENT_REQUESTS=8, IMGPRINT_MAX_PER_SITE=8)
     deadline = time.monotonic() + 120
     while first.lines() < 30 and first.proc.poll() is None and time.monotonic() < deadline:
@@ -173,7 +175,8 @@ def test_unfinished_crawl_continues_when_workers_return(corpus_site, corpus_craw
     assert first.proc.poll() is None, "the crawl ended before the kill"
     first.proc.send_signal(signal.SIGKILL)
     first.wait()
-    later = Worker(tmp_path, "later", seeds, redis_url(redis), IMGPRINT_REDIS_LEASE=2)
+    later = Worker(tmp_path, "later", seeds, redis_url(redis), IMGPRINT_REDIS_LEASE=2,
+                   IMGPRINT_REDIS_RETRY=1)
     finish([later])
     records, pages, twice = collect([first, later])
     last = first.records()[-1]["url"] if first.records() else None
@@ -208,6 +211,14 @@ def test_redis_restart_mid_crawl(corpus_site, corpus_crawl, tmp_path):
     assert_like_single(records, pages, single.records)
     # No request was left leased to nobody by a reply lost in the restart.
     assert not any("'imgprint/redis/requeued'" in w.log() for w in workers)
+
+
+def test_lease_shorter_than_the_retry_is_refused(corpus_site, redis, tmp_path):
+    seeds = corpus_site.seed_file(tmp_path / "urls.txt")
+    worker = Worker(tmp_path, "w", seeds, redis_url(redis), IMGPRINT_REDIS_LEASE=30)
+    assert worker.wait(120) == 2
+    assert "IMGPRINT_REDIS_RETRY: 30 s is too long for IMGPRINT_REDIS_LEASE=30" in worker.log()
+    assert not worker.feed.exists()
 
 
 def test_redis_gone_for_good_stops_workers_clearly(corpus_site, tmp_path):
