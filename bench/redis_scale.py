@@ -5,6 +5,7 @@ Not part of CI. One command (Debian's nginx and redis-server):
 
     python bench/redis_scale.py                     # 20,000 image URLs, 1/2/4 workers
     python bench/redis_scale.py --scale 5000 --workers 1 2
+    python bench/redis_scale.py --scale 6000 --kill-after 4   # SIGKILL one of 2 workers
 
 What it does:
 
@@ -185,6 +186,39 @@ def run(work: Path, site: Path, urls: Path, workers: int, redis: Redis | None,
     return result
 
 
+def kill_run(work: Path, urls: Path, workers: int, redis: Redis, after: float,
+             expected: int) -> dict:
+    """``workers`` workers; the first SIGKILLed ``after`` seconds after it opened
+    its spider: are all ``expected`` images recorded once?"""
+    crawl = f"bench-kill-{int(time.time())}"
+    feeds = [work / f"kill-{i}.jsonl" for i in range(workers)]
+    logs = [f.with_suffix(".log") for f in feeds]
+    procs = []
+    for feed, log in zip(feeds, logs, strict=True):
+        cmd = [sys.executable, "-m", "scrapy", "crawl", "images", "-a", f"urls={urls}", "-O",
+               str(feed), "-s", "IMGPRINT_PROGRESS_BAR=false", "-s",
+               f"IMGPRINT_REDIS_URL={redis.url}", "-s", f"IMGPRINT_REDIS_CRAWL={crawl}",
+               "-s", "IMGPRINT_REDIS_LEASE=6", "-s", "IMGPRINT_REDIS_RETRY=2"]
+        procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=log.open("w"),
+                                      stderr=subprocess.STDOUT,
+                                      env={**os.environ, "PYTHONPATH": str(ROOT)}))
+    while "Spider opened" not in logs[0].read_text():
+        time.sleep(0.05)
+    time.sleep(after)
+    queued = int(redis.cli("ZCARD", f"imgprint:{{{crawl}}}:queue").strip())
+    leased = int(redis.cli("ZCARD", f"imgprint:{{{crawl}}}:leases").strip())
+    procs[0].kill()
+    codes = [p.wait(3600) for p in procs]
+    images, twice, per = read_feeds(feeds)
+    result = {"run": "kill", "workers": workers, "killed_after_s": after,
+              "queued_at_kill": queued, "leased_at_kill": leased, "images": images,
+              "expected": expected, "lost": expected - images, "twice": twice,
+              "per_worker": per, "exit": codes,
+              "requeued": stat_total(logs[1:], "imgprint/redis/requeued")}
+    speed.log(json.dumps(result))
+    return result
+
+
 def table(results: list[dict]) -> str:
     base = next((r for r in results if r["workers"] == 1 and r["run"] != "embedded"), None)
     rows = ["| run | workers | images | wall s | images/s | vs 1 worker | records per worker"
@@ -215,6 +249,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/imgprint-redis-scale"))
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--no-embedded", action="store_true", help="skip the Redis-less run")
+    parser.add_argument("--kill-after", type=float, default=0,
+                        help="only a kill run: 2 workers, the first SIGKILLed after this many s")
     args = parser.parse_args()
     for program in ("nginx", "redis-server", "redis-cli"):
         if not shutil.which(program) and not Path(f"/usr/sbin/{program}").exists():
@@ -228,6 +264,9 @@ def main() -> None:
     try:
         with speed.Server(site, "loopback", use_netem=False) as server:
             urls = server.urls_file()
+            if args.kill_after:
+                kill_run(args.workdir, urls, 2, redis, args.kill_after, args.scale)
+                return
             if not args.no_embedded:
                 results.append(run(args.workdir, site, urls, 1, None, args.timeout))
             for n in args.workers:
