@@ -125,3 +125,16 @@ def test_repeated_pop_call_gets_the_same_lease(frontier):
     again = f._run("POP", _POP_KEYS, args)  # as redis-py's retry sends it
     assert first[0] == again[0] and first[1] == b"one"
     assert f.state() == (1, 1)
+
+
+@pytest.mark.crawl
+def test_found_many_is_found_for_each(frontier):
+    a, b = frontier(), frontier()
+    calls = [("i1", "p1"), ("i1", "p2"), ("i1", "p2"), ("i1", "p1"), ("i2", "p2")]
+    one_by_one = [a.found(f"a-{url}", page) for url, page in calls]
+    batched = [b.found_many([f"b-{url}"], page)[0] for url, page in calls]
+    assert one_by_one == batched == [1, 0, 3, 1, 1]
+    lease = (b.push(b"x", None, 0), b.pop())[1][0]
+    b.commit("b-i1", 2, lease)
+    assert b.found_many(["b-i1", "b-i2", "b-i3"], "p9") == [2, 0, 1]
+    assert b.found_many([], "p9") == []

@@ -130,6 +130,22 @@ if redis.call('RPUSH', KEYS[2], ARGV[2]) == 1 then return 1 end
 return 0
 """
 
+# KEYS: recorded, pages:<url1>, pages:<url2>, ... ARGV: page, url1, url2, ...
+# FOUND for each image of one page, in one round trip: a list of codes.
+FOUND_MANY = """
+local codes = {}
+for i = 2, #ARGV do
+  local url, key, code = ARGV[i], KEYS[i], 0
+  if redis.call('SISMEMBER', KEYS[1], url) == 1 then code = 2
+  elseif redis.call('LPOS', key, ARGV[1]) then
+    if redis.call('LINDEX', key, 0) == ARGV[1] then code = 1 else code = 3 end
+  elseif redis.call('RPUSH', key, ARGV[1]) == 1 then code = 1
+  end
+  codes[i - 1] = code
+end
+return codes
+"""
+
 # KEYS: recorded, pages:<url>. ARGV: url. nil when recorded, else its pages.
 TAKE = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return false end

@@ -62,12 +62,22 @@ class SharedFrontierMixin:
             self.frontier.add_seed_hosts(hosts)
             self.seed_hosts.update(self.frontier.seed_hosts())
 
+    def shared_image_requests(self, urls: list[str], page: str, found_by: str | None,
+                              ) -> Iterator[Request]:
+        """The requests for a page's images (one round trip for all of them)."""
+        assert self.frontier is not None
+        for url, found in zip(urls, self.frontier.found_many(urls, page), strict=True):
+            yield from self._found(url, page, found_by, found)
+
     def shared_image_request(self, url: str, page: str, found_by: str | None,
                              ) -> Iterator[Request]:
         assert self.frontier is not None
+        yield from self._found(url, page, found_by, self.frontier.found(url, page))
+
+    def _found(self, url: str, page: str, found_by: str | None, found: int,
+               ) -> Iterator[Request]:
         from imgprint.frontier.store import FOUND_KNOWN, FOUND_NEW, FOUND_RECORDED
 
-        found = self.frontier.found(url, page)
         if found == FOUND_RECORDED:
             # Recorded (by any worker) before this page was parsed.
             self.crawler.stats.inc_value("imgprint/images/seen_before")

@@ -74,7 +74,7 @@ class Frontier:
         self.on_lost: Callable[[Exception], None] | None = None
         self.lost: Exception | None = None
         self._scripts = {name: client.register_script(getattr(scripts, name))
-                         for name in ("PUSH", "POP", "STATE", "ACK", "RENEW", "FOUND",
+                         for name in ("PUSH", "POP", "STATE", "ACK", "RENEW", "FOUND", "FOUND_MANY",
                                       "TAKE", "COMMIT")}
 
     @classmethod
@@ -181,6 +181,14 @@ class Frontier:
         """Page ``page`` references image ``url``: one of the FOUND_* values."""
         return int(self._safe(lambda: self._run(
             "FOUND", ("recorded", f"pages:{url}"), (url, page)), FOUND_KNOWN))
+
+    def found_many(self, urls: list[str], page: str) -> list[int]:
+        """``found`` for every image of one page, in one round trip."""
+        if not urls:
+            return []
+        codes = self._safe(lambda: self._run(
+            "FOUND_MANY", ("recorded", *(f"pages:{u}" for u in urls)), (page, *urls)), None)
+        return [int(c) for c in codes] if codes is not None else [FOUND_KNOWN] * len(urls)
 
     def take(self, url: str) -> list[str] | None:
         """The pages of ``url`` so far, or None when it is recorded already."""

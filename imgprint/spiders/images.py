@@ -182,8 +182,11 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
             self.logger.warning("More than %d images on %s: the rest are skipped"
                                 " (IMGPRINT_MAX_IMAGES_PER_PAGE)", cap, response.url)
         found_by = "html" if self.render_mode != "off" else None
-        for url in images:
-            yield from self.image_request(url, response.url, found_by)
+        if self.frontier is not None:  # one round trip for the page (imgprint.frontier)
+            yield from self.shared_image_requests(images, response.url, found_by)
+        else:
+            for url in images:
+                yield from self.image_request(url, response.url, found_by)
         depth = response.meta.get(DEPTH_KEY, 0)
         if depth < self.args.depth:
             yield from self.link_requests(response, depth + 1)
