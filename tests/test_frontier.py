@@ -92,6 +92,14 @@ def assert_like_single(records: dict[str, dict], pages: dict[str, list[str]],
     assert not changed, changed[:5]
 
 
+def dupes_report(*feeds: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "scrapy", "dupes", "--json", *map(str, feeds)],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=120, check=True)
+    report = json.loads(proc.stdout)
+    del report["summary"]["files"]
+    return report
+
+
 @pytest.fixture
 def redis(tmp_path):
     server = redis_server(tmp_path)
@@ -116,6 +124,8 @@ def test_workers_share_the_corpus_crawl(n, corpus_site, corpus_crawl, redis, tmp
     per_worker = [len(w.records()) for w in workers]
     assert all(per_worker), per_worker
     assert not any("Deprecat" in w.log() for w in workers)
+    # `scrapy dupes` reads the workers' feeds as one collection: the same report.
+    assert dupes_report(*[w.feed for w in workers]) == dupes_report(single.output)
     # A rerun of the finished crawl says so and records nothing.
     again = Worker(tmp_path, "again", seeds, redis_url(redis))
     assert again.wait(120) == 2
