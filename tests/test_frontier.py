@@ -97,6 +97,10 @@ def dupes_report(*feeds: Path) -> dict:
                           cwd=PROJECT, capture_output=True, text=True, timeout=120, check=True)
     report = json.loads(proc.stdout)
     del report["summary"]["files"]
+    # Groups of equal size come in reading order, which differs between feeds.
+    for kind, groups in report["exact"].items():
+        report["exact"][kind] = sorted(groups, key=lambda g: g["hash"])
+    report["near"] = sorted(report["near"], key=lambda g: json.dumps(g, sort_keys=True))
     return report
 
 
