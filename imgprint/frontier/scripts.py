@@ -23,13 +23,14 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
 # KEYS: seen, queue, reqs, scores. ARGV: fingerprint ('' = don't filter), id,
-# data, score. Returns 0 when the fingerprint was seen, else the queue length.
+# data, score. Returns nil when the fingerprint was seen, else {queue length,
+# pages queued}.
 PUSH = """
-if ARGV[1] ~= '' and redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+if ARGV[1] ~= '' and redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return false end
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[4], ARGV[2], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
-return redis.call('ZCARD', KEYS[2])
+return {redis.call('ZCARD', KEYS[2]), redis.call('ZCOUNT', KEYS[2], '-inf', '(0')}
 """
 
 # Expired leases back to the queue (or to ``failed`` after ARGV max_tries).
@@ -56,7 +57,8 @@ end
 
 # KEYS: queue, reqs, leases, scores, owner, seedhosts, tries, failed, popped.
 # ARGV: worker token, lease ms, reap limit, max tries, call nonce.
-# Returns {id or nil, data, queue length, requeued, failed, seed hosts}.
+# Returns {id or nil, data, queue length, requeued, failed, seed hosts, pages
+# queued (priority >= 1: a score below 0)}.
 # A call repeated with the same nonce (the client retried after the connection
 # broke, e.g. a Redis restart, and the first reply was lost) gets the request
 # the first call leased, instead of leaving it leased to nobody until it expires.
@@ -67,17 +69,19 @@ if last and string.sub(last, 1, #ARGV[5] + 1) == ARGV[5] .. ':' then
   local id = string.sub(last, #ARGV[5] + 2)
   if redis.call('HGET', KEYS[5], id) == ARGV[1] then
     local data = redis.call('HGET', KEYS[2], id) or ''
-    return {id, data, redis.call('ZCARD', KEYS[1]), requeued, failed, hosts}
+    return {id, data, redis.call('ZCARD', KEYS[1]), requeued, failed, hosts,
+            redis.call('ZCOUNT', KEYS[1], '-inf', '(0')}
   end
 end
 local top = redis.call('ZPOPMIN', KEYS[1])
-if #top == 0 then return {false, false, 0, requeued, failed, hosts} end
+if #top == 0 then return {false, false, 0, requeued, failed, hosts, 0} end
 local id = top[1]
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), id)
 redis.call('HSET', KEYS[5], id, ARGV[1])
 redis.call('HSET', KEYS[9], ARGV[1], ARGV[5] .. ':' .. id)
 local data = redis.call('HGET', KEYS[2], id) or ''
-return {id, data, redis.call('ZCARD', KEYS[1]), requeued, failed, hosts}
+return {id, data, redis.call('ZCARD', KEYS[1]), requeued, failed, hosts,
+        redis.call('ZCOUNT', KEYS[1], '-inf', '(0')}
 """
 
 # Same KEYS as POP; ARGV: unused token, unused lease, reap limit, max tries.

@@ -50,11 +50,17 @@ class SharedFrontierMixin:
         def _emit_late(self, record: ImageRecord) -> None:
             ...
 
+        def _update_room(self) -> None:
+            ...
+
     def open_frontier(self) -> None:
         if self.config.redis_url:
             from imgprint.frontier.store import Frontier
 
             self.frontier = Frontier.from_config(self.config)  # stats: FrontierWorker
+            # Seed pages wait while the crawl's queue is long (IMGPRINT_MAX_PENDING_IMAGES)
+            # or holds a window of pages, as in one process: memory in Redis stays flat.
+            self.frontier.on_change = self._update_room
 
     def share_seed_hosts(self, hosts: Iterable[str]) -> None:
         """Add this worker's seed hosts to the crawl's, and learn the others'."""

@@ -68,6 +68,8 @@ class Frontier:
         self.token = f"{worker_name()}-{uuid.uuid4().hex[:8]}"
         self.held: set[str] = set()  # lease ids this worker holds
         self.queued = 0  # queue length at the last push/pop (engine polls it)
+        self.queued_pages = 0  # pages among them (the seed window)
+        self.on_change: Callable[[], None] | None = None  # after queued changed
         self.queued_at = 0.0
         self.seed_host_count = 0  # seed hosts this worker knows
         self.seed_hosts_in_redis = 0  # seed hosts in Redis at the last pop
@@ -107,15 +109,21 @@ class Frontier:
     def push(self, data: bytes, fingerprint: str | None, priority: int) -> bool:
         """Queue a serialized request; False when its fingerprint was seen."""
         score = -priority * 10**13 + int(time.time() * 1000)
-        size = self._safe(lambda: self._run(
+        sizes = self._safe(lambda: self._run(
             "PUSH", ("seen", "queue", "reqs", "scores"),
-            (fingerprint or "", uuid.uuid4().hex, data, score)), 0)
-        if not size:
+            (fingerprint or "", uuid.uuid4().hex, data, score)), None)
+        if not sizes:
             self._inc("filtered")
             return False
-        self.queued, self.queued_at = int(size), time.monotonic()
+        self._sized(*sizes)
         self._inc("pushed")
         return True
+
+    def _sized(self, queued: int, pages: int) -> None:
+        self.queued, self.queued_pages = int(queued), int(pages)
+        self.queued_at = time.monotonic()
+        if self.on_change is not None:
+            self.on_change()
 
     def mark_seen(self, fingerprint: str) -> bool:
         """Add a fingerprint without queueing; False when it was seen before."""
@@ -127,10 +135,10 @@ class Frontier:
             "POP", _POP_KEYS, (self.token, self.lease_ms, REAP_LIMIT, MAX_TRIES,
                                uuid.uuid4().hex)), None)
         if reply is None:
-            self.queued = 0
+            self._sized(0, 0)
             return None
-        lease, data, queued, requeued, failed, hosts = reply
-        self.queued, self.queued_at = int(queued), time.monotonic()
+        lease, data, queued, requeued, failed, hosts, pages = reply
+        self._sized(queued, pages)
         self.seed_hosts_in_redis = int(hosts)
         self._inc("requeued", int(requeued))
         self._inc("given_up", int(failed))
@@ -168,7 +176,7 @@ class Frontier:
         if reply is None:
             return 0, 0
         queued, leased, requeued, failed = (int(x) for x in reply)
-        self.queued, self.queued_at = queued, time.monotonic()
+        self._sized(queued, self.queued_pages if queued else 0)
         self._inc("requeued", requeued)
         self._inc("given_up", failed)
         return queued, leased

@@ -22,6 +22,7 @@ from imgprint.urlfile import UrlFileError, check_url, read_url_file
 
 if TYPE_CHECKING:
     from imgprint.config import Config, SpiderArgs
+    from imgprint.frontier.store import Frontier
 
 # Seed pages in flight at once when IMGPRINT_MAX_PENDING_IMAGES applies.
 PAGE_WINDOW = 16
@@ -39,6 +40,7 @@ class SeedsMixin:
     _pending: dict[str, list[str]]
     _open_pages: int
     _room: asyncio.Event
+    frontier: Frontier | None
 
     if TYPE_CHECKING:  # provided by the spider
         def _signal(self, signal: object, **kwargs: Any) -> list[tuple[Any, Any]]:
@@ -94,9 +96,11 @@ class SeedsMixin:
 
     def _update_room(self) -> None:
         limit = self.config.max_pending_images
-        # On a shared frontier requests wait in Redis, not in this process.
-        if not limit or self.config.redis_url or (
-                len(self._pending) <= limit and self._open_pages < PAGE_WINDOW):
+        if self.frontier is not None:  # the whole crawl's queue, in Redis
+            pending, pages = self.frontier.queued, self.frontier.queued_pages
+        else:
+            pending, pages = len(self._pending), self._open_pages
+        if not limit or (pending <= limit and pages < PAGE_WINDOW):
             self._room.set()
         else:
             self._room.clear()
