@@ -128,6 +128,39 @@ def parse_proxies(name: str, value: Any) -> list[str]:
     return items
 
 
+def parse_redis_url(name: str, value: Any) -> str:
+    """Empty (no shared frontier) or a redis://, rediss:// or unix:// URL."""
+    text = parse_text(name, value).strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("redis", "rediss", "unix") or (
+            parts.scheme != "unix" and not parts.hostname) or (
+            parts.scheme == "unix" and not parts.path):
+        raise ConfigError(f"{name}: expected redis://host:port/db (or rediss://, unix://),"
+                          f" got {value!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ConfigError(f"{name}: bad port in {value!r}") from None
+    return text
+
+
+def parse_crawl_name(name: str, value: Any) -> str:
+    text = parse_text(name, value)
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text):
+        raise ConfigError(f"{name}: expected 1 to 64 letters, digits, '.', '_' or '-',"
+                          f" got {value!r}")
+    return text
+
+
+def parse_lease(name: str, value: Any) -> float:
+    seconds = parse_seconds(name, value)
+    if seconds < 1:
+        raise ConfigError(f"{name}: expected at least 1 second, got {value!r}")
+    return seconds
+
+
 FETCH_MODES = ("range", "head")
 RENDER_MODES = ("off", "on", "auto")
 
@@ -169,6 +202,10 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "TOR_RETRY_TIMES": ("tor_retry_times", parse_count),
     "TOR_CONCURRENCY_PER_HOST": ("tor_concurrency_per_host", parse_count),
     "TOR_MIDDLEWARE_ENABLED": ("tor_middleware_enabled", parse_bool),
+    "IMGPRINT_REDIS_URL": ("redis_url", parse_redis_url),
+    "IMGPRINT_REDIS_CRAWL": ("redis_crawl", parse_crawl_name),
+    "IMGPRINT_REDIS_LEASE": ("redis_lease", parse_lease),
+    "IMGPRINT_REDIS_RETRY": ("redis_retry", parse_seconds),
 }
 
 
@@ -212,6 +249,10 @@ class Config:
     tor_retry_times: int
     tor_concurrency_per_host: int
     tor_middleware_enabled: bool
+    redis_url: str
+    redis_crawl: str
+    redis_lease: float
+    redis_retry: float
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | Any) -> Config:

@@ -1,6 +1,6 @@
 """Every place imgprint relies on a private Scrapy API, checked at import.
 
-Scrapy's public API does not cover five things imgprint needs. They live here,
+Scrapy's public API does not cover six things imgprint needs. They live here,
 and only here, so a Scrapy upgrade breaks one module with a message saying what
 changed, rather than a crawl that quietly misbehaves:
 
@@ -20,6 +20,8 @@ changed, rather than a crawl that quietly misbehaves:
   (``scrapy.core.downloader.handlers._httpx``), the SOCKS5 client for Tor.
 * ``set_slot_concurrency``: a download slot's concurrency for a host not known
   in advance (``Downloader.per_slot_settings``, read when the slot is made).
+* ``flush_feeds``: flush the open feed files (``FeedSlot.file``), so a record
+  is on disk before the shared frontier counts it as done (``imgprint.frontier``).
 
 Tested range: Scrapy 2.19. Outside it, import still works if every attribute
 below exists; a missing one raises ``ImportError`` naming it.
@@ -121,3 +123,14 @@ def set_slot_concurrency(crawler: Any, slot: str, concurrency: int) -> None:
     _require(isinstance(per_slot, dict), "Downloader.per_slot_settings")
     assert per_slot is not None
     per_slot.setdefault(slot, {}).setdefault("concurrency", concurrency)
+
+
+def flush_feeds(crawler: Any) -> None:
+    """Push the lines the feed exporters wrote so far to the OS (``FeedSlot.file``),
+    so a killed process loses none of them."""
+    for ext in crawler.extensions.middlewares:
+        if isinstance(ext, FeedExporter):
+            for slot in getattr(ext, "slots", ()):
+                file = getattr(slot, "file", None)
+                if file is not None and hasattr(file, "flush"):
+                    file.flush()

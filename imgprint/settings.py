@@ -184,3 +184,16 @@ DOWNLOAD_HANDLERS = {
 DOWNLOADER_MIDDLEWARES["imgprint.middlewares.tor.TorMiddleware"] = 340
 # Redirect targets are new requests: they pass the guard too.
 DOWNLOADER_MIDDLEWARES["imgprint.middlewares.netguard.NetGuardMiddleware"] = 640
+
+# --- Shared frontier on Redis (imgprint.frontier, docs/scaling.md) ---
+# Empty: one process, frontier in memory (no Redis). Else every `scrapy crawl
+# images` with the same URL and IMGPRINT_REDIS_CRAWL is a worker of one crawl.
+IMGPRINT_REDIS_URL = ""
+IMGPRINT_REDIS_CRAWL = "images"
+# Seconds a worker holds a request without renewing its lease (it renews every
+# third of this); a dead worker's requests go back to the queue after it.
+IMGPRINT_REDIS_LEASE = 60
+# Seconds a worker keeps retrying an unreachable Redis before it stops.
+IMGPRINT_REDIS_RETRY = 30
+# After FeedExporter (0): it commits records that exporter has written.
+EXTENSIONS["imgprint.frontier.worker.FrontierWorker"] = 530

@@ -155,7 +155,7 @@ def corpus_crawl(corpus_site, tmp_path_factory) -> tuple[Crawl, list[dict]]:
 
 # Programs the tests start; .ci/run installs them from .ci/apt-packages.txt.
 # Missing ones fail the run at once instead of skipping what needs them.
-REQUIRED_PROGRAMS = ("microsocks", "unshare", "ip", "exiftool", "chromium")
+REQUIRED_PROGRAMS = ("microsocks", "unshare", "ip", "exiftool", "chromium", "redis-server")
 
 
 def pytest_configure(config) -> None:

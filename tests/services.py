@@ -60,3 +60,15 @@ def scrapyd(workdir: Path) -> Service:
         "eggs_dir = eggs\nlogs_dir = logs\nitems_dir = items\ndbs_dir = dbs\n"
         "poll_interval = 0.5\nmax_proc = 2\n")
     return Service([sys.executable, "-m", "scrapyd"], port, workdir, workdir / "scrapyd.log")
+
+
+def redis_server(workdir: Path, port: int | None = None, persist: bool = False) -> Service:
+    """Debian's ``redis-server`` on loopback, its files in ``workdir``: no snapshots,
+    and with ``persist`` an append-only file synced on every write, so a restart
+    on the same ``port`` and ``workdir`` comes back with every acknowledged write."""
+    port = port or free_port()
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--dir", str(workdir), "--protected-mode", "no"]
+    if persist:
+        argv += ["--appendonly", "yes", "--appendfsync", "always"]
+    return Service(argv, port, workdir, workdir / f"redis-{port}.log")

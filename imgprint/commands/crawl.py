@@ -14,6 +14,8 @@ Exit status (docs/operating.md, "Exit status"; when several apply, the lowest):
     cannot resume from
 3   every seed failed (no answer, or an HTTP error), so nothing was crawled
 4   a feed could not be stored (an upload or a write failed): records lost
+5   a worker of a shared crawl lost Redis for longer than
+    ``IMGPRINT_REDIS_RETRY`` and stopped (``imgprint.frontier``)
 ==  ==========================================================================
 
 Start-up is quiet at ``LOG_LEVEL = INFO``: the component lists and the
@@ -45,6 +47,7 @@ from imgprint.resume import check_jobdir_feeds
 from imgprint.resume.feeds import local_path
 
 EXIT_OK, EXIT_NOT_STARTED, EXIT_REFUSED, EXIT_NO_SEED, EXIT_FEED = 0, 1, 2, 3, 4
+EXIT_FRONTIER_LOST = 5
 logger = logging.getLogger("imgprint.summary")
 
 
@@ -73,6 +76,9 @@ class Command(ScrapyCrawlCommand):
                     check_can_render(crawler.settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"))
             check_jobdir_feeds(crawler.settings)
             check_feeds(crawler)
+            if config.redis_url:
+                from imgprint.frontier.preflight import check_shared_crawl
+                check_shared_crawl(crawler.settings, config, opts.spargs.get("render"))
         except ConfigError as exc:
             print(f"imgprint: {exc}", file=sys.stderr)
             if crawler.settings.get("LOG_FILE"):  # e.g. Scrapyd's job log
@@ -97,6 +103,8 @@ class Command(ScrapyCrawlCommand):
             logger.error("imgprint: every seed failed (%d of %d): nothing was crawled",
                          seeds, seeds)
             codes.append(EXIT_NO_SEED)
+        if stats.get("imgprint/redis/lost"):
+            codes.append(EXIT_FRONTIER_LOST)
         watch = extension(crawler, FeedWatch)
         for line in watch.failures if watch else ():
             logger.error("imgprint: feed not written: %s", line)

@@ -44,6 +44,10 @@ from imgprint import signals as imgprint_signals
 from imgprint.config import Config, check_spider_args
 from imgprint.discovery import find_images, find_links
 from imgprint.failures import describe_failure, failed_request, failed_seed_image
+from imgprint.frontier import configure as use_frontier
+from imgprint.frontier import is_on as frontier_on
+from imgprint.frontier import worker_feed
+from imgprint.frontier.spider import SharedFrontierMixin
 from imgprint.http import log_safe, original_url
 from imgprint.items import FetchedImage, ImageRecord
 from imgprint.middlewares.imagefetch import (
@@ -63,7 +67,7 @@ PAGE_PRIORITY = 1
 DEPTH_KEY = "imgprint_depth"
 
 
-class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, Spider):
+class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierMixin, Spider):
     name = "images"
     config: Config
     page_priority = PAGE_PRIORITY
@@ -92,6 +96,9 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, Spider):
         # -o/-O on the command line fill FEEDS before this runs; only without
         # them does the crawl write to the default feed.
         default_feed = settings.get("IMGPRINT_DEFAULT_FEED")
+        if frontier_on(settings):  # a worker of a shared crawl (imgprint.frontier)
+            use_frontier(settings)
+            default_feed = default_feed and worker_feed(default_feed)
         if default_feed and not settings.getdict("FEEDS"):
             # A run that records nothing (every seed failed) leaves no empty file.
             settings.set("FEEDS", {default_feed: {"format": "jsonlines", "store_empty": False}},
@@ -102,6 +109,7 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.config = Config.from_crawler(crawler)
         spider.render_mode = spider.args.render or spider.config.render
+        spider.open_frontier()
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider._spider_idle, signal=signals.spider_idle)
         return spider
@@ -137,7 +145,9 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, Spider):
             if isinstance(response, ImageResponse):
                 # A seed that is an image itself: recorded, never rendered.
                 self._pending.setdefault(original_url(request), [])
-                yield self.image_record(response)
+                record = self.image_record(response)
+                if record is not None:
+                    yield record
             else:
                 for output in self.parse_page(response):
                     rendering = rendering or bool(output.meta.get(RENDER_KEY))
@@ -148,6 +158,7 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, Spider):
             # a page being rendered is done when its render is.
             if not rendering:
                 self._page_done(request.url)
+                self.lease_done(request)
 
     def parse_page(self, response: Response) -> Iterator[Request]:
         stats = self.crawler.stats
@@ -171,8 +182,11 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, Spider):
             self.logger.warning("More than %d images on %s: the rest are skipped"
                                 " (IMGPRINT_MAX_IMAGES_PER_PAGE)", cap, response.url)
         found_by = "html" if self.render_mode != "off" else None
-        for url in images:
-            yield from self.image_request(url, response.url, found_by)
+        if self.frontier is not None:  # one round trip for the page (imgprint.frontier)
+            yield from self.shared_image_requests(images, response.url, found_by)
+        else:
+            for url in images:
+                yield from self.image_request(url, response.url, found_by)
         depth = response.meta.get(DEPTH_KEY, 0)
         if depth < self.args.depth:
             yield from self.link_requests(response, depth + 1)
@@ -208,16 +222,21 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, Spider):
             self.crawler.stats.inc_value("imgprint/seeds/failed")
         record = failed_seed_image(failure, reason) if seed else None
         if record is not None:
+            self.owe(record, request)
             self.crawler.stats.inc_value("imgprint/images/failed")
             self.logger.error("Seed image failed: %s: %s", url, reason)
             yield record
             return
+        self.lease_done(request)
         self.crawler.stats.inc_value("imgprint/pages/failed")
         self.logger.error("Page failed: %s: %s", url, reason)
 
     # -- images ------------------------------------------------------------------
     def image_request(self, url: str, page: str, found_by: str | None = None,
                       ) -> Iterator[Request]:
+        if self.frontier is not None:
+            yield from self.shared_image_request(url, page, found_by)
+            return
         pages = self._pending.get(url)
         if pages is not None:
             if page not in pages:
@@ -242,11 +261,13 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, Spider):
                        callback=self.image_record, errback=self.image_failed,
                        meta=meta, dont_filter=dont_filter)
 
-    def image_record(self, response: Response) -> ImageRecord:
+    def image_record(self, response: Response) -> ImageRecord | None:
         """The record of an image answer; the pipeline adds the fingerprint."""
         url = original_url(response.request)
         image = response.image if isinstance(response, ImageResponse) else self._error(response)
-        record = ImageRecord(url, pages=self._pending.pop(url, []))
+        record = self.new_record(url, response.request)
+        if record is None:  # recorded by another worker (imgprint.frontier)
+            return None
         self._recorded(url)
         self._update_room()
         record.set(image_size=image.size, etag=image.etag, content_type=image.content_type,
@@ -271,11 +292,13 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, Spider):
         image.size = image.etag = None  # the error page's, not the image's
         return image
 
-    def image_failed(self, failure: Failure) -> ImageRecord:
+    def image_failed(self, failure: Failure) -> ImageRecord | None:
         request = failed_request(failure)
         url = original_url(request)
         self.crawler.stats.inc_value("imgprint/images/failed")
-        record = ImageRecord(url, pages=self._pending.pop(url, []))
+        record = self.new_record(url, request)
+        if record is None:  # recorded by another worker (imgprint.frontier)
+            return None
         if request.meta.get(FOUND_BY_KEY):
             record.set(found_by=request.meta[FOUND_BY_KEY])
         self._recorded(url)

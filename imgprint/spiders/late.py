@@ -42,6 +42,12 @@ class LateRecordsMixin:
         def _page_done(self, url: str) -> None:
             ...
 
+        def new_record(self, url: str, request: Request | None) -> ImageRecord | None:
+            ...
+
+        def lease_done(self, request: Request | None) -> None:
+            ...
+
     def _emit_late(self, record: ImageRecord) -> None:
         """Send a record to the pipelines now (no response produced it)."""
         engine = self.crawler.engine
@@ -53,18 +59,22 @@ class LateRecordsMixin:
         if request.callback == self.parse:
             self._open_pages -= 1  # a page seen before: it will not be parsed
             self._update_room()
+            self.lease_done(request)  # a leased page redirected to a page seen before
             return
         if request.meta.get(RENDER_KEY):
             self._page_done(request.meta.get(PAGE_KEY, request.url))
             return
         if not request.meta.get(IMAGE_KEY):
+            self.lease_done(request)
             return
         redirects = request.meta.get("redirect_urls")
         if redirects:
             # The image redirected to a URL fetched before (a loop, or another
             # image's URL): its record is written here, or it would be lost.
             self.crawler.stats.inc_value("imgprint/images/redirect_seen")
-            record = ImageRecord(redirects[0], pages=self._pending.pop(redirects[0], []))
+            record = self.new_record(redirects[0], request)
+            if record is None:  # recorded by another worker (imgprint.frontier)
+                return
             record.set(final_url=request.url,
                        error=f"redirected to {request.url}, which was already fetched"
                        " (redirect loop, or the URL of another image)")
@@ -75,6 +85,7 @@ class LateRecordsMixin:
                 self.crawler.stats.inc_value("imgprint/images/seen_before")
                 self._emit_late(ImageRecord.sighting(request.url, pages))
         self._update_room()
+        self.lease_done(request)
 
     def _spider_idle(self, spider: Spider) -> None:
         if self._late:

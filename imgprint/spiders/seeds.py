@@ -10,7 +10,7 @@ Stats: ``imgprint/seeds``, ``imgprint/seeds/bad_lines``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from imgprint.urlfile import UrlFileError, check_url, read_url_file
 
 if TYPE_CHECKING:
     from imgprint.config import Config, SpiderArgs
+    from imgprint.frontier.store import Frontier
 
 # Seed pages in flight at once when IMGPRINT_MAX_PENDING_IMAGES applies.
 PAGE_WINDOW = 16
@@ -39,12 +40,16 @@ class SeedsMixin:
     _pending: dict[str, list[str]]
     _open_pages: int
     _room: asyncio.Event
+    frontier: Frontier | None
 
     if TYPE_CHECKING:  # provided by the spider
         def _signal(self, signal: object, **kwargs: Any) -> list[tuple[Any, Any]]:
             ...
 
         def page_request(self, url: str, depth: int, resumed: bool = False) -> Request:
+            ...
+
+        def share_seed_hosts(self, hosts: Iterable[str]) -> None:
             ...
 
         def _image_request(self, url: str, dont_filter: bool = False,
@@ -73,6 +78,7 @@ class SeedsMixin:
             return
         self.crawler.stats.set_value("imgprint/seeds", len(seeds))
         self.seed_hosts = {urlsplit(u).hostname or "" for u in seeds}
+        self.share_seed_hosts(self.seed_hosts)  # imgprint.frontier
         for _, state in self._signal(imgprint_signals.resume_requested):
             if isinstance(state, ResumeState):
                 self.resume = state
@@ -90,7 +96,11 @@ class SeedsMixin:
 
     def _update_room(self) -> None:
         limit = self.config.max_pending_images
-        if not limit or (len(self._pending) <= limit and self._open_pages < PAGE_WINDOW):
+        if self.frontier is not None:  # the whole crawl's queue, in Redis
+            pending, pages = self.frontier.queued, self.frontier.queued_pages
+        else:
+            pending, pages = len(self._pending), self._open_pages
+        if not limit or (pending <= limit and pages < PAGE_WINDOW):
             self._room.set()
         else:
             self._room.clear()
