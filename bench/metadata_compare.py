@@ -66,6 +66,7 @@ from scrapy.settings import Settings  # noqa: E402
 
 from imgprint.config import Config  # noqa: E402
 from imgprint.formats import Spans, sniff  # noqa: E402
+from imgprint.metadata.exif import tag_strings  # noqa: E402
 from imgprint.middlewares.followup import Budget, fetch_spans  # noqa: E402
 from imgprint.pipelines import fingerprint_fields  # noqa: E402
 
@@ -74,7 +75,6 @@ DEFAULT_CACHE = Path(tempfile.gettempdir()) / "imgprint-metadata-compare"
 EXCLUDED_DIRS = {"fuzzing", "metadata"}
 NOT_IMAGES = {".md", ".txt", ".json"}
 EXIFR_VERSION = "7.1.3"
-_DROP = ("JPEGThumbnail", "TIFFThumbnail")
 
 #: key field -> comparison kind
 FIELDS = {
@@ -162,9 +162,7 @@ def full_exif(path: Path) -> dict[str, str] | None:
     """exifread over the whole file (details=False, minus thumbnails); None on error."""
     try:
         with path.open("rb") as fh:
-            tags = exifread.process_file(fh, details=False)
-        return {k: str(v) for k, v in tags.items()
-                if k not in _DROP and not isinstance(v, (bytes, bytearray))}
+            return tag_strings(exifread.process_file(fh, details=False))
     except Exception:  # noqa: BLE001 - exifread fails on broken files; that's data
         return None
 

@@ -46,13 +46,13 @@ from imgprint.formats import (  # noqa: E402
     metadata_blocks,
     sniff,
 )
+from imgprint.metadata.exif import tag_strings  # noqa: E402
 from imgprint.middlewares.followup import Budget, FollowupResult, fetch_spans  # noqa: E402
 from imgprint.multirange import byteranges_body  # noqa: E402
 
 PREFIX = 10_241
 BOUNDARY = "imgprint-byteranges"
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
-_DROP = ("JPEGThumbnail", "TIFFThumbnail")
 
 logging.getLogger("exifread").setLevel(logging.CRITICAL)
 warnings.simplefilter("ignore")
@@ -62,9 +62,7 @@ def full_exif(path: Path) -> dict[str, str] | None:
     """exifread over the whole file (details=False, minus thumbnails); None on error."""
     try:
         with path.open("rb") as fh:
-            tags = exifread.process_file(fh, details=False)
-        return {k: str(v) for k, v in tags.items()
-                if k not in _DROP and not isinstance(v, (bytes, bytearray))}
+            return tag_strings(exifread.process_file(fh, details=False))
     except Exception:  # noqa: BLE001 - exifread fails on broken files; that's data
         return None
 
