@@ -147,6 +147,16 @@ def test_a_new_crawl_name_starts_over(corpus_site, redis, tmp_path):
     assert first[0].records() and len(second.records()) == len(first[0].records())
 
 
+def kill_mid_crawl(worker: Worker, lines: int = 30) -> None:
+    """SIGKILL `worker` once it has written `lines` records, while it still runs."""
+    deadline = time.monotonic() + 120
+    while worker.lines() < lines and worker.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worker.proc.poll() is None, "the crawl ended before the kill"
+    worker.proc.send_signal(signal.SIGKILL)
+    worker.wait()
+
+
 def test_killed_worker_loses_nothing(corpus_site, corpus_crawl, redis, tmp_path):
     """SIGKILL one of three workers mid-crawl: the other two finish its leased
     requests once the leases expire; each image has one record."""
@@ -157,12 +167,7 @@ def test_killed_worker_loses_nothing(corpus_site, corpus_crawl, redis, tmp_path)
                             IMGPRINT_REDIS_RETRY=1, CONCURRENT_REQUESTS=8,
                             IMGPRINT_MAX_PER_SITE=8)
     victim = workers[0]
-    deadline = time.monotonic() + 120
-    while victim.lines() < 30 and victim.proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert victim.proc.poll() is None, "the crawl ended before the kill"
-    victim.proc.send_signal(signal.SIGKILL)
-    victim.wait()
+    kill_mid_crawl(victim)
     finish(workers[1:])
     records, pages, twice = collect(workers)
     # The one window for a second record: killed between writing a line and
@@ -183,12 +188,7 @@ def test_unfinished_crawl_continues_when_workers_return(corpus_site, corpus_craw
     first = Worker(tmp_path, "first", seeds, redis_url(redis), IMGPRINT_REDIS_LEASE=2,
                    IMGPRINT_REDIS_RETRY=1,
                    CONCURRENT_REQUESTS=8, IMGPRINT_MAX_PER_SITE=8)
-    deadline = time.monotonic() + 120
-    while first.lines() < 30 and first.proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert first.proc.poll() is None, "the crawl ended before the kill"
-    first.proc.send_signal(signal.SIGKILL)
-    first.wait()
+    kill_mid_crawl(first)
     later = Worker(tmp_path, "later", seeds, redis_url(redis), IMGPRINT_REDIS_LEASE=2,
                    IMGPRINT_REDIS_RETRY=1)
     finish([later])
