@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from imgprint.formats.spans import Range, join_ranges
 from imgprint.http import parse_content_range
 
-Range = tuple[int, int]
 Piece = tuple[int, bytes]
 
 #: Most ranges one request asks for (and most parts an answer may hold).
@@ -94,13 +94,7 @@ def boundary_of(content_type: bytes | str | None) -> bytes | None:
 
 def _allowed(ranges: Sequence[Range]) -> list[Range]:
     """The asked ranges, sorted, those closer than COALESCE_GAP joined."""
-    out: list[Range] = []
-    for s, e in sorted(ranges):
-        if out and s - out[-1][1] < COALESCE_GAP:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
+    return join_ranges(ranges, COALESCE_GAP)
 
 
 def _inside(start: int, end: int, allowed: list[Range]) -> bool:

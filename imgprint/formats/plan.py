@@ -12,7 +12,7 @@ from . import tiff
 from .blocks import block_needs
 from .content import content_spans, scan_want, thumbnail_span
 from .dispatch import guard, parser
-from .spans import MAX_SPAN, Range, Spans
+from .spans import MAX_SPAN, Range, Spans, join_ranges
 
 #: Needed spans closer than this are fetched as one Range (a gap costs bytes,
 #: a request costs a round trip). Measured over the corpus site's 253 images of
@@ -50,14 +50,7 @@ def clean(spans: Spans, raw: list[Range]) -> list[Range]:
         if end <= start:
             continue
         pieces.extend(spans.missing(start, end))
-    pieces.sort()
-    merged: list[Range] = []
-    for start, end in pieces:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+    return join_ranges(pieces)
 
 
 def structure_needed(spans: Spans) -> list[Range]:
@@ -211,17 +204,6 @@ def _subtract(pieces: list[Range], taken: list[Range]) -> list[Range]:
     return out
 
 
-def _join(ranges: list[Range]) -> list[Range]:
-    """Sorted, those closer than PART_GAP joined."""
-    out: list[Range] = []
-    for s, e in sorted(ranges):
-        if out and s - out[-1][1] < PART_GAP:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
-
-
 def next_fetch_ranges(spans: Spans, budget_bytes: int, content_bytes: int = 0,
                       thumbnail_bytes: int = 0, scan_bytes: int = 0, metadata: bool = True,
                       last: bool = False, ahead: int = 0, multi: bool = False
@@ -254,7 +236,7 @@ def next_fetch_ranges(spans: Spans, budget_bytes: int, content_bytes: int = 0,
         return sum(e - s for s, e in ranges)
 
     for piece in _subtract(todo, out):
-        grown = _join([*out, piece])
+        grown = join_ranges([*out, piece], PART_GAP)
         if len(grown) > MULTI_RANGES or size(grown) > budget_bytes:
             break
         out = grown
@@ -264,7 +246,7 @@ def next_fetch_ranges(spans: Spans, budget_bytes: int, content_bytes: int = 0,
         none: list[Range] = []
         found = guard("windows", none, tiff.windows, spans, left, MULTI_RANGES)
         for piece in _subtract(clean(spans, found), out):
-            grown = _join([*out, piece])
+            grown = join_ranges([*out, piece], PART_GAP)
             if len(grown) > MULTI_RANGES or size(grown) > budget_bytes:
                 break
             out = grown

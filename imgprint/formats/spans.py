@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 import io
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 #: A half-open byte range [start, end) of the file.
@@ -34,6 +34,18 @@ MAX_GAP_FILL = 64 * 1024
 #: Budget of one ``SpanReader`` (one parser walk): reads, and bytes handed out.
 MAX_READS = 50_000
 MAX_READ_BYTES = 8 * 1024 * 1024
+
+
+def join_ranges(ranges: Iterable[Range], gap: int = 1) -> list[Range]:
+    """`ranges` sorted, those less than `gap` bytes apart joined into one (the
+    default joins only overlapping and touching ones)."""
+    out: list[Range] = []
+    for s, e in sorted(ranges):
+        if out and s - out[-1][1] < gap:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
 
 
 class ReadBudgetExceeded(EOFError):
