@@ -45,7 +45,7 @@ class FetchedImage:
     size: int | None = None  # the whole file's, when the server said
     etag: str | None = None
     content_type: str | None = None
-    spans: Spans | None = None  # None: nothing to fingerprint (error, small, HEAD only)
+    spans: Spans | None = None  # None: no bytes to read (an error, a small image in HEAD mode)
     requests: int = 1
     bytes: int = 0
     error: str | None = None  # the answer is not the file's bytes

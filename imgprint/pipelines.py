@@ -47,15 +47,13 @@ from imgprint.items import ImageRecord
 from imgprint.metadata.blocks import metadata_fields
 from imgprint.metadata.exif import ExifError, exif_tags
 from imgprint.metadata.summary import summary
+from imgprint.record_caps import METADATA_FIELDS
+from imgprint.settings import IMGPRINT_METADATA_MAX_CHARS
 from imgprint.workers import Workers
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-#: Text metadata fields, each counted in ``imgprint/metadata/<field>``.
-TEXT_FIELDS = ("xmp", "iptc", "icc", "png_text", "png_time", "comment", "user_comment")
-#: IMGPRINT_METADATA_MAX_CHARS's default, for callers without a crawler (bench/).
-METADATA_MAX_CHARS = 2000
 #: Seconds the format walks of one image may take.
 WALK_TIME_LIMIT = 30.0
 
@@ -81,7 +79,7 @@ def text_metadata(spans: Spans, max_chars: int) -> dict[str, Any]:
 
 
 def fingerprint_fields(spans: Spans, content_bytes: int = 0, small: bool = False,
-                       max_chars: int = METADATA_MAX_CHARS) -> dict[str, Any]:
+                       max_chars: int = IMGPRINT_METADATA_MAX_CHARS) -> dict[str, Any]:
     """The record's fields from what ``spans`` hold: metadata for every image;
     the seed fingerprint and ``content_sha256`` unless it is ``small`` (under
     ``IMGPRINT_MIN_SIZE``, where the seed tool recorded no fingerprint)."""
@@ -164,7 +162,7 @@ class FingerprintPipeline:
             self.stats.inc_value("imgprint/content_hash")
         if fields.get("phash_source"):
             self.stats.inc_value(f"imgprint/phash/{fields['phash_source']}")
-        for name in TEXT_FIELDS:
+        for name in METADATA_FIELDS:
             if fields.get(name):
                 self.stats.inc_value(f"imgprint/metadata/{name}")
         if fields.get("error"):
