@@ -1,10 +1,9 @@
-"""What the fetch path hands on, and the record imgprint writes for each image.
+"""The record imgprint writes for each image.
 
-``FetchedImage`` is what ``imgprint.middlewares.imagefetch`` got of one image:
-the byte spans held, the file's size, the requests and bytes it cost, and why
-something is missing. It travels to the pipeline on ``ImageRecord.fetched``,
-an attribute that is not a dataclass field: item adapters, feed exporters and
-any serializer see only the fields, so image bytes can never reach a feed.
+What the fetch path got of an image (``imgprint.fetch.protocol.FetchedImage``)
+travels to the pipeline on ``ImageRecord.fetched``, an attribute that is not a
+dataclass field: item adapters, feed exporters and any serializer see only the
+fields, so image bytes can never reach a feed.
 
 ``ImageRecord`` is the record. Its fields are the feed's keys, in order: the
 seed tool's (their names and meaning are the compatibility contract, README
@@ -29,28 +28,11 @@ from itemadapter.adapter import DataclassAdapter
 from imgprint.record_caps import cap_field
 
 if TYPE_CHECKING:
-    from imgprint.formats import Spans
+    from imgprint.fetch.protocol import FetchedImage
 
 
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class FetchedImage:
-    """The bytes held of one image, and what fetching them cost."""
-
-    url: str  # where the bytes came from, after redirects
-    status: int
-    size: int | None = None  # the whole file's, when the server said
-    etag: str | None = None
-    content_type: str | None = None
-    spans: Spans | None = None  # None: no bytes to read (an error, a small image in HEAD mode)
-    requests: int = 1
-    bytes: int = 0
-    error: str | None = None  # the answer is not the file's bytes
-    incomplete: str | None = None  # some metadata past the follow-up budgets
-    small: bool = False  # under IMGPRINT_MIN_SIZE: no fingerprint
 
 
 def _unset() -> Any:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from imgprint.formats.spans import Range, join_ranges
 from imgprint.http import parse_content_range
+from imgprint.spans import Range, join_ranges
 
 Piece = tuple[int, bytes]
 

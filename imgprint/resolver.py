@@ -34,6 +34,7 @@ from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
 
 from imgprint.addresses import host_key, non_public
+from imgprint.frontier.state import CrawlState
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def allowed_private(host: str) -> bool:
     """Whether a guarded crawler allows `host` (all do when none is guarded)."""
     key = host_key(host)
     for crawler, allowed in list(_GUARDED.items()):
-        seeds = getattr(getattr(crawler, "spider", None), "seed_hosts", None) or set()
+        seeds = CrawlState.of(crawler).seed_hosts
         if key in allowed or key in {host_key(h) for h in seeds}:
             return True
     return not _GUARDED

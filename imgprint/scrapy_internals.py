@@ -1,6 +1,6 @@
 """Every place imgprint relies on a private Scrapy API, checked at import.
 
-Scrapy's public API does not cover six things imgprint needs. They live here,
+Scrapy's public API does not cover the things below that imgprint needs. They live here,
 and only here, so a Scrapy upgrade breaks one module with a message saying what
 changed, rather than a crawl that quietly misbehaves:
 
@@ -20,6 +20,8 @@ changed, rather than a crawl that quietly misbehaves:
   (``scrapy.core.downloader.handlers._httpx``), the SOCKS5 client for Tor.
 * ``set_slot_concurrency``: a download slot's concurrency for a host not known
   in advance (``Downloader.per_slot_settings``, read when the slot is made).
+* ``start_itemproc``: send an item to the item pipelines without a response
+  (``Scraper.start_itemproc_async``): records owed by dropped requests.
 * ``flush_feeds``: flush the open feed files (``FeedSlot.file``), so a record
   is on disk before the shared frontier counts it as done (``imgprint.frontier``).
 
@@ -36,6 +38,7 @@ from typing import Any
 import scrapy
 from scrapy.core.downloader import Downloader as ScrapyDownloader
 from scrapy.core.scheduler import Scheduler as ScrapyScheduler
+from scrapy.core.scraper import Scraper as _Scraper
 from scrapy.extensions.feedexport import FeedExporter
 
 logger = logging.getLogger(__name__)
@@ -134,3 +137,13 @@ def flush_feeds(crawler: Any) -> None:
                 file = getattr(slot, "file", None)
                 if file is not None and hasattr(file, "flush"):
                     file.flush()
+
+
+_require(hasattr(_Scraper, "start_itemproc_async"), "Scraper.start_itemproc_async")
+
+
+async def start_itemproc(crawler: Any, item: Any) -> None:
+    """Run ``item`` through the item pipelines (and feeds) now, with no response."""
+    engine = crawler.engine
+    assert engine is not None and engine.scraper is not None
+    await engine.scraper.start_itemproc_async(item, response=None)

@@ -153,8 +153,9 @@ def corpus_crawl(corpus_site, tmp_path_factory) -> tuple[Crawl, list[dict]]:
     return crawl, corpus_site.server.requests()
 
 
-# Programs the tests start; .ci/run installs them from .ci/apt-packages.txt.
-# Missing ones fail the run at once instead of skipping what needs them.
+# Programs the crawl layer starts; .ci/run installs them from .ci/apt-packages.txt.
+# Missing ones fail a run that selects crawl tests at once, instead of skipping
+# what needs them; the unit layer needs none of them.
 REQUIRED_PROGRAMS = ("microsocks", "unshare", "ip", "exiftool", "chromium", "redis-server")
 
 
@@ -178,10 +179,16 @@ def pytest_runtest_setup(item) -> None:
 
 
 def pytest_sessionstart(session) -> None:
+    if not CORPUS.is_dir():
+        raise pytest.UsageError(f"the test corpus is missing: {CORPUS}")
+
+
+def pytest_collection_finish(session) -> None:
     import shutil
+    if not any(item.get_closest_marker("crawl") for item in session.items):
+        return
     missing = [p for p in REQUIRED_PROGRAMS if not shutil.which(p)]
     if missing:
         raise pytest.UsageError(
-            f"missing programs {missing}: run `bash .ci/run` (installs .ci/apt-packages.txt)")
-    if not CORPUS.is_dir():
-        raise pytest.UsageError(f"the test corpus is missing: {CORPUS}")
+            f"missing programs {missing} (the crawl layer runs them): run `bash .ci/run`"
+            " (installs .ci/apt-packages.txt), or `pytest -m 'not crawl'` for the unit layer")

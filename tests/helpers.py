@@ -1,23 +1,20 @@
 """Helpers shared by the tests: where the corpus is, and the crawler's fetch
-path run over a local file (the follow-up loop with a download injected)."""
+path run over a local file (``imgprint.fetch.replay``)."""
 
 from __future__ import annotations
 
-import asyncio
+from dataclasses import replace
 from pathlib import Path
 
-from scrapy.http import Response
-
-from imgprint.fingerprint.phash import MAX_THUMBNAIL_BYTES
-from imgprint.formats import Spans
-from imgprint.middlewares.followup import Budget, FollowupResult, fetch_spans
+from imgprint.fetch.loop import FollowupResult
+from imgprint.fetch.replay import PREFIX, replay, shipped_budget
+from imgprint.spans import Spans
 
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT.parent / "shared"
 CORPUS = SHARED / "corpus"
 EX = CORPUS / "exif-samples"
 ME = CORPUS / "metadata-extractor"
-PREFIX = 10241
 
 # Whether the running test is marked ``crawl`` (set by conftest): servers and
 # crawls refuse to start in an unmarked test, so the unit layer stays fast.
@@ -36,36 +33,25 @@ def whole(data: bytes) -> Spans:
     return spans
 
 
-def file_download(data: bytes, log: list[tuple[int, int]] | None = None):
-    """A follow-up download served from ``data`` as a Range-honouring server would."""
-
-    async def download(start: int, end: int) -> Response:
-        if log is not None:
-            log.append((start, end))
-        last = min(end, len(data)) - 1
-        return Response("http://local/file", status=206, body=data[start:last + 1],
-                        headers={"Content-Range": f"bytes {start}-{last}/{len(data)}"})
-
-    return download
-
-
-def crawled_result(data: bytes, followups: int = 2, budget: int = 262144,
-                   content_bytes: int = 4096, scan_bytes: int = 65536,
-                   prefix: int = PREFIX,
-                   hash_followups: int = 2) -> tuple[Spans, FollowupResult]:
-    """What the crawler holds of ``data``: its first bytes, then the crawler's own
-    follow-up loop (``fetch_spans``) within the default budgets."""
-    spans = Spans(len(data))
-    spans.add(0, data[:prefix])
-    limits = Budget(followups, budget, content_bytes, MAX_THUMBNAIL_BYTES, scan_bytes,
-                    hash_followups if followups else 0)
-    result = asyncio.run(fetch_spans(spans, file_download(data), limits))
-    return spans, result
+def crawled_result(data: bytes, followups: int | None = None, budget: int | None = None,
+                   content_bytes: int | None = None, scan_bytes: int | None = None,
+                   prefix: int = PREFIX, hash_followups: int | None = None,
+                   ahead: int | None = None, multi: bool = False,
+                   log: list | None = None) -> tuple[Spans, FollowupResult]:
+    """What a crawl holds of ``data`` (``imgprint.fetch.replay``): its first bytes,
+    then the crawler's own follow-ups within the shipped budget, with the
+    given parts of it changed; one range a follow-up unless ``multi``."""
+    changes = {"requests": followups, "bytes": budget, "content_bytes": content_bytes,
+               "scan_bytes": scan_bytes, "hash_requests": hash_followups,
+               "ahead_bytes": ahead}
+    limits = replace(shipped_budget(), **{k: v for k, v in changes.items() if v is not None})
+    image = replay(data, limits, prefix=prefix, multi=multi, log=log)
+    assert image.spans is not None and image.followup is not None, image.error
+    return image.spans, image.followup
 
 
-def crawled(data: bytes, followups: int = 2, budget: int = 262144,
-            content_bytes: int = 4096, scan_bytes: int = 65536) -> Spans:
-    return crawled_result(data, followups, budget, content_bytes, scan_bytes)[0]
+def crawled(data: bytes, **budget: int) -> Spans:
+    return crawled_result(data, **budget)[0]
 
 
 def project_crawler(spidercls=None, **settings):

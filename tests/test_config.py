@@ -89,3 +89,54 @@ def test_bad_spider_arguments(args, words):
 def test_good_spider_arguments():
     args = check_spider_args({"url": "http://x/", "depth": "2", "_job": "abc"})
     assert (args.url, args.urls, args.depth) == ("http://x/", None, 2)
+
+
+# Issue 11, bug 2: each of these ran the crawl anyway (losing every record, exit 0),
+# was accepted silently, or failed without naming the setting.
+BAD_CONFIG = [
+    (["-s", "IMGPRINT_FOLLOWUPS=two"], "IMGPRINT_FOLLOWUPS: expected a whole number"),
+    (["-s", "IMGPRINT_MIN_SIZE=20k"],
+     "IMGPRINT_MIN_SIZE: expected a whole number of bytes, got '20k'"),
+    (["-s", "IMGPRINT_FOLLOWUP_BYTES=256k"], "IMGPRINT_FOLLOWUP_BYTES: expected a whole number"),
+    (["-s", "IMGPRINT_MAX_PENDING_IMAGES=lots"], "IMGPRINT_MAX_PENDING_IMAGES: expected"),
+    (["-s", "IMGPRINT_PAGE_MAXSIZE=10MB"], "IMGPRINT_PAGE_MAXSIZE: expected a whole number"),
+    (["-s", "IMGPRINT_GUARD_PRIVATE=maybe"], "IMGPRINT_GUARD_PRIVATE: expected true or false"),
+    (["-s", "IMGPRINT_FOLLOWUPS=-1"], "IMGPRINT_FOLLOWUPS: expected a whole number of at least 0"),
+    (["-s", "IMGPRINT_RETRY_BACKOFF_BASE=half"], "IMGPRINT_RETRY_BACKOFF_BASE: expected"),
+    (["-s", "TOR_ALL=sometimes"], "TOR_ALL: expected true or false"),
+    (["-s", "IMGPRINT_FETCH_MODE=bogus"], "IMGPRINT_FETCH_MODE: expected one of range, head"),
+    (["-a", "depth=-1"], "-a depth: expected a whole number of at least 0"),
+    (["-a", "dept=2"], "-a dept: unknown argument"),
+    (["-a", "urls=u.txt"], "-a url and -a urls: give one seed URL or one URL file, not both"),
+]
+
+
+def _refusal(args: list[str]) -> str | None:
+    """What ``scrapy crawl images ARGS`` refuses with, checked in-process by the
+    crawl command's own pre-check (``check_before_crawl``)."""
+    from imgprint.commands.crawl import check_before_crawl
+    from imgprint.config import ConfigError
+    from imgprint.spiders.images import ImagesSpider
+    from tests.helpers import project_crawler
+
+    settings = dict(a.split("=", 1) for flag, a in zip(args[::2], args[1::2], strict=True)
+                    if flag == "-s")
+    spargs = dict(a.split("=", 1) for flag, a in zip(args[::2], args[1::2], strict=True)
+                  if flag == "-a")
+    try:
+        crawler = project_crawler(ImagesSpider, FEEDS={}, **settings)
+        check_before_crawl(crawler, {"url": "http://127.0.0.1:9/p.html", **spargs})
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.parametrize("args, message", BAD_CONFIG, ids=lambda v: " ".join(v)
+                         if isinstance(v, list) else None)
+def test_bad_configuration_is_refused_naming_it(args, message):
+    refusal = _refusal(args)
+    assert refusal is not None and refusal.startswith(message), refusal
+
+
+def test_good_configuration_passes_the_check():
+    assert _refusal(["-s", "IMGPRINT_FOLLOWUPS=2", "-a", "depth=1"]) is None

@@ -11,7 +11,6 @@ whose EXIF sits before its XMP 400 KB into the file.
 
 from __future__ import annotations
 
-import asyncio
 import struct
 import time
 import zlib
@@ -21,8 +20,7 @@ import pytest
 from imgprint import formats
 from imgprint.formats import Spans, metadata_blocks, needed, unread_blocks
 from imgprint.formats.blocks import MAX_PER_KIND, block_wants, located
-from imgprint.middlewares.followup import Budget, fetch_spans
-from tests.helpers import CORPUS, EX, ME, PREFIX, crawled_result, file_download, whole
+from tests.helpers import CORPUS, EX, ME, PREFIX, crawled_result, whole
 
 FUZZED = sorted(p for p in (ME / "fuzzing").rglob("*") if p.is_file())
 
@@ -54,9 +52,8 @@ def alike(crawled: list[tuple[str, bytes]], full: list[tuple[str, bytes]]) -> bo
 
 
 def crawl(data: bytes, followups: int = 3, ahead: int = 0) -> tuple[Spans, object]:
-    spans = prefix(data)
-    budget = Budget(followups, 262144, 4096, 65536, 65536, 0, ahead)
-    return spans, asyncio.run(fetch_spans(spans, file_download(data), budget))
+    return crawled_result(data, followups=followups, budget=262144, content_bytes=4096,
+                          scan_bytes=65536, hash_followups=0, ahead=ahead)
 
 
 # --- builders -------------------------------------------------------------------
@@ -459,10 +456,3 @@ def test_corpus_blocks_located_without_error():
         data = path.read_bytes()
         blocks = metadata_blocks(whole(data))
         assert all(isinstance(k, str) and isinstance(p, bytes) for k, p in blocks)
-
-
-def test_gif_caps_are_the_blocks_caps():
-    from imgprint.formats import gif
-    from imgprint.formats.blocks import CAPS
-
-    assert all(CAPS[kind] == cap for kind, cap in gif.CAPS.items())

@@ -142,7 +142,7 @@ def test_buffer_reader_answers_as_the_span_reader():
     over `SpanReader`: the same tags, offsets and errors, on corpus images as the
     crawler holds them, whole, and on every fuzzed file whole and cut short."""
     from imgprint.formats.exif_walk import BufferReader
-    from imgprint.formats.spans import SpanReader
+    from imgprint.spans import SpanReader
     from tests.helpers import crawled
 
     cases = []

@@ -8,7 +8,6 @@ walk, never to wrong dimensions. Unit tests only: no servers.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import random
 import struct
@@ -17,11 +16,10 @@ import pytest
 from PIL import Image
 
 from imgprint import settings
-from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES
+from imgprint.fetch.loop import FollowupResult
 from imgprint.formats import Spans, content_hash, facts, jpeg, jpeg_runs
 from imgprint.formats.jpeg_vendor import vendor_fields
-from imgprint.middlewares.followup import Budget, FollowupResult, fetch_spans
-from tests.helpers import ME, PREFIX, file_download, whole
+from tests.helpers import ME, PREFIX, crawled_result, whole
 
 K = settings.IMGPRINT_CONTENT_BYTES
 FILES = {
@@ -34,14 +32,9 @@ FILES = {
 
 def crawl(data: bytes, prefix: int = PREFIX) -> tuple[Spans, FollowupResult, list]:
     """The crawler's follow-up loop over ``data`` with the default budget."""
-    spans = Spans(len(data))
-    spans.add(0, data[:prefix])
-    log: list[tuple[int, int]] = []
-    budget = Budget(settings.IMGPRINT_FOLLOWUPS, settings.IMGPRINT_FOLLOWUP_BYTES, K,
-                    MAX_THUMBNAIL_BYTES, settings.IMGPRINT_PHASH_SCAN_BYTES,
-                    settings.IMGPRINT_HASH_FOLLOWUPS)
-    result = asyncio.run(fetch_spans(spans, file_download(data, log), budget))
-    return spans, result, log
+    log: list[list[tuple[int, int]]] = []
+    spans, result = crawled_result(data, prefix=prefix, content_bytes=K, log=log)
+    return spans, result, [r for ranges in log for r in ranges]
 
 
 def all_segments(data: bytes) -> list[tuple[int, int, int]]:

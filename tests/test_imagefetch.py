@@ -11,12 +11,8 @@ from scrapy import Request
 from scrapy.exceptions import StopDownload
 from scrapy.http import Headers, Response
 
-from imgprint.middlewares.imagefetch import (
-    IMAGE_KEY,
-    SNIFF_KEY,
-    ImageFetchMiddleware,
-    ImageResponse,
-)
+from imgprint.fetch.protocol import IMAGE_KEY, SNIFF_KEY, ImageResponse
+from imgprint.middlewares.imagefetch import ImageFetchMiddleware
 from imgprint.middlewares.retry import BackoffRetryMiddleware
 from imgprint.scheduler import NOT_BEFORE_KEY
 from imgprint.spiders.images import ImagesSpider

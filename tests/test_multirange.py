@@ -5,7 +5,6 @@ ranges and one that does not."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 import threading
@@ -16,12 +15,13 @@ from pathlib import Path
 import exifread
 import pytest
 from scrapy import Request
-from scrapy.http import Response
 
+from imgprint.fetch.loop import Budget
+from imgprint.fetch.protocol import FOLLOWUP_KEY
+from imgprint.fetch.replay import replay
 from imgprint.formats import Spans, exif_tags, tiff
 from imgprint.formats.plan import next_fetch_ranges
-from imgprint.middlewares.followup import Budget, fetch_spans
-from imgprint.middlewares.imagefetch import FOLLOWUP_KEY, stop_at
+from imgprint.middlewares.imagefetch import stop_at
 from imgprint.multirange import (
     MAX_PARTS,
     answer_parts,
@@ -34,7 +34,7 @@ from imgprint.multirange import (
     ranges_header,
 )
 from tests.conftest import run_crawl, static_server
-from tests.helpers import CRAWL_TEST, ME, PREFIX, file_download, require_crawl_marker
+from tests.helpers import CRAWL_TEST, ME, PREFIX, require_crawl_marker
 
 DATA = bytes(range(256)) * 400  # 102,400 bytes
 B = b"imgprint-byteranges"
@@ -190,37 +190,15 @@ def test_range_header_round_trip_and_cut_off():
 # -- the planner and the loop ----------------------------------------------------------
 
 
-def multipart_download(data: bytes, log: list | None = None, answer: str = "multipart"):
-    """A multi-range download over `data`: nginx's multipart answer, or one
-    that ignores it ("whole": 200 from byte 0, cut like the crawler's;
-    "first": only the first range; "416")."""
-
-    async def download(ranges: list[tuple[int, int]]) -> Response:
-        if log is not None:
-            log.append(list(ranges))
-        if answer == "whole":
-            return Response("http://x", status=200, body=data[:cut_off(ranges)])
-        if answer == "first":
-            s, e = ranges[0]
-            return Response("http://x", status=206, body=data[s:e],
-                            headers={"Content-Range": f"bytes {s}-{e - 1}/{len(data)}"})
-        if answer == "416":
-            return Response("http://x", status=416,
-                            headers={"Content-Range": f"bytes */{len(data)}"})
-        return Response("http://x", status=206, body=byteranges_body(data, ranges),
-                        headers={"Content-Type": f"multipart/byteranges; boundary={B.decode()}"})
-
-    return download
-
-
 def crawl_local(data: bytes, multi: str | None = "multipart", followups: int = 3):
-    spans = Spans(len(data))
-    spans.add(0, data[:PREFIX])
+    """The fetch over `data` with a metadata-only budget: nginx's multipart
+    answers, or a server that handles several ranges badly ("whole", "first",
+    "416"), or (None) one range a follow-up."""
     log: list = []
-    result = asyncio.run(fetch_spans(
-        spans, file_download(data, log), Budget(followups, 262144),
-        multi=multipart_download(data, log, multi) if multi else None))
-    return spans, result, log
+    image = replay(data, Budget(followups, 262144), multi=multi is not None,
+                   answer=multi or "multipart", log=log)
+    assert image.spans is not None and image.followup is not None
+    return image.spans, image.followup, log
 
 
 def test_regular_multi_page_tiff_every_page_within_the_follow_ups():
@@ -298,7 +276,7 @@ def test_fallback_keeps_correct_bytes_and_goes_single_range(answer):
     assert held_ok(spans, data)
     full = full_tags(data)
     assert all(full.get(k) == v for k, v in exif_tags(spans).items())
-    multi_requests = [r for r in log if isinstance(r, list)]
+    multi_requests = [r for r in log if len(r) > 1]
     assert len(multi_requests) == 1  # none after the fallback
     assert not (result.incomplete or "").startswith("follow-up")  # not ended by the answer
 

@@ -178,12 +178,13 @@ def _guard(*seeds: str):
     from types import SimpleNamespace
     from urllib.parse import urlsplit
 
+    from imgprint.frontier.state import CrawlState
     from imgprint.middlewares.netguard import NetGuardMiddleware
     from tests.helpers import project_crawler
 
     crawler = project_crawler()
     crawler.stats = SimpleNamespace(inc_value=lambda *a, **k: None)
-    crawler.spider = SimpleNamespace(seed_hosts={urlsplit(s).hostname for s in seeds})
+    CrawlState.of(crawler).set_seeds({urlsplit(s).hostname or "" for s in seeds})
     middleware = NetGuardMiddleware(crawler)
 
     def check(url: str) -> str:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from scrapy.statscollectors import MemoryStatsCollector
 
-from imgprint.items import FetchedImage
-from imgprint.middlewares.imagefetch import ImageResponse
+from imgprint.fetch.protocol import FetchedImage, ImageResponse
 from imgprint.resume import ResumeState
 from imgprint.spiders.images import ImagesSpider
 from tests.helpers import project_crawler
@@ -20,8 +19,8 @@ def resumed_spider() -> ImagesSpider:
     crawler = project_crawler(ImagesSpider)
     crawler.stats = MemoryStatsCollector(crawler)
     spider = ImagesSpider.from_crawler(crawler, url="http://s.test/")
-    spider.resume = ResumeState(pages={OLD_PAGE: 0, PAGE: 1}, pending_pages={PAGE: 1},
-                                pending_images={IMAGE: [OLD_PAGE]})
+    spider.crawl_state.set_resume(ResumeState(pages={OLD_PAGE: 0, PAGE: 1}, pending_pages={PAGE: 1},
+                                        pending_images={IMAGE: [OLD_PAGE]}))
     return spider
 
 
@@ -31,20 +30,20 @@ def test_a_resumed_page_parsed_first_does_not_request_a_pending_image_again():
     first = next(requests)
     assert first.url == PAGE
     # The engine parses the page before the generator goes on.
-    assert list(spider.image_request(IMAGE, PAGE)) == []
+    assert list(spider.image_requests([IMAGE], PAGE)) == []
     rest = list(requests)
     assert [r.url for r in rest] == [IMAGE]
-    assert spider._pending[IMAGE] == [OLD_PAGE, PAGE]
+    assert spider.crawl_state.frontier.pending[IMAGE] == [OLD_PAGE, PAGE]  # type: ignore[attr-defined]
 
 
 def test_a_page_after_the_resumed_record_gets_a_sighting():
     spider = resumed_spider()
     sightings = []
-    spider._emit_late = sightings.append
+    spider.crawl_state.emit_late = sightings.append  # type: ignore[method-assign]
     (image_request,) = [r for r in spider.resumed_requests() if r.url == IMAGE]
     assert image_request.dont_filter  # the dupefilter will not remember it
     answer = ImageResponse(url=IMAGE, status=206, body=b"", request=image_request,
                            image=FetchedImage(url=IMAGE, status=206))
     assert spider.image_record(answer).pages == [OLD_PAGE]
-    assert list(spider.image_request(IMAGE, "http://s.test/p3")) == []
+    assert list(spider.image_requests([IMAGE], "http://s.test/p3")) == []
     assert [s.url for s in sightings] == [IMAGE] and sightings[0].seen_before

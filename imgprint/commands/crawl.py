@@ -40,6 +40,7 @@ from imgprint.config import Config, ConfigError, check_spider_args
 from imgprint.extensions.feedwatch import FeedWatch
 from imgprint.extensions.progress import Progress
 from imgprint.extensions.tally import resume_command, summary_lines
+from imgprint.frontier.state import CrawlState
 from imgprint.logquiet import quiet_startup
 from imgprint.preflight import check_feeds, check_seeds, redacted
 from imgprint.render.browser import check_can_render
@@ -60,6 +61,24 @@ def extension(crawler: Any, cls: type) -> Any:
     return None
 
 
+def check_before_crawl(crawler: Any, spargs: dict[str, Any]) -> Config:
+    """Every check made before the first request: settings, ``-a`` arguments,
+    seeds, the browser, feeds, the shared frontier; ConfigError names the first
+    problem."""
+    config = Config.from_settings(crawler.settings)
+    if crawler.spidercls.name == "images":
+        spider_args = check_spider_args(spargs)
+        check_seeds(spider_args, config)
+        if (spider_args.render or config.render) != "off":
+            check_can_render(crawler.settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"))
+    check_jobdir_feeds(crawler.settings)
+    check_feeds(crawler)
+    if config.redis_url:
+        from imgprint.frontier.preflight import check_shared_crawl
+        check_shared_crawl(crawler.settings, config, spargs.get("render"))
+    return config
+
+
 class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -68,17 +87,7 @@ class Command(ScrapyCrawlCommand):
         quiet_startup()
         crawler = self._create_crawler(args[0])
         try:
-            config = Config.from_settings(crawler.settings)
-            if crawler.spidercls.name == "images":
-                spider_args = check_spider_args(opts.spargs)
-                check_seeds(spider_args, config)
-                if (spider_args.render or config.render) != "off":
-                    check_can_render(crawler.settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"))
-            check_jobdir_feeds(crawler.settings)
-            check_feeds(crawler)
-            if config.redis_url:
-                from imgprint.frontier.preflight import check_shared_crawl
-                check_shared_crawl(crawler.settings, config, opts.spargs.get("render"))
+            check_before_crawl(crawler, opts.spargs)
         except ConfigError as exc:
             print(f"imgprint: {exc}", file=sys.stderr)
             if crawler.settings.get("LOG_FILE"):  # e.g. Scrapyd's job log
@@ -93,8 +102,7 @@ class Command(ScrapyCrawlCommand):
         """Log the summary and problems; return the exit status."""
         if self.crawler_process is not None and self.crawler_process.bootstrap_failed:
             return EXIT_NOT_STARTED
-        spider = crawler.spider
-        if getattr(spider, "fatal", None):
+        if CrawlState.of(crawler).fatal:
             return EXIT_REFUSED
         stats = crawler.stats.get_stats()
         codes = []

@@ -32,6 +32,7 @@ from twisted.internet import task
 
 from imgprint.config import Config
 from imgprint.extensions.tally import Tally, human_bytes
+from imgprint.frontier.state import CrawlState
 
 logger = logging.getLogger(__name__)
 BAR_SECONDS = 1.0
@@ -96,12 +97,13 @@ class Progress:
         now = time.monotonic()
         recorded = self.tally.records
         recent = (recorded - self._last_recorded) / max(now - self._last_time, 1e-6)
+        images, pages = CrawlState.of(self.crawler).waiting()
         return {
             "pages_done": int(stats.get_value("imgprint/pages", 0))
             + int(stats.get_value("imgprint/pages/not_html", 0)),
-            "pages_pending": max(int(getattr(spider, "_open_pages", 0)), 0),
+            "pages_pending": max(pages, 0),
             "recorded": recorded,
-            "images_pending": len(getattr(spider, "_pending", ())),
+            "images_pending": images,
             "rate": recent,
             "overall": recorded / max(now - self._start, 1e-6),
             "bytes": int(stats.get_value("downloader/response_bytes", 0)),

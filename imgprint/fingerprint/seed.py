@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 
-SEED_PREFIX_BYTES = 10241
+from imgprint.limits import SEED_PREFIX_BYTES as SEED_PREFIX_BYTES
+
 SAMPLE_BYTES = 128
 
 

@@ -23,6 +23,9 @@ their helper modules, over `spans` and the shared EXIF engine `exif_walk`.
 
 from __future__ import annotations
 
+from imgprint.spans import MAX_SPAN as MAX_SPAN
+from imgprint.spans import Spans
+
 from .blocks import metadata_blocks, unread_blocks
 from .content import content_hash, content_spans, first_scan_bytes, thumbnail_span
 from .dispatch import exif_tags, facts
@@ -30,8 +33,6 @@ from .exif_walk import FormatError
 from .plan import MERGE_GAP as MERGE_GAP
 from .plan import needed, next_fetch, wanted
 from .signatures import sniff
-from .spans import MAX_SPAN as MAX_SPAN
-from .spans import Spans
 
 __all__ = ["FormatError", "Spans", "content_hash", "content_spans", "exif_tags", "facts",
            "first_scan_bytes", "metadata_blocks", "needed", "next_fetch", "sniff",

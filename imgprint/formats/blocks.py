@@ -26,43 +26,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 
+# The decoders' own rule for how much of a profile `desc` needs.
+from imgprint.metadata.icc import icc_needed
+from imgprint.spans import Block, Range, Spans
+
+from .caps import CAPS, DEFAULT_TOTAL, KIB, KIND_TOTAL, MAX_PER_KIND, PREFIX_OK
 from .dispatch import exif_offset, guard, parser
-from .spans import Block, Range, Spans
 from .tiff_blocks import user_comment
 
-_icc_needed: Callable[[bytes, int], int | None] | None
-try:  # the decoders' own rule for how much of a profile `desc` needs
-    from imgprint.metadata.icc import icc_needed as _icc_needed
-except ImportError:  # pragma: no cover - the decoders module lands separately
-    _icc_needed = None
-
-#: Kinds and what their bytes are (the contract with imgprint.metadata.blocks).
-KINDS = ("xmp", "xmp_extended", "photoshop", "iptc", "icc", "icc_jpeg", "icc_zlib",
-         "png_text", "png_ztxt", "png_itxt", "png_time", "comment", "user_comment")
-
-KIB = 1024
-#: Largest block of each kind that is fetched. XMP: Photoshop's packets with a
-#: long history reach a few hundred KB; 256 KiB holds every packet of the corpus
-#: (largest 62 KB) with room. A JPEG segment (APP1/APP2/APP13/COM) is at most
-#: 64 KiB anyway.
-CAPS: dict[str, int] = {
-    "xmp": 256 * KIB, "xmp_extended": 64 * KIB, "photoshop": 4 * KIB, "iptc": 64 * KIB,
-    "icc": 64 * KIB, "icc_jpeg": 64 * KIB, "icc_zlib": 64 * KIB, "png_text": 64 * KIB,
-    "png_ztxt": 64 * KIB, "png_itxt": 64 * KIB, "png_time": 7, "comment": 64 * KIB,
-    "user_comment": 64 * KIB,
-}
-#: Kinds whose first bytes decode on their own: a longer block gives its first
-#: cap bytes instead of nothing.
-PREFIX_OK = frozenset({"icc", "icc_jpeg", "icc_zlib", "png_text", "png_ztxt", "png_itxt",
-                       "comment", "user_comment", "photoshop"})
-#: Bytes of all blocks of a kind planned. ExtendedXMP is bounded hardest: it
-#: carries depth maps and panorama data of megabytes (Android depth JPEGs), no
-#: field a record keeps; 128 KiB is two full chunks.
-KIND_TOTAL: dict[str, int] = {"xmp_extended": 128 * KIB}
-DEFAULT_TOTAL = 256 * KIB
-#: Blocks of one kind planned (10,000 APP13 segments or 100,000 tEXt chunks
-#: cost no more than this many).
-MAX_PER_KIND = 64
 #: ICC bytes planned before the decoders' rule is available or can tell.
 ICC_FIRST = 4 * KIB
 
@@ -78,11 +49,9 @@ Want = tuple[Block, int | None]
 def _icc_want(prefix: bytes, total: int) -> int:
     """Bytes of a profile of `total` bytes, of which `prefix` is held, that
     reach the end of its `desc` tag (the decoders' rule, `icc_needed`)."""
-    want: int | None = ICC_FIRST
-    if _icc_needed is not None:
-        want = guard("icc_needed", None, _icc_needed, prefix, total)
-        if want is None:  # the prefix will do (or it is no profile)
-            return len(prefix) if prefix else min(total, ICC_FIRST)
+    want = guard("icc_needed", None, icc_needed, prefix, total)
+    if want is None:  # the prefix will do (or it is no profile)
+        return len(prefix) if prefix else min(total, ICC_FIRST)
     return min(max(want or 0, len(prefix)), total, CAPS["icc"])
 
 

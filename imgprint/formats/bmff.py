@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import struct
 
+from imgprint.spans import Block, Range, Spans
+
 from .bmff_boxes import Box, top_boxes
 from .bmff_meta import Meta, parse_meta
 from .exif_walk import exif_needed
-from .spans import Block, Range, Spans
 
 #: Largest `meta` box read.
 MAX_META = 1 << 20

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-from .spans import Spans
+from imgprint.spans import Spans
 
 #: (type, offset, header length, total size)
 Box = tuple[bytes, int, int, int]

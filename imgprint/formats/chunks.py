@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .spans import Range, Spans
+from imgprint.spans import Range, Spans
 
 Chunk = tuple[bytes, int, int]  # (type, offset of the chunk, data length)
 # (8 header bytes at p, p, end) -> the chunk if one at p ends exactly at `end`

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 
+from imgprint.spans import Range, Spans
+
 from . import jpeg_coded
 from .dispatch import exif_offset, guard, parser
 from .jpeg_coded import FirstScan
-from .spans import Range, Spans
 from .tiff_ifd import thumbnail_span as exif_thumbnail_span
 
 

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from imgprint.spans import Block, Range, Spans
+
 from . import bmff, gif, jpeg, jpeg_blocks, jpeg_coded, jpeg_vendor, png, tiff, tiff_blocks, webp
 from .exif_guard import without_image_data
 from .exif_walk import FormatError, exif_tags_at
 from .signatures import SNIFF_BYTES, sniff
-from .spans import Block, Range, Spans
 
 #: The package: its STRICT switch and its logger are the public ones.
 _PACKAGE = __name__.rpartition(".")[0]
@@ -53,6 +54,10 @@ class Parser:
     #: containers past long segment runs (`jpeg_vendor`), which the walk's
     #: hops, always earlier in the file, would otherwise take every request to reach.
     leaves: Callable[[Spans], list[Range]] | None = None
+    #: Small windows (at most a byte limit, a count) where the structure
+    #: probably continues, asked as extra ranges of a multi-range follow-up
+    #: (a regular TIFF's further page IFDs).
+    windows: Callable[[Spans, int, int], list[Range]] | None = None
 
 
 _BMFF = Parser(bmff.needed, bmff.facts, bmff.exif_offset, bmff.content_spans,
@@ -67,7 +72,8 @@ PARSERS: dict[str, Parser] = {
     "webp": Parser(webp.needed, webp.facts, webp.exif_offset, webp.content_spans,
                    webp.content_needed, blocks=webp.blocks, expected=webp.expected),
     "tiff": Parser(tiff.needed, tiff.facts, tiff.exif_offset, tiff.content_spans,
-                   tiff.content_needed, blocks=tiff_blocks.tiff_blocks, ahead=tiff.ahead),
+                   tiff.content_needed, blocks=tiff_blocks.tiff_blocks, ahead=tiff.ahead,
+                   windows=tiff.windows),
     "heif": _BMFF,
     "avif": _BMFF,
 }
@@ -94,7 +100,12 @@ def guard(what: str, default: T, func: Callable[..., T], *args: Any) -> T:
 
 
 def parser(spans: Spans) -> tuple[str | None, Parser | None]:
-    """The sniffed format of the file and its parser (None, None if unknown)."""
+    """The sniffed format of the file and its parser (None, None if unknown);
+    sniffed once per bytes held, however many parts of a pass ask."""
+    return spans.memo("parser", lambda: _sniffed(spans))
+
+
+def _sniffed(spans: Spans) -> tuple[str | None, Parser | None]:
     fmt = sniff(spans.get_partial(0, SNIFF_BYTES))
     return fmt, PARSERS.get(fmt) if fmt else None
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from imgprint.spans import Range, Spans
+
 from .exif_walk import _walk
-from .spans import Range, Spans
 from .tiff_ifd import IFD, header, read_ifd
 
 #: (offsets tag, byte counts tag) pairs that locate image data in an IFD.

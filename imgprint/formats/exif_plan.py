@@ -24,7 +24,7 @@ from exifread.tags import IGNORE_TAGS
 from exifread.tags.exif import EXIF_TAGS
 from exifread.tags.makernote.canon import CAMERA_INFO_TAG_NAME
 
-from .spans import MAX_SPAN, Range, Spans
+from imgprint.spans import MAX_SPAN, Range, Spans
 
 #: Bytes asked for at an IFD whose entry count is not held yet.
 WINDOW = 2048

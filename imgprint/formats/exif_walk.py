@@ -16,17 +16,18 @@ from typing import Any, BinaryIO, cast
 
 import exifread
 
-from ..fingerprint.seed import SEED_PREFIX_BYTES
-from ..metadata.exif import ExifError, tag_strings
-from .exif_plan import WINDOW as WINDOW
-from .exif_plan import exif_needed as exif_needed
-from .spans import (
+from imgprint.limits import SEED_PREFIX_BYTES
+from imgprint.metadata.exif import ExifError, tag_strings
+from imgprint.spans import (
     MAX_GAP_FILL,
     MAX_READ_BYTES,
     ReadBudgetExceeded,
     Spans,
 )
-from .spans import MAX_READS as MAX_SPAN_READS
+from imgprint.spans import MAX_READS as MAX_SPAN_READS
+
+from .exif_plan import WINDOW as WINDOW
+from .exif_plan import exif_needed as exif_needed
 
 
 class FormatError(Exception):

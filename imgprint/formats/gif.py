@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import struct
 
-from .spans import Block, Range, Spans
+from imgprint.spans import Block, Range, Spans
 
-#: Largest XMP or comment extension followed past the held bytes
-#: (`imgprint.formats.blocks.CAPS`, which imports the parsers).
-CAPS = {"xmp": 256 * 1024, "comment": 64 * 1024}
+from .caps import CAPS
 
 MAX_BLOCKS = 100_000
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import struct
 
+from imgprint.spans import Range, Spans
+
 from . import jpeg_runs
 from .exif_walk import exif_needed
 from .jpeg_quality import quality, read_dqt
-from .spans import Range, Spans
 from .tiff_ifd import exif_density
 
 #: Bound on segments walked (a real file has a few dozen at most).

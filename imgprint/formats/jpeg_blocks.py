@@ -9,8 +9,9 @@ holds). The walk stops at SOS, where metadata-extractor stops too.
 
 from __future__ import annotations
 
+from imgprint.spans import Block, Spans
+
 from .jpeg import walk
-from .spans import Block, Spans
 
 #: (marker, identifier, kind): the payload after the identifier is the block.
 IDENTIFIERS: tuple[tuple[int, bytes, str], ...] = (

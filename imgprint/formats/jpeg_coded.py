@@ -9,8 +9,9 @@ it, say what of it is missing, and cut it out as a JPEG of its own.
 
 from __future__ import annotations
 
+from imgprint.spans import Range, Spans
+
 from .jpeg import CODED_MARKERS, PROGRESSIVE, SOF_MARKERS, walk
-from .spans import Range, Spans
 
 #: Bytes asked for past a segment header the walk has not reached, besides the
 #: `k` bytes of scan data: the tables, frame and scan headers after the last

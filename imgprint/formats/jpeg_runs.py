@@ -47,8 +47,8 @@ A wrong landing would read wrong dimensions, or miss a table among the
 skipped bytes (the content hash).
 
 Only runs no one fetches are skipped: an ExtendedXMP packet longer than
-`blocks.KIND_TOTAL` (never fetched, all or nothing), ICC chunks past the first
-`blocks.CAPS["icc_jpeg"]` profile bytes (the most `blocks` asks for).
+`caps.KIND_TOTAL` (never fetched, all or nothing), ICC chunks past the first
+`caps.CAPS["icc_jpeg"]` profile bytes (the most `blocks` asks for).
 Bounds: one run per walk (`jpeg.walk`), `MAX_RUN_CHUNKS` chunks a run,
 `CHAIN_SEGMENTS` segments looked at from an end.
 """
@@ -59,8 +59,10 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..metadata.vendor import FFF_HEADER_BYTES, fff_header
-from .spans import Spans
+from imgprint.metadata.vendor import FFF_HEADER_BYTES, fff_header
+from imgprint.spans import Spans
+
+from .caps import CAPS, KIND_TOTAL
 
 #: (marker, offset of its 0xFF, length field): `jpeg.Segment`.
 Segment = tuple[int, int, int]
@@ -239,8 +241,6 @@ def predict(spans: Spans, segs: list[Segment], at: int) -> Run | None:
     `segs`' last one ends there), if its headers describe it; else None."""
     if not segs or segs[-1][1] + 2 + segs[-1][2] != at:
         return None
-    from .blocks import CAPS, KIND_TOTAL  # blocks imports the walk: not at load
-
     found = (_flir(spans, segs, at)
              or _extended(spans, segs, at, KIND_TOTAL["xmp_extended"])
              or _icc(spans, segs, at, CAPS["icc_jpeg"]))

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import struct
 
-from ..metadata.vendor import (
+from imgprint.metadata.vendor import (
     FFF_HEADER_BYTES,
     FLIR_CAMERA_INFO_BYTES,
     RECONYX_BYTES,
@@ -46,9 +46,10 @@ from ..metadata.vendor import (
     flir_fields,
     reconyx_fields,
 )
+from imgprint.spans import Range, Spans
+
 from .jpeg import Segment, exif_offset, walk
 from .jpeg import needed as jpeg_needed
-from .spans import Range, Spans
 from .tiff_blocks import EXIF_IFD, tag_spans
 from .tiff_ifd import header
 

@@ -8,11 +8,11 @@ fingerprints hash (`wanted`) rides along or follows.
 
 from __future__ import annotations
 
-from . import tiff
+from imgprint.spans import MAX_SPAN, Range, Spans, join_ranges
+
 from .blocks import block_needs
 from .content import content_spans, scan_want, thumbnail_span
 from .dispatch import guard, parser
-from .spans import MAX_SPAN, Range, Spans, join_ranges
 
 #: Needed spans closer than this are fetched as one Range (a gap costs bytes,
 #: a request costs a round trip). Measured over the corpus site's 253 images of
@@ -240,11 +240,11 @@ def next_fetch_ranges(spans: Spans, budget_bytes: int, content_bytes: int = 0,
         if len(grown) > MULTI_RANGES or size(grown) > budget_bytes:
             break
         out = grown
-    fmt, _ = parser(spans)
-    if fmt == "tiff":
+    _, format_parser = parser(spans)
+    if format_parser is not None and format_parser.windows is not None:
         left = min(MULTI_WINDOW_BYTES, budget_bytes - size(out))
         none: list[Range] = []
-        found = guard("windows", none, tiff.windows, spans, left, MULTI_RANGES)
+        found = guard("windows", none, format_parser.windows, spans, left, MULTI_RANGES)
         for piece in _subtract(clean(spans, found), out):
             grown = join_ranges([*out, piece], PART_GAP)
             if len(grown) > MULTI_RANGES or size(grown) > budget_bytes:

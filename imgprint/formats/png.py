@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 import struct
 
+from imgprint.spans import Block, Range, Spans
+
 from .chunks import Chunk, chain_back, coded_needed
-from .spans import Block, Range, Spans
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_CHUNKS = 10_000

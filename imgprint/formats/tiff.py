@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import struct
 
+from imgprint.spans import Range, Spans
+
 from .exif_walk import WINDOW, exif_needed
-from .spans import Range, Spans
 from .tiff_ifd import IFD, TYPE_SIZES, density_from, header, ifd0, read_ifd
 
 #: Bound on the IFD chain walked to count pages.

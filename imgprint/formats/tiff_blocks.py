@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import struct
 
-from .spans import Block, Range, Spans
+from imgprint.spans import Block, Range, Spans
+
 from .tiff_ifd import TYPE_SIZES, header
 
 #: IFD0 tags holding blocks, and their kinds.

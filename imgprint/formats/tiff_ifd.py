@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from .spans import Range, Spans
+from imgprint.spans import Range, Spans
 
 #: Bytes per value of each TIFF field type.
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,

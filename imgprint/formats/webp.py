@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 import struct
 
+from imgprint.spans import Block, Range, Spans
+
 from .chunks import Chunk, chain_back, coded_needed
 from .exif_walk import exif_needed
-from .spans import Block, Range, Spans
 
 MAX_CHUNKS = 100_000
 HOP_WINDOW = 4096

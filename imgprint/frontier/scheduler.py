@@ -11,7 +11,7 @@ Scrapy's in-memory queues and dupefilter, with the shared frontier:
   ``request_dropped`` as Scrapy's own dupefilter would.
 * ``next_request``: leases the next request (``imgprint.frontier.store``); its
   lease id travels in ``meta["imgprint_lease"]`` and the spider acknowledges it
-  when the request is done (``imgprint.frontier.spider``).
+  when the request is done (``imgprint.frontier.shared``).
 * A request that already holds a lease -- a retry or a redirect of a request
   this worker took -- stays in this worker's memory: its lease (renewed by
   ``imgprint.frontier.worker``) still covers it, and if the worker dies the
@@ -34,6 +34,8 @@ from scrapy.core.scheduler import Scheduler as ScrapyScheduler
 from scrapy.utils.request import request_from_dict
 
 from imgprint.frontier import LEASE_KEY
+from imgprint.frontier.shared import RedisFrontier
+from imgprint.frontier.state import CrawlState
 from imgprint.frontier.store import Frontier
 from imgprint.scheduler import Scheduler
 
@@ -47,7 +49,10 @@ class FrontierQueue(ScrapyScheduler):
     frontier: Frontier
 
     def open(self, spider: Any) -> Any:
-        self.frontier = spider.frontier
+        assert self.crawler is not None
+        shared = CrawlState.of(self.crawler).frontier
+        assert isinstance(shared, RedisFrontier)
+        self.frontier = shared.store
         self._local: deque[Request] = deque()  # leased retries and redirects
         return super().open(spider)
 
@@ -82,7 +87,8 @@ class FrontierQueue(ScrapyScheduler):
         if self.frontier.seed_hosts_in_redis != self.frontier.seed_host_count:
             # Another worker seeded other hosts: the network guard must know them
             # before this request reaches it.
-            self.spider.seed_hosts.update(self.frontier.seed_hosts())  # type: ignore[attr-defined]
+            assert self.crawler is not None
+            CrawlState.of(self.crawler).learn_seed_hosts(self.frontier.seed_hosts())
         return request
 
     def __len__(self) -> int:

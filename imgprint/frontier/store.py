@@ -35,6 +35,7 @@ from redis.retry import Retry
 
 from imgprint.config import Config, ConfigError
 from imgprint.frontier import scripts, worker_name
+from imgprint.frontier.local import FOUND_ADDED, FOUND_KNOWN, FOUND_NEW, FOUND_RECORDED  # noqa: F401
 
 T = TypeVar("T")
 # Expired leases put back per pop; an expired lease is a dead worker's, rare.
@@ -42,7 +43,7 @@ REAP_LIMIT = 100
 # A request whose lease expired this often (it kills or hangs every worker that
 # takes it) goes to the ``failed`` hash instead of the queue.
 MAX_TRIES = 5
-FOUND_ADDED, FOUND_NEW, FOUND_RECORDED, FOUND_KNOWN = 0, 1, 2, 3
+
 _POP_KEYS = ("queue", "reqs", "leases", "scores", "owner", "seedhosts", "tries", "failed",
              "popped")
 _LEASE_KEYS = ("leases", "reqs", "scores", "owner", "tries")

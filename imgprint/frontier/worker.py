@@ -34,6 +34,8 @@ from twisted.internet import task
 
 from imgprint.config import Config
 from imgprint.frontier import OWED_ATTR, is_on
+from imgprint.frontier.shared import RedisFrontier
+from imgprint.frontier.state import CrawlState
 from imgprint.items import ImageRecord
 from imgprint.scrapy_internals import flush_feeds
 
@@ -48,6 +50,7 @@ class FrontierWorker:
     def __init__(self, crawler: Any, config: Config):
         self.crawler = crawler
         self.config = config
+        self.state = CrawlState.of(crawler)
         self.frontier: Frontier | None = None
         self._beat: task.LoopingCall | None = None
 
@@ -67,8 +70,9 @@ class FrontierWorker:
         return ext
 
     def spider_opened(self, spider: Any) -> None:
-        self.frontier = spider.frontier
-        assert self.frontier is not None
+        shared = self.state.frontier
+        assert isinstance(shared, RedisFrontier)
+        self.frontier = shared.store
         self.frontier.stats = self.crawler.stats  # not there yet when the spider is made
         self.frontier.on_lost = self.lost
         logger.info("Worker %s on crawl %r (frontier %s)", self.frontier.token,
@@ -102,7 +106,7 @@ class FrontierWorker:
         late = self.frontier.commit(*owed)
         if late:
             self.crawler.stats.inc_value("imgprint/images/seen_before")
-            spider._emit_late(ImageRecord.sighting(owed[0], late))
+            self.state.emit_late(ImageRecord.sighting(owed[0], late))
 
     def item_done(self, item: Any, response: Any, spider: Any, **kwargs: Any) -> None:
         """A record dropped or failed in a pipeline: done all the same."""
@@ -111,7 +115,7 @@ class FrontierWorker:
             self.frontier.commit(*owed)
 
     def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
-        spider.lease_done(getattr(response, "request", None))
+        self.state.frontier.lease_done(getattr(response, "request", None))
 
     def lost(self, exc: Exception) -> None:
         from imgprint.preflight import redacted

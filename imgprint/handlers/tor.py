@@ -47,6 +47,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 
 from imgprint.config import Config
+from imgprint.frontier.state import CrawlState
 from imgprint.middlewares.tor import is_onion, pick_proxy, proxy_address, uses_tor
 from imgprint.render.mode import render_mode
 from imgprint.render.page import RENDER_KEY
@@ -141,7 +142,7 @@ class TorDownloadHandler(BaseDownloadHandler):
             # Once per proxy, so a crawl of onion seeds with Tor down says so at
             # its start instead of only in one line per request.
             self._reported.add(address)
-            seeds = getattr(self.crawler.spider, "seed_hosts", None) or set()
+            seeds = CrawlState.of(self.crawler).seed_hosts
             every_seed = seeds and all(is_onion(h) for h in seeds)
             logger.error(
                 "%s (%s): every request routed through it fails%s. "

@@ -15,7 +15,7 @@ from typing import BinaryIO, cast
 
 import exifread
 
-from imgprint.formats.spans import SpanReader, Spans
+from imgprint.spans import SpanReader, Spans
 
 # exifread logs "file does not have exif data" and similar at WARNING/ERROR for
 # every image without EXIF; that is a normal outcome here, not a problem.

@@ -46,7 +46,6 @@ every range: a 200, a single range, a 416; that host gets no more).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -57,49 +56,28 @@ from scrapy.utils.httpobj import urlparse_cached
 
 from imgprint import formats
 from imgprint.config import Config
-from imgprint.formats import Spans
-from imgprint.formats.signatures import SNIFF_BYTES
-from imgprint.http import (
-    content_encoding,
-    is_image_type,
-    looks_like_html,
-    normalize_etag,
-    range_end,
-    range_header,
-    range_problem,
-    total_size,
+from imgprint.fetch.image import fetch_image, fetched_from
+from imgprint.fetch.loop import Budget, ContentEncoded, RangesDownload
+from imgprint.fetch.protocol import (
+    ERROR_STATUSES,
+    FOLLOWUP_KEY,
+    IMAGE_KEY,
+    IMAGE_STATUSES,
+    ROUTING_META,
+    SNIFF_KEY,
+    FetchedImage,
+    ImageResponse,
 )
-from imgprint.items import FetchedImage
-from imgprint.middlewares.followup import Budget, ContentEncoded, fetch_spans
+from imgprint.formats.signatures import SNIFF_BYTES
+from imgprint.http import content_encoding, is_image_type, range_end, range_header, total_size
 from imgprint.multirange import cut_off, parse_ranges_header, ranges_header
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-IMAGE_KEY = "imgprint_image"
-SNIFF_KEY = "imgprint_sniff"
-FOLLOWUP_KEY = "_imgprint_followup"  # a follow-up: its answer goes back to the loop
-# Meta that says how a request reaches its host; follow-ups keep it.
-ROUTING_META = ("tor", "tor_proxy", "proxy", "download_timeout", "max_retry_times",
-                "download_slot", "bindaddress", "dont_proxy", "imgprint_guard_private")
-# Error answers reach the spider (a failed image still gets a record); 3xx
-# must not: RedirectMiddleware follows those.
-ERROR_STATUSES = list(range(400, 600))
-IMAGE_STATUSES = (200, 206, 416)
 #: Most hosts remembered as answering multi-range follow-ups badly (a bound on
 #: the memory a crawl of many such hosts takes; past it, each image finds out).
 MAX_SINGLE_RANGE_HOSTS = 100_000
-
-
-class ImageResponse(Response):
-    """An image answer after the fetch path; the bytes are in ``image.spans``."""
-
-    __slots__ = ("image",)
-    attributes: tuple[str, ...] = (*Response.attributes, "image")
-
-    def __init__(self, *args: Any, image: FetchedImage, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.image = image
 
 
 def is_image_answer(request: Request, headers: Any, body: bytes = b"") -> bool:
@@ -120,27 +98,6 @@ def stop_at(request: Request, default: int) -> int:
         return end
     ranges = parse_ranges_header(value) if request.meta.get(FOLLOWUP_KEY) else None
     return cut_off(ranges) if ranges else default
-
-
-def first_answer_problem(response: Response) -> str | None:
-    """Why the first answer's body is not the file from byte 0, or None."""
-    if response.status == 416:
-        return None  # nothing to hash: an empty file, or smaller than asked
-    if looks_like_html(response.body):
-        content_type = response.headers.get(b"Content-Type") or b"no Content-Type"
-        return f"not an image: the server sent an HTML page ({content_type.decode('latin-1')})"
-    return range_problem(response, 0)
-
-
-def fetched_from(response: Response, requests: int = 1) -> FetchedImage:
-    """The facts of an answer, before any bytes are looked at."""
-    content_type = response.headers.get(b"Content-Type")
-    return FetchedImage(
-        url=response.url, status=response.status, size=total_size(response),
-        etag=normalize_etag(response.headers.get(b"ETag")),
-        content_type=content_type.decode("latin-1") if content_type else None,
-        requests=requests, bytes=len(response.body),
-    )
 
 
 class ImageFetchMiddleware:
@@ -235,32 +192,21 @@ class ImageFetchMiddleware:
     async def fetch(self, request: Request, response: Response,
                     requests: int = 1) -> FetchedImage:
         """What the first answer holds, plus the follow-ups the parsers ask for."""
-        image = fetched_from(response, requests)
-        image.error = first_answer_problem(response)
-        if image.error or response.status == 416:
-            return image
-        budget = self.budget
-        if image.size is not None and image.size < self.config.min_size:
-            # The floor is the seed tool's rule for fingerprints, not for
-            # metadata: a small image still gets its metadata follow-ups, but
-            # none for the hash inputs.
-            image.small = True
-            self.stats.inc_value("imgprint/images/small")
-            budget = replace(budget, content_bytes=0, thumbnail_bytes=0, scan_bytes=0,
-                             hash_requests=0)
-        spans = Spans(image.size)
-        spans.add(0, response.body)
-        ranged = b"Range" in request.headers
         host = urlparse_cached(request).netloc
-        multi = (self._ranges_download(request)
-                 if self.config.multi_range and host not in self._single_range_hosts else None)
-        result = await fetch_spans(spans, self._span_download(request), budget,
-                                   range_ignored=ranged and response.status == 200,
-                                   multi=multi)
-        image.spans = spans
-        image.requests += result.requests
-        image.bytes += result.bytes
-        image.incomplete = result.incomplete
+        image = await fetch_image(
+            response, self._ranges_download(request), self.budget,
+            min_size=self.config.min_size, ranged=b"Range" in request.headers,
+            multi=self.config.multi_range and host not in self._single_range_hosts,
+            requests=requests)
+        self._count(image, host)
+        return image
+
+    def _count(self, image: FetchedImage, host: str) -> None:
+        if image.small:
+            self.stats.inc_value("imgprint/images/small")
+        result = image.followup
+        if result is None:
+            return
         if result.requests:
             self.stats.inc_value("imgprint/followup/requests", result.requests)
             self.stats.inc_value("imgprint/followup/bytes", result.bytes)
@@ -272,17 +218,8 @@ class ImageFetchMiddleware:
             self.stats.inc_value("imgprint/followup/multirange_fallback")
             if len(self._single_range_hosts) < MAX_SINGLE_RANGE_HOSTS:
                 self._single_range_hosts.add(host)
-        return image
 
-    def _span_download(self, request: Request) -> Any:
-        ranges_download = self._ranges_download(request)
-
-        async def download(start: int, end: int) -> Response:
-            return await ranges_download([(start, end)])
-
-        return download
-
-    def _ranges_download(self, request: Request) -> Any:
+    def _ranges_download(self, request: Request) -> RangesDownload:
         """A follow-up download of several ranges in one request (one: a plain
         Range); ``stop_at`` cuts a whole-file answer after the furthest."""
         meta = {k: request.meta[k] for k in ROUTING_META if k in request.meta}

@@ -7,7 +7,7 @@ Downloader middleware. For every request it is about to let through it:
   when any address is loopback, private, link-local, multicast, reserved or
   otherwise not globally routable (``imgprint.addresses``, IPv6 forms that
   embed an IPv4 address included) -- unless the host is a seed URL's host
-  (``spider.seed_hosts``), on any port: whoever seeds a private host vouches
+  (``CrawlState.seed_hosts``), on any port: whoever seeds a private host vouches
   for that machine, and sites (and this project's tests) serve images from
   another port of the page's host. Host names compare without a trailing dot
   and in lower case. IP literals are checked without a lookup.
@@ -55,6 +55,7 @@ from zope.interface import implementer
 
 from imgprint.addresses import host_key, ip_literal, non_public
 from imgprint.config import Config
+from imgprint.frontier.state import CrawlState
 from imgprint.http import is_image_type
 from imgprint.middlewares.tor import is_onion, uses_tor
 from imgprint.resolver import GuardedResolver, allow_private
@@ -174,7 +175,7 @@ class NetGuardMiddleware:
                 # up again) means a second lookup can never answer differently.
                 raise CannotResolveHostError(f"no address for {host}")
             self.stats.inc_value("imgprint/guard/resolved")
-        seeds = getattr(self.crawler.spider, "seed_hosts", None) or ()
+        seeds = CrawlState.of(self.crawler).seed_hosts
         reason = refusal(host, addresses, seeds)
         if reason:
             raise self.refuse(request, "address", reason)

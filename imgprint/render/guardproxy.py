@@ -28,6 +28,7 @@ from contextlib import suppress
 from typing import Any
 
 from imgprint.addresses import host_key
+from imgprint.frontier.state import CrawlState
 from imgprint.middlewares.netguard import ip_literal, refusal, resolve
 from imgprint.middlewares.tor import is_onion
 
@@ -120,7 +121,7 @@ class GuardProxy:
             self.stats.inc_value("imgprint/render/guard/unresolved")
             raise Refused(UNREACHABLE, f"no address for {host}")
         if self.guard:
-            seeds = getattr(self.crawler.spider, "seed_hosts", None) or set()
+            seeds = CrawlState.of(self.crawler).seed_hosts
             reason = refusal(host, addresses, seeds)
             if reason:
                 raise Refused(NOT_ALLOWED, reason)

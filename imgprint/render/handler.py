@@ -45,6 +45,7 @@ from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from scrapy_playwright.page import PageMethod
 
 from imgprint.config import Config
+from imgprint.frontier.state import CrawlState
 from imgprint.middlewares.tor import proxy_address
 from imgprint.render.browser import launch_options
 from imgprint.render.guardproxy import GuardProxy
@@ -98,7 +99,7 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):
         job: RenderJob = request.meta[RENDER_KEY]
         timeout = float(request.meta.get("download_timeout") or self.timeout)
         job.limits = RenderLimits(self.wait, self.scrolls, self.max_size, timeout)
-        job.seed_hosts = frozenset(getattr(self._crawler.spider, "seed_hosts", None) or ())
+        job.seed_hosts = frozenset(CrawlState.of(self._crawler).seed_hosts)
         job.guard = self.guard
         if tor_proxy:
             server = f"socks5://{proxy_address(tor_proxy)}"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from imgprint.config import Config
+from imgprint.frontier.state import CrawlState
 
 
 def render_mode(crawler: Any, config: Config | None = None) -> str:
-    """``off``, ``on`` or ``auto`` for this crawl."""
-    config = config or Config.from_crawler(crawler)
-    args = getattr(crawler.spider, "args", None)
-    return getattr(args, "render", None) or config.render
+    """``off``, ``on`` or ``auto`` for this crawl (the spider sets the crawl
+    state's from its ``-a render``; other spiders get the setting's)."""
+    return CrawlState.of(crawler).render_mode

@@ -22,6 +22,7 @@ from scrapy.http import Response, TextResponse
 
 from imgprint.discovery import absolute_urls, find_images
 from imgprint.failures import describe_failure, failed_request
+from imgprint.frontier.state import RENDERED_PAGE_KEY as PAGE_KEY
 from imgprint.render.heuristic import render_reason
 from imgprint.render.page import RENDER_KEY, RenderJob
 
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
 STATIC_KEY = "_imgprint_static_images"
-PAGE_KEY = "_imgprint_page"
-FOUND_BY_KEY = "imgprint_found_by"
 
 
 class RenderingMixin:
@@ -79,8 +78,7 @@ class RenderingMixin:
             for found_by, urls in (("dom", dom), ("requests", asked)):
                 if urls:
                     stats.inc_value(f"imgprint/render/images/{found_by}", len(urls))
-                for url in urls:
-                    yield from self.image_request(url, response.url, found_by)
+                yield from self.image_requests(urls, response.url, found_by)
             depth = meta.get(self.depth_key, 0)
             if depth < self.args.depth:
                 yield from self.link_requests(response, depth + 1)
@@ -99,8 +97,8 @@ class RenderingMixin:
     page_priority: int
     depth_key: str
 
-    def image_request(self, url: str, page: str, found_by: str | None = None,
-                      ) -> Iterator[Request]:
+    def image_requests(self, urls: list[str], page: str, found_by: str | None = None,
+                       ) -> Iterator[Request]:
         raise NotImplementedError
 
     def link_requests(self, response: TextResponse, depth: int) -> Iterator[Request]:

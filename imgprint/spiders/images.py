@@ -32,11 +32,10 @@ seed that is an image gets an image record (``imgprint.failures.failed_seed_imag
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-from scrapy import Request, Spider, signals
+from scrapy import Request, Spider
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
@@ -44,32 +43,33 @@ from imgprint import signals as imgprint_signals
 from imgprint.config import Config, check_spider_args
 from imgprint.discovery import find_images, find_links
 from imgprint.failures import describe_failure, failed_request, failed_seed_image
-from imgprint.frontier import configure as use_frontier
-from imgprint.frontier import is_on as frontier_on
-from imgprint.frontier import worker_feed
-from imgprint.frontier.spider import SharedFrontierMixin
-from imgprint.http import log_safe, original_url
-from imgprint.items import FetchedImage, ImageRecord
-from imgprint.middlewares.imagefetch import (
+from imgprint.fetch.image import error_image, record_fields
+from imgprint.fetch.protocol import (
     ERROR_STATUSES,
+    FOUND_BY_KEY,
     IMAGE_KEY,
     SNIFF_KEY,
     ImageResponse,
-    fetched_from,
 )
+from imgprint.frontier import configure as use_frontier
+from imgprint.frontier import is_on as frontier_on
+from imgprint.frontier import worker_feed
+from imgprint.frontier.local import FOUND_ADDED, FOUND_NEW, FOUND_RECORDED
+from imgprint.frontier.state import CrawlState
+from imgprint.http import log_safe, original_url
+from imgprint.items import ImageRecord
 from imgprint.render.page import RENDER_KEY
-from imgprint.render.spider import FOUND_BY_KEY, RenderingMixin
-from imgprint.resume import ResumeState
-from imgprint.spiders.late import LateRecordsMixin
+from imgprint.render.spider import RenderingMixin
 from imgprint.spiders.seeds import SeedsMixin
 
 PAGE_PRIORITY = 1
 DEPTH_KEY = "imgprint_depth"
 
 
-class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierMixin, Spider):
+class ImagesSpider(SeedsMixin, RenderingMixin, Spider):
     name = "images"
     config: Config
+    crawl_state: CrawlState
     page_priority = PAGE_PRIORITY
     depth_key = DEPTH_KEY
 
@@ -77,18 +77,6 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
         spider_args = {k: v for k, v in kwargs.items() if k not in ("name", "start_urls")}
         self.args = check_spider_args(spider_args)
         super().__init__(*args, **{k: v for k, v in kwargs.items() if k.startswith("_")})
-        # image URL -> pages that referenced it, for images not yet recorded.
-        self._pending: dict[str, list[str]] = {}
-        # Depth -> pages requested at that depth (IMGPRINT_MAX_PAGES_PER_DEPTH).
-        self._depth_pages: dict[int, int] = {}
-        # Page requests made and not yet parsed (or failed, or dropped).
-        self._open_pages = 0
-        self._room = asyncio.Event()  # set while seed pages may be started
-        self._late: set[asyncio.Task[Any]] = set()
-        self.seed_hosts: set[str] = set()  # read by the network guard
-        self.resume = ResumeState()
-        # Set when the crawl cannot start; the crawl command exits non-zero then.
-        self.fatal: str | None = None
 
     @classmethod
     def update_settings(cls, settings: Any) -> None:
@@ -107,33 +95,25 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ImagesSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.config = Config.from_crawler(crawler)
+        spider.crawl_state = CrawlState.of(crawler)
+        spider.config = spider.crawl_state.config
         spider.render_mode = spider.args.render or spider.config.render
-        spider.open_frontier()
-        crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
-        crawler.signals.connect(spider._spider_idle, signal=signals.spider_idle)
+        spider.crawl_state.render_mode = spider.render_mode
         return spider
 
     def _signal(self, signal: object, **kwargs: Any) -> list[tuple[Any, Any]]:
         return self.crawler.signals.send_catch_log(signal=signal, spider=self, **kwargs)
 
-    def _recorded(self, url: str) -> None:
-        """A resumed image's record is written: its request bypassed the
-        dupefilter (dont_filter), so pages parsed later must see it as recorded."""
-        if url in self.resume.pending_images:
-            self.resume.recorded.add(url)
-
     def page_request(self, url: str, depth: int, resumed: bool = False) -> Request:
         if not resumed:
             self._signal(imgprint_signals.page_scheduled, url=url, depth=depth)
-        self._open_pages += 1
+        self.crawl_state.page_opened()
         return Request(url, callback=self.parse, errback=self.page_failed,
                        priority=PAGE_PRIORITY, meta={SNIFF_KEY: True, DEPTH_KEY: depth},
                        dont_filter=resumed)
 
     def _page_done(self, url: str) -> None:
-        self._open_pages -= 1
-        self._update_room()
+        self.crawl_state.page_closed()
         self._signal(imgprint_signals.page_finished, url=url)
 
     # -- pages -------------------------------------------------------------------
@@ -144,7 +124,6 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
         try:
             if isinstance(response, ImageResponse):
                 # A seed that is an image itself: recorded, never rendered.
-                self._pending.setdefault(original_url(request), [])
                 record = self.image_record(response)
                 if record is not None:
                     yield record
@@ -158,8 +137,7 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
             # a page being rendered is done when its render is.
             if not rendering:
                 self._page_done(request.url)
-                self.lease_done(request)
-
+                self.crawl_state.frontier.lease_done(request)
     def parse_page(self, response: Response) -> Iterator[Request]:
         stats = self.crawler.stats
         if not isinstance(response, TextResponse):
@@ -182,11 +160,7 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
             self.logger.warning("More than %d images on %s: the rest are skipped"
                                 " (IMGPRINT_MAX_IMAGES_PER_PAGE)", cap, response.url)
         found_by = "html" if self.render_mode != "off" else None
-        if self.frontier is not None:  # one round trip for the page (imgprint.frontier)
-            yield from self.shared_image_requests(images, response.url, found_by)
-        else:
-            for url in images:
-                yield from self.image_request(url, response.url, found_by)
+        yield from self.image_requests(images, response.url, found_by)
         depth = response.meta.get(DEPTH_KEY, 0)
         if depth < self.args.depth:
             yield from self.link_requests(response, depth + 1)
@@ -197,7 +171,7 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
     def link_requests(self, response: TextResponse, depth: int) -> Iterator[Request]:
         """Page requests for the page's same-site links, within the per-depth cap."""
         cap = self.config.max_pages_per_depth
-        done = self._depth_pages.get(depth, 0)
+        done = self.crawl_state.depth_pages.get(depth, 0)
         left = cap - done if cap else 0
         if cap and left <= 0:
             self.crawler.stats.inc_value("imgprint/pages/depth_capped")
@@ -208,7 +182,7 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
             self.crawler.stats.inc_value("imgprint/pages/depth_capped")
             self.logger.warning("More than %d pages at depth %d: the rest are skipped"
                                 " (IMGPRINT_MAX_PAGES_PER_DEPTH)", cap, depth)
-        self._depth_pages[depth] = done + len(links)
+        self.crawl_state.depth_pages[depth] = done + len(links)
         for url in links:
             yield self.page_request(url, depth)
 
@@ -222,37 +196,31 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
             self.crawler.stats.inc_value("imgprint/seeds/failed")
         record = failed_seed_image(failure, reason) if seed else None
         if record is not None:
-            self.owe(record, request)
+            self.crawl_state.frontier.owe(record, request)
             self.crawler.stats.inc_value("imgprint/images/failed")
             self.logger.error("Seed image failed: %s: %s", url, reason)
             yield record
             return
-        self.lease_done(request)
+        self.crawl_state.frontier.lease_done(request)
         self.crawler.stats.inc_value("imgprint/pages/failed")
         self.logger.error("Page failed: %s: %s", url, reason)
 
     # -- images ------------------------------------------------------------------
-    def image_request(self, url: str, page: str, found_by: str | None = None,
-                      ) -> Iterator[Request]:
-        if self.frontier is not None:
-            yield from self.shared_image_request(url, page, found_by)
-            return
-        pages = self._pending.get(url)
-        if pages is not None:
-            if page not in pages:
-                pages.append(page)
+    def image_requests(self, urls: list[str], page: str, found_by: str | None = None,
+                       ) -> Iterator[Request]:
+        """The requests for a page's images not yet requested (one frontier round
+        trip for the page); a sighting for those recorded by an earlier run."""
+        for url, found in zip(urls, self.crawl_state.frontier.found_many(urls, page), strict=True):
+            if found == FOUND_RECORDED:
+                self.crawler.stats.inc_value("imgprint/images/seen_before")
+                self.crawl_state.emit_late(ImageRecord.sighting(url, [page]))
+            elif found in (FOUND_NEW, FOUND_ADDED):
                 self._signal(imgprint_signals.image_found, url=url, page=page)
-            return
-        if url in self.resume.recorded:
-            # Recorded by an earlier run of this job.
-            self._emit_late(ImageRecord.sighting(url, [page]))
-            return
-        self._pending[url] = [page]
-        self._signal(imgprint_signals.image_found, url=url, page=page)
-        yield self._image_request(url, found_by=found_by)
+                if found == FOUND_NEW:
+                    yield self.image_request(url, found_by=found_by)
 
-    def _image_request(self, url: str, dont_filter: bool = False,
-                       found_by: str | None = None) -> Request:
+    def image_request(self, url: str, dont_filter: bool = False,
+                      found_by: str | None = None) -> Request:
         head_first = self.config.fetch_mode == "head"
         meta: dict[str, Any] = {IMAGE_KEY: True, "handle_httpstatus_list": ERROR_STATUSES}
         if found_by:
@@ -264,44 +232,23 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
     def image_record(self, response: Response) -> ImageRecord | None:
         """The record of an image answer; the pipeline adds the fingerprint."""
         url = original_url(response.request)
-        image = response.image if isinstance(response, ImageResponse) else self._error(response)
-        record = self.new_record(url, response.request)
+        image = response.image if isinstance(response, ImageResponse) else error_image(response)
+        record = self.crawl_state.new_record(url, response.request)
         if record is None:  # recorded by another worker (imgprint.frontier)
             return None
-        self._recorded(url)
-        self._update_room()
-        record.set(image_size=image.size, etag=image.etag, content_type=image.content_type,
-                   http_status=image.status, bytes_fetched=image.bytes,
-                   requests=image.requests)
-        if image.url != url:
-            record.set(final_url=image.url)
+        record.set(**record_fields(image, response.meta.get(FOUND_BY_KEY), url))
         if image.error:
-            record.set(error=image.error)
             self.crawler.stats.inc_value("imgprint/images/error")
-        if image.incomplete:
-            record.set(metadata_incomplete=image.incomplete)
-        if response.meta.get(FOUND_BY_KEY):
-            record.set(found_by=response.meta[FOUND_BY_KEY])
         record.fetched = image
         return record
 
-    @staticmethod
-    def _error(response: Response) -> FetchedImage:
-        image = fetched_from(response)
-        image.error = f"HTTP {response.status}"
-        image.size = image.etag = None  # the error page's, not the image's
-        return image
-
     def image_failed(self, failure: Failure) -> ImageRecord | None:
         request = failed_request(failure)
-        url = original_url(request)
         self.crawler.stats.inc_value("imgprint/images/failed")
-        record = self.new_record(url, request)
+        record = self.crawl_state.new_record(original_url(request), request)
         if record is None:  # recorded by another worker (imgprint.frontier)
             return None
         if request.meta.get(FOUND_BY_KEY):
             record.set(found_by=request.meta[FOUND_BY_KEY])
-        self._recorded(url)
-        self._update_room()
         record.set(error=describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")))
         return record

@@ -1,16 +1,16 @@
 """The images spider's seeds: the URL file or ``-a url``, resumed work, and the
-window that keeps memory flat on long seed lists (``IMGPRINT_MAX_PENDING_IMAGES``).
+window that keeps memory flat on long seed lists (``IMGPRINT_MAX_PENDING_IMAGES``,
+``CrawlState.room``).
 
 A mixin of ``imgprint.spiders.images.ImagesSpider``; it uses the spider's
-``page_request``, ``_image_request`` and pending map.
+``page_request`` and ``image_request``.
 
 Stats: ``imgprint/seeds``, ``imgprint/seeds/bad_lines``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -22,10 +22,7 @@ from imgprint.urlfile import UrlFileError, check_url, read_url_file
 
 if TYPE_CHECKING:
     from imgprint.config import Config, SpiderArgs
-    from imgprint.frontier.store import Frontier
-
-# Seed pages in flight at once when IMGPRINT_MAX_PENDING_IMAGES applies.
-PAGE_WINDOW = 16
+    from imgprint.frontier.state import CrawlState
 
 
 class SeedsMixin:
@@ -34,13 +31,7 @@ class SeedsMixin:
     config: Config
     crawler: Any
     logger: Any
-    resume: ResumeState
-    seed_hosts: set[str]
-    fatal: str | None
-    _pending: dict[str, list[str]]
-    _open_pages: int
-    _room: asyncio.Event
-    frontier: Frontier | None
+    crawl_state: CrawlState
 
     if TYPE_CHECKING:  # provided by the spider
         def _signal(self, signal: object, **kwargs: Any) -> list[tuple[Any, Any]]:
@@ -49,11 +40,8 @@ class SeedsMixin:
         def page_request(self, url: str, depth: int, resumed: bool = False) -> Request:
             ...
 
-        def share_seed_hosts(self, hosts: Iterable[str]) -> None:
-            ...
-
-        def _image_request(self, url: str, dont_filter: bool = False,
-                           found_by: str | None = None) -> Request:
+        def image_request(self, url: str, dont_filter: bool = False,
+                          found_by: str | None = None) -> Request:
             ...
 
     def seed_urls(self) -> list[str]:
@@ -70,49 +58,33 @@ class SeedsMixin:
         return urls
 
     async def start(self) -> AsyncIterator[Request]:
+        state = self.crawl_state
         try:
             seeds = self.seed_urls()
         except UrlFileError as exc:
-            self.fatal = str(exc)
+            state.fatal = str(exc)
             self.logger.error("%s", exc)
             return
         self.crawler.stats.set_value("imgprint/seeds", len(seeds))
-        self.seed_hosts = {urlsplit(u).hostname or "" for u in seeds}
-        self.share_seed_hosts(self.seed_hosts)  # imgprint.frontier
-        for _, state in self._signal(imgprint_signals.resume_requested):
-            if isinstance(state, ResumeState):
-                self.resume = state
+        state.set_seeds({urlsplit(u).hostname or "" for u in seeds})
+        for _, resume in self._signal(imgprint_signals.resume_requested):
+            if isinstance(resume, ResumeState):
+                state.set_resume(resume)
         for request in self.resumed_requests():
             yield request
         for url in seeds:
-            if url not in self.resume.pages:
-                # Memory stays flat on big seed lists: Scrapy takes start
-                # requests as fast as they come and pages outrank images, so
-                # without this every seed page would be parsed first and all
-                # their image requests would wait in memory at once.
-                self._update_room()
-                await self._room.wait()
+            if url not in state.resume.pages:
+                state.update_room()
+                await state.room.wait()
                 yield self.page_request(url, depth=0)
-
-    def _update_room(self) -> None:
-        limit = self.config.max_pending_images
-        if self.frontier is not None:  # the whole crawl's queue, in Redis
-            pending, pages = self.frontier.queued, self.frontier.queued_pages
-        else:
-            pending, pages = len(self._pending), self._open_pages
-        if not limit or (pending <= limit and pages < PAGE_WINDOW):
-            self._room.set()
-        else:
-            self._room.clear()
 
     def resumed_requests(self) -> Iterator[Request]:
         """What earlier runs of this job discovered but did not finish."""
         # Every resumed image is pending before the first resumed page can be
-        # parsed: a page that is fast now must find them there, or it requests
-        # them again and the image gets two records.
-        for url, on_pages in self.resume.pending_images.items():
-            self._pending[url] = on_pages
-        for url, depth in self.resume.pending_pages.items():
+        # parsed (``CrawlState.set_resume``): a page that is fast now must find
+        # them there, or it requests them again and the image gets two records.
+        resume = self.crawl_state.resume
+        for url, depth in resume.pending_pages.items():
             yield self.page_request(url, depth, resumed=True)
-        for url in self.resume.pending_images:
-            yield self._image_request(url, dont_filter=True)
+        for url in resume.pending_images:
+            yield self.image_request(url, dont_filter=True)

@@ -30,10 +30,11 @@ loop sends no more multi-range requests (``FollowupResult.multirange_fallback``)
 past a budget, or blocks skipped for their caps or announced and never found
 (``formats.unread_blocks``).
 
-The loop is a plain function with the download injected: the crawler passes
-one that goes through the engine's downloader (``ImageFetchMiddleware``), unit
-tests and ``bench/metadata_recall.py`` one that reads a local file, so all of
-them run this one loop.
+The loop is a plain function with the download injected
+(``imgprint.fetch.image.fetch_image``): the crawler passes one that goes
+through the engine's downloader (``ImageFetchMiddleware``), tests and bench one
+that reads a local file (``imgprint.fetch.replay``), so all of them run this
+one loop.
 """
 
 from __future__ import annotations
@@ -47,10 +48,10 @@ from scrapy.http import Response
 
 from imgprint import formats
 from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES
-from imgprint.formats import Spans
 from imgprint.formats.plan import next_fetch_ranges
 from imgprint.http import content_encoding, range_problem
 from imgprint.multirange import answer_parts, covers
+from imgprint.spans import Spans
 
 if TYPE_CHECKING:
     from imgprint.config import Config
