@@ -22,31 +22,22 @@ IMGPRINT_MIN_SIZE = 20480
 IMGPRINT_FETCH_MODE = "range"
 # Seed pages wait while more image requests than this are pending (0: no limit).
 IMGPRINT_MAX_PENDING_IMAGES = 2000
-# Follow-up Range requests per image past the first bytes (imgprint.middlewares.followup):
+# Follow-up Range requests per image past the first bytes (imgprint.fetch.loop):
 # metadata first, the hash inputs riding along or taking what is left, so an
-# image costs at most 4 requests. bench/metadata_recall.py over the corpus
-# (EXIF recall / content hashes / bytes vs the prefixes): 3 + 0 hash follow-ups
-# 92.90% / 409 of 418 / 1.499x; 2 + 1: 91.24% / 412 / 1.486x; 2 + 2 (before,
-# up to 5 requests): 91.24% / 415 / 1.501x.
+# image costs at most 4 requests (the measurements behind 3 + 0:
+# docs/benchmarks.md, "Defaults").
 IMGPRINT_FOLLOWUPS = 3
 IMGPRINT_FOLLOWUP_BYTES = 262144
 # Most bytes of the speculative window the metadata's last follow-up may add:
 # the rest of a multi-page TIFF's page chain, from its first unread IFD to the
-# end of the file, when the chain's stride says more pages follow (0: none).
-# Corpus: 0: EXIF recall 92.90% (TIFF 71.96%), 1.499x the prefixes; 65536:
-# 94.59% (78.64%), 1.579x; 131072: 96.31% (85.44%), 1.648x; 262144: 99.36%
-# (97.47%: the rest are values exifread reads from pixel data, which
-# formats.exif_guard drops), 1.745x. The byte goal (1.5x) wins by default.
+# end of the file, when the chain's stride says more pages follow (0: none):
+# off by default, the byte goal wins (docs/benchmarks.md, "Defaults").
 IMGPRINT_FOLLOWUP_AHEAD_BYTES = 0
 # Several ranges in one follow-up (Range: bytes=a-b,c-d): needed spans too far
 # apart to share a range, and small windows at a multi-page TIFF's predicted
 # page IFDs (only for a chain of like strides). A host whose answer to one does
-# not hold every range asked for gets no more of them. Corpus
-# (bench/metadata_recall.py; EXIF recall, TIFF, bytes vs the prefixes,
-# follow-ups): False 92.90%, 71.96%, 1.488x, 238; True 93.21%, 73.16%,
-# 1.489x, 234 (7 multi-range). A 12-page uncompressed TIFF: every page's tags
-# in 2 follow-ups and 8.4 KB (False: 4 pages in 3). With the window above at
-# 262144: 99.36% at 1.729x (False: 99.36%, 1.734x).
+# not hold every range asked for gets no more of them (docs/benchmarks.md,
+# "Defaults").
 IMGPRINT_MULTI_RANGE = True
 # Follow-ups past IMGPRINT_FOLLOWUPS for the content hash and phash inputs alone
 # (none when IMGPRINT_FOLLOWUPS is 0).
@@ -120,11 +111,8 @@ IMGPRINT_PROGRESS_INTERVAL = 10
 IMGPRINT_PROGRESS_BAR = True
 
 ROBOTSTXT_OBEY = False
-# bench/speed.py, corpus site (493 images, 689 requests with follow-ups) over
-# 100 ms RTT / 20 Mbit/s: CONCURRENT_REQUESTS 32 -> 64 took imgprint from
-# 6.96 s to 3.42 s wall (at 32 the round trips alone need 689 / 32 x 0.1 s =
-# 2.2 s; the link's own limit is 1.09 s); 128 was no faster (4.46 s): the crawl
-# is CPU-bound by then (docs/benchmarks.md). Both limits hold per site since
+# Enough requests in flight to fill a slow link with round trips (measured:
+# docs/benchmarks.md, "Defaults"). Both limits hold per site since
 # imgprint.scrapy_internals.Downloader. Lower them, or use AUTOTHROTTLE_ENABLED, for
 # small servers.
 CONCURRENT_REQUESTS = 64
@@ -138,8 +126,7 @@ REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 # Each image answer yields one record: Scrapy's default of 100 makes the asyncio
-# reactor start 100 tasks per response, ~22 % of all CPU for nothing (issue 17;
-# 206 -> 296 images/s on loopback, identical records).
+# reactor start 100 tasks per response, CPU for nothing (docs/benchmarks.md).
 CONCURRENT_ITEMS = 1
 # Scrapy's remote-control endpoint (on by default in 2.19) costs start-up time
 # and a token file; turn it on with -s REMOTE_CONTROL_ENABLED=true when wanted.

@@ -1,56 +1,18 @@
 """Runs of chunked APPn segments the JPEG segment walk skips by prediction.
 
-A FLIR FFF stream, an ExtendedXMP packet (depth maps) or a big ICC profile is
-cut into ~64 KB APPn segments, back to back. The walk learns where a segment
-ends only from its header, so each chunk cost a round trip, and the frame
-header, tables and scan behind ten chunks were out of reach of three
-follow-ups. The chunks' own headers say how the run goes on:
-
-* FLIR (APP1 ``FLIR\\0``, 1, index, last index): every chunk but the last has
-  one size (as `jpeg_vendor` assumes), so the last chunk's header is at a known
-  place. Its size is declared nowhere, but the FFF record directory in chunk 0
-  says where the stream's last record ends: that is the stream's length when it
-  agrees with the last index (last * size < length <= (last + 1) * size).
-* ExtendedXMP (APP1 ``http://ns.adobe.com/xmp/extension/\\0``, GUID, full
-  length, offset): full length and chunk size give the chunks left and the end.
-* ICC (APP2 ``ICC_PROFILE\\0``, seq, count): the profile size (chunk 1's first
-  4 data bytes) and chunk size give the same; they must agree with the count.
-
-`predict` makes a `Run` of the run the walk stopped in: where the last chunk's
-header is and what it must read (marker, identifier, index/offset/seq, count,
-its length where declared), and where the run ends, if known. `resolve`:
-
-* chunk headers of the run held anyway (the vendor decoder fetches some) must
-  be where predicted, at the chunk length; else the prediction is dropped;
-* the last chunk's header held: it must read as predicted, else dropped; if
-  it does, the walk goes on from it (a real header);
-* else, with the end known and its first header held: the held bytes from there
-  must read as segments that may follow an APPn run (`chain_ok`: 0xFF and an
-  APPn/COM/table/SOF/DRI/SOS marker, lengths chaining as far as held, a SOF's
-  length matching its component count), else dropped;
-* else the walk stops at the predicted place (the end, else the last chunk's
-  header), so `jpeg.needed` asks a hop window there and
-  `jpeg_coded.content_needed` the scan start with it.
-
-A dropped prediction leaves the walk stopped where it was: the next request
-hops normally. The skipped chunks' bytes are never fetched; the walk does not
-list them, so nothing reads their payloads (`jpeg.predicted` lists them).
-
-Risk. An end computed from lying or unexpected sizes (chunks of varying size,
-another segment among the chunks, a FFF directory that is off) lands in chunk
-data: UTF-8 for ExtendedXMP (no 0xFF at all), profile or thermal data for ICC
-and FLIR, where about 1 position in 2,000 starts like a segment; or on a real
-segment boundary, where the walk is right anyway. FLIR streams may embed a
-JPEG, whose segments would pass `chain_ok`: the end lands there only if the
-directory is off by exactly that much and still agrees with the chunk count.
-A wrong landing would read wrong dimensions, or miss a table among the
-skipped bytes (the content hash).
-
-Only runs no one fetches are skipped: an ExtendedXMP packet longer than
-`caps.KIND_TOTAL` (never fetched, all or nothing), ICC chunks past the first
-`caps.CAPS["icc_jpeg"]` profile bytes (the most `blocks` asks for).
-Bounds: one run per walk (`jpeg.walk`), `MAX_RUN_CHUNKS` chunks a run,
-`CHAIN_SEGMENTS` segments looked at from an end.
+A FLIR FFF stream, an ExtendedXMP packet or a big ICC profile is cut into
+~64 KB APPn segments, back to back; walking them costs a round trip a chunk,
+which puts the frame header and scan behind ten chunks out of reach of three
+follow-ups. The chunks' own headers say where the run ends (FLIR: equal chunk
+sizes and the FFF directory's stream length; ExtendedXMP: full length and
+offset; ICC: profile size and chunk count). `predict` makes a `Run` of that;
+`resolve` accepts it only when held bytes confirm it (chunk headers where
+predicted, the last chunk's header, or a valid segment chain at the predicted
+end), else the walk hops as before. Only runs no one fetches are skipped
+(ExtendedXMP past `caps.KIND_TOTAL`, ICC past `caps.CAPS["icc_jpeg"]`); a
+wrong landing costs dimensions or the content hash, never a crawl. Bounds: one
+run per walk, `MAX_RUN_CHUNKS` chunks, `CHAIN_SEGMENTS` segments looked at.
+docs/metadata.md has the details and the risk analysis.
 """
 
 from __future__ import annotations

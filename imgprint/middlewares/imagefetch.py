@@ -15,7 +15,7 @@ was reached (page, seed, redirect, retry, resume), it:
   fingerprint fields) and fetches only their metadata follow-ups;
 * checks the answer holds the file's bytes from byte 0 (no Content-Encoding,
   the right Content-Range, not an HTML page);
-* runs the follow-up loop (``imgprint.middlewares.followup``) through the
+* runs ``imgprint.fetch.fetch_image`` (the follow-up loop) through the
   engine's downloader, each follow-up carrying the image request's routing
   meta (Tor, timeouts, download slot);
 
