@@ -161,7 +161,8 @@ REQUIRED_PROGRAMS = ("microsocks", "unshare", "ip", "exiftool", "chromium", "red
 
 def pytest_configure(config) -> None:
     config.addinivalue_line(
-        "markers", "crawl: runs real crawls or servers in subprocesses (the slow layer);"
+        "markers", "crawl: runs real crawls, servers or programs (exiftool, chromium, ...) in"
+        " subprocesses (the slow layer);"
         " `pytest -m 'not crawl'` runs the unit layer in seconds")
 
 

@@ -94,6 +94,7 @@ def test_jpeg_spans_are_the_coded_segments():
     assert formats.content_hash(whole(data), 8192) != chash(data)
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 @pytest.mark.parametrize("path", JPEGS[:2], ids=lambda p: p.name)
 def test_jpeg_stable_under_exiftool(path, tmp_path):
     ref = chash(path.read_bytes())
@@ -179,6 +180,7 @@ def test_webp_stable_when_exif_chunk_removed():
 # --- TIFF and HEIF --------------------------------------------------------------
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 def test_tiff_stable_under_exiftool(tmp_path):
     path = EX / "tiff/Arbitro.tiff"
     ref = chash(path.read_bytes())
@@ -200,6 +202,7 @@ def test_heif_primary_item():
         assert formats.content_hash(crawled(data), K) == chash(data), path.name
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 def test_heic_stable_under_exiftool(tmp_path):
     path = ME / "heic/exif-at-eof.heic"
     copy = tmp_path / "h.heic"

@@ -8,7 +8,6 @@ can be checked against ExifTool and metadata-extractor's dumps on real files.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 import zlib
@@ -19,6 +18,7 @@ import pytest
 
 from imgprint.metadata.blocks import icc_needed, iptc_date, metadata_fields, xmp_date
 from tests.conftest import CORPUS
+from tests.helpers import require_crawl_marker
 
 ME = CORPUS / "metadata-extractor"
 EX = CORPUS / "exif-samples"
@@ -113,13 +113,13 @@ def gif_blocks(path: Path) -> list[tuple[str, bytes]]:
 
 @cache
 def exiftool(path: Path) -> dict:
-    if shutil.which("exiftool") is None:
-        pytest.skip("exiftool is not installed")
+    require_crawl_marker("exiftool")
     text = subprocess.run(["exiftool", "-j", "-struct", "-G1", str(path)], capture_output=True,
                           check=True).stdout
     return json.loads(text)[0]
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 def test_xmp_from_a_jpeg_matches_exiftool():
     path = EX / "jpg/xmp/no_exif.jpg"
     fields = metadata_fields(jpeg_blocks(path))
@@ -132,6 +132,7 @@ def test_xmp_from_a_jpeg_matches_exiftool():
     assert xmp["photoshop:DocumentAncestors"] == oracle["XMP-photoshop:DocumentAncestors"]
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 def test_iptc_and_icc_from_a_photoshop_jpeg_match_exiftool():
     path = ME / "jpg/Photoshop (3).jpg"
     fields = metadata_fields(jpeg_blocks(path))
@@ -148,6 +149,7 @@ def test_iptc_and_icc_from_a_photoshop_jpeg_match_exiftool():
                              "copyright": "Copyright (c) 1998 Hewlett-Packard Company"}
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 def test_latin1_iptc_and_two_irb_blocks():
     path = ME / "jpg/Nikon E995 (iptc).jpg"
     iptc = metadata_fields(jpeg_blocks(path))["iptc"]
@@ -167,6 +169,7 @@ def test_extended_xmp_is_reassembled_and_merged():
     assert xmp["GDepth:Data"].endswith("…truncated")
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 def test_png_xmp_raw_iptc_and_iccp():
     path = ME / "png/Issue 280 (dotnet).png"
     fields = metadata_fields(png_blocks(path))
@@ -181,6 +184,7 @@ def test_png_xmp_raw_iptc_and_iccp():
     assert fields["icc"]["description"] == oracle["ICC_Profile:ProfileDescription"] == "Display"
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 def test_gif_xmp_with_magic_trailer_a_second_packet_and_a_comment():
     path = ME / "gif/Issue 201.gif"
     fields = metadata_fields(gif_blocks(path))

@@ -40,6 +40,7 @@ def profile_of(path, finder) -> bytes:
     return next(b for k, b in blocks if k == "icc")
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 @pytest.mark.parametrize(("path", "finder"), SAMPLES, ids=lambda p: getattr(p, "name", ""))
 def test_real_profiles_match_exiftool(path, finder):
     icc = metadata_fields(finder(path))["icc"]

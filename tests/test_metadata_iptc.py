@@ -35,6 +35,7 @@ def test_names_lists_numbers_and_charsets():
     assert parse_iim(ds(1, 90, b"\x1b-A"))["CodedCharacterSet"] == "ESC - A"
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 def test_real_tiff_iptc_matches_exiftool():
     path = ME / "tif/ImageTestSuite/221209eb0a273029efa18f4c61f6628a.tif"
     iptc = metadata_fields(tiff_blocks(path))["iptc"]
@@ -43,6 +44,7 @@ def test_real_tiff_iptc_matches_exiftool():
     assert iptc["CodedCharacterSet"] == oracle["IPTC:CodedCharacterSet"]
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 def test_real_jpeg_iptc_matches_exiftool_and_dates():
     path = ME / "jpg/Issue 258 (dotnet).jpg"
     iptc = metadata_fields(jpeg_blocks(path))["iptc"]

@@ -46,6 +46,7 @@ def bounded(call, seconds: float = 0.5, megabytes: float = 8):
     return out
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 def test_real_png_texts_and_time():
     path = ME / "png/Issue 62.png"
     fields = metadata_fields(png_blocks(path))
@@ -107,6 +108,7 @@ def test_png_time():
         assert png_time(bad) is None
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 def test_real_jpeg_comments():
     path = ME / "jpg/Kodak DC210.jpg"
     assert metadata_fields(jpeg_blocks(path))["comment"] == exiftool(path)["File:Comment"]
@@ -153,6 +155,7 @@ def test_user_comment_garbage():
 
 @pytest.mark.parametrize(("name", "code", "width"), [("Issue 173 (dotnet).jpg", b"UNICODE\0", 2),
                                                      ("Nikon E775.jpg", b"ASCII\0\0\0", 1)])
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 def test_real_user_comments_match_exiftool(name, code, width):
     path = ME / "jpg" / name
     expected = exiftool(path)["ExifIFD:UserComment"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import struct
 import subprocess
 import time
@@ -89,7 +88,7 @@ def from_prefix(data: bytes, rounds: int = 3) -> tuple[dict, int, int]:
     return vendor_fields(spans), used, fetched
 
 
-@pytest.mark.skipif(shutil.which("exiftool") is None, reason="needs exiftool")
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 @pytest.mark.parametrize("rel", sorted(FILES))
 def test_whole_file_fields_equal_exiftool(rel):
     tags, _, _ = FILES[rel]

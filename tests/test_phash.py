@@ -84,6 +84,7 @@ def test_decode_guards():
     assert len(phash_of_jpeg(out.getvalue())) == 16
 
 
+@pytest.mark.crawl  # runs exiftool, a program of the crawl layer
 def test_thumbnail_bomb_in_a_file(tmp_path):
     (tmp_path / "bomb.jpg").write_bytes(bomb(65000, 65000))
     target = tmp_path / "t.jpg"
