@@ -11,9 +11,14 @@ perceptual hash). ``bench/speed.py`` runs it from outside the project, with
 it is what imgprint's work costs over Scrapy's own.
 """
 
+from __future__ import annotations
+
 import hashlib
+from collections.abc import Iterator
+from typing import Any
 
 import scrapy
+from scrapy.http import Request, Response
 
 RANGE = b"bytes=0-10240"
 
@@ -26,12 +31,12 @@ class Floor(scrapy.Spider):
         "CONCURRENT_ITEMS": 1, "CONCURRENT_REQUESTS": 64, "CONCURRENT_REQUESTS_PER_DOMAIN": 64,
     }
 
-    def __init__(self, urls: str, **kw):
+    def __init__(self, urls: str, **kw: Any) -> None:
         super().__init__(**kw)
         with open(urls) as fh:
             self.start_urls = [u.strip() for u in fh if u.strip()]
 
-    def parse(self, response):
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Request]:
         srcs = response.css("img::attr(src), img::attr(data-src)").getall()
         srcs += [c.split()[0] for s in response.css("[srcset]::attr(srcset)").getall()
                  for c in s.split(",") if c.strip()]
@@ -40,7 +45,7 @@ class Floor(scrapy.Spider):
                 yield response.follow(src, self.image,
                                       headers={"Range": RANGE, "Accept-Encoding": "identity"})
 
-    def image(self, response):
+    def image(self, response: Response) -> Iterator[dict[str, Any]]:
         total = (response.headers.get(b"Content-Range") or b"").rpartition(b"/")[2]
         yield {"url": response.url, "status": response.status,
                "image_size": int(total) if total.isdigit() else len(response.body),

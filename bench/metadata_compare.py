@@ -2,13 +2,14 @@
 
 For every image under the corpus (fuzzing/ and the metadata/ dumps excluded):
 
-* imgprint: the crawler's fetch, replayed on the local file: the first request
-  is bytes 0..IMGPRINT_RANGE_BYTES-1, then the crawler's own follow-up loop
-  (``imgprint.middlewares.followup.fetch_spans``, the Budget the crawler builds
-  from the default settings), then the record's fields from
-  ``imgprint.pipelines.fingerprint_fields``. Bytes and requests (1 + follow-ups)
-  are counted. Images under IMGPRINT_MIN_SIZE get their metadata follow-ups
-  but none for the hash inputs, as in the crawler.
+* imgprint: the crawler's fetch replayed on the local file
+  (``imgprint.fetch.replay``: the first request is bytes
+  0..IMGPRINT_RANGE_BYTES-1, then the crawler's own ``fetch_image`` with the
+  budget of the default settings, several ranges a follow-up answered as nginx
+  does), then the record's fields from ``imgprint.pipelines.fingerprint_fields``.
+  Bytes and requests (1 + follow-ups) are counted. Images under
+  IMGPRINT_MIN_SIZE get their metadata follow-ups but none for the hash inputs,
+  by the crawler's own rule.
 * ExifTool over the whole file (one batch, cached under --cache): the key
   fields, each as ExifTool itself picks it among its groups (no ``-a``).
   found % = images where the record has the field / images where ExifTool
@@ -30,14 +31,13 @@ Goals (issue 13): each key field found >= 99 % and same >= 99 % of what
 ExifTool finds; EXIF recall >= 99.5 % overall and per format; total bytes
 <= 1.5x the prefixes alone; no image with more than 4 requests.
 
-    .venv/bin/python bench/metadata_compare.py [--corpus DIR] [--cache DIR]
+    .venv/bin/python -m bench.metadata_compare [--corpus DIR] [--cache DIR]
         [--exifr [--exifr-first-chunk N]] [--json PATH] [-v]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import http.server
 import json
 import logging
@@ -50,26 +50,22 @@ import tempfile
 import threading
 import warnings
 from collections import Counter
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import exifread
+from scrapy.settings import Settings
+
+from imgprint.config import Config
+from imgprint.fetch.loop import Budget
+from imgprint.fetch.replay import replay, shipped_budget
+from imgprint.formats import sniff
+from imgprint.metadata.exif import tag_strings
+from imgprint.pipelines import fingerprint_fields
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from scrapy.http import Response  # noqa: E402
-from scrapy.settings import Settings  # noqa: E402
-
-from imgprint.config import Config  # noqa: E402
-from imgprint.formats import Spans, sniff  # noqa: E402
-from imgprint.metadata.exif import tag_strings  # noqa: E402
-from imgprint.middlewares.followup import Budget, fetch_spans  # noqa: E402
-from imgprint.pipelines import fingerprint_fields  # noqa: E402
-
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "imgprint-metadata-compare"
 EXCLUDED_DIRS = {"fuzzing", "metadata"}
@@ -117,45 +113,23 @@ def crawler_config() -> Config:
     return Config.from_settings(settings)
 
 
-def crawler_budget(config: Config) -> Budget:
-    """The Budget ImageFetchMiddleware builds from the same settings."""
-    return Budget.from_config(config)
-
-
 # -- imgprint -------------------------------------------------------------------------
 
-def run_imgprint(path: Path, data: bytes, config: Config, budget: Budget) -> dict[str, Any]:
-    """The crawler's first ranged GET and follow-ups on a local file, then the record.
+def run_imgprint(data: bytes, config: Config, budget: Budget) -> dict[str, Any]:
+    """The crawler's fetch of a local file (``imgprint.fetch.replay``), then the record.
 
-    As ImageFetchMiddleware.fetch and FingerprintPipeline: an image under
-    IMGPRINT_MIN_SIZE is "small", gets its metadata follow-ups but none for the
-    hash inputs, and no fingerprint fields."""
-    size = len(data)
-    small = size < config.min_size
-    if small:
-        budget = replace(budget, content_bytes=0, thumbnail_bytes=0, scan_bytes=0,
-                         hash_requests=0)
-    spans = Spans(size)
-    spans.add(0, data[:config.range_bytes])
-
-    async def download(start: int, end: int) -> Response:
-        return Response(path.as_uri(), status=206, body=data[start:end],
-                        headers={"Content-Range": f"bytes {start}-{end - 1}/{size}"})
-
-    async def download_ranges(ranges: list[tuple[int, int]]) -> Response:
-        # Several ranges (IMGPRINT_MULTI_RANGE), answered as nginx does.
-        from imgprint.multirange import byteranges_body
-
-        return Response(path.as_uri(), status=206, body=byteranges_body(data, ranges),
-                        headers={"Content-Type":
-                                 "multipart/byteranges; boundary=imgprint-byteranges"})
-
-    result = asyncio.run(fetch_spans(spans, download, budget,
-                                     multi=download_ranges if config.multi_range else None))
-    record = fingerprint_fields(spans, config.content_bytes, small, config.metadata_max_chars)
-    return {"record": record, "requests": 1 + result.requests,
-            "bytes": min(size, config.range_bytes) + result.bytes,
-            "prefix": min(size, config.range_bytes), "incomplete": result.incomplete}
+    An image under IMGPRINT_MIN_SIZE is "small" (``fetch_image``'s rule: its
+    metadata follow-ups, none for the hash inputs) and gets no fingerprint
+    fields, as in FingerprintPipeline. A first answer the crawler refuses (an
+    HTML page) holds no bytes: an empty record, as the crawler's has no fields
+    from the pipeline."""
+    image = replay(data, budget, min_size=config.min_size, prefix=config.range_bytes,
+                   multi=config.multi_range)
+    record = {} if image.spans is None else fingerprint_fields(
+        image.spans, config.content_bytes, image.small, config.metadata_max_chars)
+    return {"record": record, "requests": image.requests, "bytes": image.bytes,
+            "prefix": min(len(data), config.range_bytes),
+            "incomplete": image.error or image.incomplete}
 
 
 def full_exif(path: Path) -> dict[str, str] | None:
@@ -440,8 +414,11 @@ def run_exifr(rels: list[str], corpus: Path, cache: Path,
     module = install_exifr(cache)
     if module is None:
         return None, "exifr skipped: node/npm missing or `npm install exifr` failed"
-    handler = type("Handler", (RangeHandler,), {"root": corpus.resolve(), "log": {}})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    class Handler(RangeHandler):  # a class a run: its own root and counts
+        root = corpus.resolve()
+        log: dict[str, list[int]] = {}
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     urls = {base + quote(rel): rel for rel in rels}
@@ -462,7 +439,7 @@ def run_exifr(rels: list[str], corpus: Path, cache: Path,
         shutil.rmtree(work, ignore_errors=True)
     out = {}
     for url, rel in urls.items():
-        requests, sent = handler.log.get(rel, [0, 0])
+        requests, sent = Handler.log.get(rel, [0, 0])
         out[rel] = {**results.get(url, {"error": "no result"}),
                     "requests": requests, "bytes": sent}
     return out, f"exifr {EXIFR_VERSION} on node, first chunk " \
@@ -528,7 +505,7 @@ def measure(path: Path, rel: str, config: Config, budget: Budget,
     row: dict[str, Any] = {"file": rel, "format": sniff(data[:64]) or "other",
                            "size": len(data)}
     try:
-        ours = run_imgprint(path, data, config, budget)
+        ours = run_imgprint(data, config, budget)
     except Exception as exc:  # noqa: BLE001 - a crash is a finding, not the end of the run
         ours = {"record": {}, "requests": 1, "bytes": min(len(data), config.range_bytes),
                 "prefix": min(len(data), config.range_bytes),
@@ -842,8 +819,11 @@ def main(argv: list[str] | None = None) -> int:
         print("exiftool not found (apt-get install libimage-exiftool-perl)", file=sys.stderr)
         return 2
     config = crawler_config()
-    budget = crawler_budget(config)
+    budget = shipped_budget()
     paths = corpus_files(args.corpus)
+    if not paths:
+        print(f"no images under {args.corpus} (--corpus)", file=sys.stderr)
+        return 2
     args.cache.mkdir(parents=True, exist_ok=True)
     et = exiftool_tags(paths, args.corpus, args.cache)
     rows = []
@@ -854,8 +834,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.exifr:
         results, exifr_note = run_exifr([r["file"] for r in rows], args.corpus, args.cache,
                                         args.exifr_first_chunk)
-        for row in rows if results else []:
-            add_exifr(row, results[row["file"]])
+        if results is not None:
+            for row in rows:
+                add_exifr(row, results[row["file"]])
     summary = report(rows, exifr_note, args, describe_run(config, args.corpus, rows))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1, default=_shown))

@@ -1,18 +1,18 @@
-"""Run the crawler's follow-up loop over the local test corpus and measure recall.
+"""Run the crawler's fetch over the local test corpus and measure recall.
 
-For every image under the corpus (except fuzzing/ and metadata/ dumps):
-seed a Spans with the first 10,241 bytes and the file size, run the crawler's
-own follow-up loop (``imgprint.middlewares.followup.fetch_spans``, with the
-settings' budgets: follow-ups, hash follow-ups, bytes, content-hash and phash
-inputs; --rounds and --budget override the first and the bytes), its download
-reading the local file, then compare what imgprint.formats finds with exifread
-over the whole file, metadata-extractor's dump and Pillow.
+For every image under the corpus (except fuzzing/ and metadata/ dumps): the
+crawler's fetch replayed on the local file (``imgprint.fetch.replay``: the
+first 10,241 bytes, then ``fetch_image`` and its follow-up loop with the
+budget of the default settings, ``--rounds``, ``--hash-rounds``, ``--budget``
+and ``--ahead`` overriding its parts; no IMGPRINT_MIN_SIZE rule, so every
+image gets its hash follow-ups), then compare what imgprint.formats finds
+with exifread over the whole file, metadata-extractor's dump and Pillow.
 
 A second table counts the metadata blocks (``formats.metadata_blocks``) by
 group: located in the whole file, and handed over from the crawled bytes
 exactly as from the whole file.
 
-    .venv/bin/python bench/metadata_recall.py [--corpus DIR] [--rounds N] [--budget BYTES]
+    .venv/bin/python -m bench.metadata_recall [--corpus DIR] [--rounds N] [--budget BYTES]
 """
 
 from __future__ import annotations
@@ -24,34 +24,27 @@ import statistics
 import sys
 import warnings
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import exifread
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import asyncio  # noqa: E402
-
-from scrapy.http import Response  # noqa: E402
-
-from imgprint import settings as project  # noqa: E402
-from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES  # noqa: E402
-from imgprint.formats import (  # noqa: E402
+from imgprint import settings as project
+from imgprint.fetch.loop import Budget, FollowupResult
+from imgprint.fetch.replay import PREFIX, replay, shipped_budget
+from imgprint.formats import (
     FormatError,
-    Spans,
     content_hash,
     exif_tags,
     facts,
     metadata_blocks,
     sniff,
 )
-from imgprint.metadata.exif import tag_strings  # noqa: E402
-from imgprint.middlewares.followup import Budget, FollowupResult, fetch_spans  # noqa: E402
-from imgprint.multirange import byteranges_body  # noqa: E402
+from imgprint.metadata.exif import tag_strings
+from imgprint.spans import Spans
 
-PREFIX = 10_241
-BOUNDARY = "imgprint-byteranges"
+ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 
 logging.getLogger("exifread").setLevel(logging.CRITICAL)
@@ -155,32 +148,19 @@ def block_counts(data: bytes, spans: Spans) -> dict[str, list[int]]:
 
 
 def simulate(path: Path, data: bytes, limits: Budget, multi: bool = True
-             ) -> tuple[Spans, dict[str, str], dict, FollowupResult]:
-    """The crawler's follow-up loop over `data` from its first bytes: the bytes
-    held, exifread's tags and the facts over them, and the loop's result.
+             ) -> tuple[Spans, dict[str, str], dict[str, Any], FollowupResult]:
+    """The crawler's fetch of `data` (``imgprint.fetch.replay``): the bytes
+    held, exifread's tags and the facts over them, and the follow-ups' result.
     `multi`: several ranges a request (IMGPRINT_MULTI_RANGE), answered as
     nginx does (multipart/byteranges; its part headers count as bytes)."""
-    spans = Spans(len(data))
-    spans.add(0, data[:PREFIX])
-
-    async def download(start: int, end: int) -> Response:
-        assert 0 <= start < end <= len(data), (path, start, end)
-        return Response(path.as_uri(), status=206, body=data[start:end],
-                        headers={"Content-Range": f"bytes {start}-{end - 1}/{len(data)}"})
-
-    async def download_ranges(ranges: list[tuple[int, int]]) -> Response:
-        # A server that takes several ranges (nginx): a multipart/byteranges body.
-        body = byteranges_body(data, ranges)
-        return Response(path.as_uri(), status=206, body=body, headers={
-            "Content-Type": f"multipart/byteranges; boundary={BOUNDARY}"})
-
-    result = asyncio.run(fetch_spans(spans, download, limits,
-                                     multi=download_ranges if multi else None))
+    image = replay(data, limits, multi=multi)
+    if image.spans is None or image.followup is None:
+        raise RuntimeError(f"{path}: the fetch held no bytes ({image.error or 'empty'})")
     try:
-        tags = exif_tags(spans)
+        tags = exif_tags(image.spans)
     except FormatError:
         tags = {}
-    return spans, tags, facts(spans), result
+    return image.spans, tags, facts(image.spans), image.followup
 
 
 def hash_ok(data: bytes, spans: Spans) -> tuple[int, int]:
@@ -217,9 +197,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    limits = Budget(args.rounds, args.budget, project.IMGPRINT_CONTENT_BYTES,
-                    MAX_THUMBNAIL_BYTES, project.IMGPRINT_PHASH_SCAN_BYTES,
-                    args.hash_rounds if args.rounds else 0, args.ahead)
+    limits = replace(shipped_budget(), requests=args.rounds, bytes=args.budget,
+                     hash_requests=args.hash_rounds if args.rounds else 0,
+                     ahead_bytes=args.ahead)
     stats: dict[str, dict] = defaultdict(lambda: defaultdict(int))
     fetched: dict[str, list[int]] = defaultdict(list)
     blocks: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
@@ -238,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
             for key in (fmt, "total"):
                 blocks[key][group][0] += n
                 blocks[key][group][1] += ok
+    if not stats:
+        print(f"no images under {args.corpus} (--corpus)", file=sys.stderr)
+        return 2
     report(stats, fetched, blocks, problems)
     return 0
 

@@ -3,9 +3,9 @@ images`` processes on one Redis, over loopback.
 
 Not part of CI. One command (Debian's nginx and redis-server):
 
-    python bench/redis_scale.py                     # 20,000 image URLs, 1/2/4 workers
-    python bench/redis_scale.py --scale 5000 --workers 1 2
-    python bench/redis_scale.py --scale 6000 --kill-after 4   # SIGKILL one of 2 workers
+    .venv/bin/python -m bench.redis_scale                  # 20,000 image URLs, 1/2/4 workers
+    .venv/bin/python -m bench.redis_scale --scale 5000 --workers 1 2
+    .venv/bin/python -m bench.redis_scale --scale 6000 --kill-after 4   # SIGKILL one of 2 workers
 
 What it does:
 
@@ -45,8 +45,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import speed  # noqa: E402  - the site builder, nginx and the child runner
+from bench import speed  # the site builder, nginx and the child runner
 
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -2,10 +2,11 @@
 
 Not part of CI. Run from the project directory (needs Debian's chromium):
 
-    .venv/bin/python bench/render_bench.py [--runs 1] [--workdir DIR]
+    .venv/bin/python -m bench.render_bench [--runs 1] [--workdir DIR] [--corpus DIR]
 
 Two sites, both built with ``../shared/tools/site.py`` over ``../shared/corpus``
-(493 images on 25 pages) and served on loopback by ``tests.servers.static_site``:
+(493 images on 25 pages) and served on loopback by ``bench.harness``'s static
+server (Twisted's ``static.File``):
 
 * ``corpus``: the site as built: static pages, no script;
 * ``mixed``: the same pages, but on every fourth one the images are inserted by
@@ -30,19 +31,18 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-PROJECT = Path(__file__).resolve().parents[1]
-SHARED = PROJECT.parent / "shared"
+from bench.harness import CORPUS, PROJECT, StaticServer, build_site
+
 IMG = re.compile(r"<img [^>]*>|<picture>.*?</picture>")
 
 
-def build(workdir: Path) -> dict[str, Path]:
+def build(workdir: Path, corpus: Path) -> dict[str, Path]:
     sites = {}
     for name in ("corpus", "mixed"):
-        root = workdir / name
-        subprocess.run([sys.executable, str(SHARED / "tools" / "site.py"), "build",
-                        str(SHARED / "corpus"), str(root)], check=True, capture_output=True)
-        sites[name] = root
+        sites[name] = workdir / name
+        build_site(corpus, sites[name])
     for n, page in enumerate(sorted((sites["mixed"] / "pages").glob("*.html"))):
         if n % 4:
             continue
@@ -77,7 +77,7 @@ def tree_pss(pid: int) -> int:
     return total
 
 
-def crawl(seeds: Path, mode: str, out: Path) -> dict:
+def crawl(seeds: Path, mode: str, out: Path) -> dict[str, Any]:
     argv = [sys.executable, "-m", "scrapy", "crawl", "images", "-a", f"urls={seeds}",
             "-a", f"render={mode}", "-O", str(out), "-s", "LOG_LEVEL=INFO"]
     started = time.monotonic()
@@ -112,22 +112,20 @@ def crawl(seeds: Path, mode: str, out: Path) -> dict:
             + stat("imgprint/render/images/requests")}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--workdir", type=Path)
-    args = ap.parse_args()
+    ap.add_argument("--corpus", type=Path, default=CORPUS,
+                    help="image folder the sites are built over (default: %(default)s)")
+    args = ap.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="render-bench-"))
-    sites = build(workdir)
+    sites = build(workdir, args.corpus)
     results = []
     for name, root in sites.items():
-        server = subprocess.Popen(
-            [sys.executable, "-m", "tests.servers.static_site", str(root), "--log", "/dev/null"],
-            cwd=PROJECT, stdout=subprocess.PIPE, text=True)
-        try:
-            port = int(server.stdout.readline())  # type: ignore[union-attr]
+        with StaticServer(root) as server:
             seeds = workdir / f"{name}-urls.txt"
-            seeds.write_text("".join(f"http://127.0.0.1:{port}/pages/{p.name}\n"
+            seeds.write_text("".join(server.url(f"/pages/{p.name}") + "\n"
                                      for p in sorted((root / "pages").glob("*.html"))))
             for mode in ("off", "on", "auto"):
                 for run in range(args.runs):
@@ -135,9 +133,6 @@ def main() -> None:
                               **crawl(seeds, mode, workdir / f"{name}-{mode}.jsonl")}
                     print(json.dumps(result), flush=True)
                     results.append(result)
-        finally:
-            server.kill()
-            server.wait()
     (workdir / "results.json").write_text(json.dumps(results, indent=1))
     print("| site | render | wall s | pages/s | peak PSS MB | images | rendered |"
           " ms/rendered page | found only after rendering |")

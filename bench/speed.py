@@ -3,10 +3,10 @@
 Not part of CI. One command, as root (nginx, and network namespaces if the
 kernel has netem):
 
-    .venv/bin/python bench/speed.py                          # 3 links, 3 rounds, ~15 min
-    .venv/bin/python bench/speed.py --links loopback --scale 4930   # images/s, 2 processes
-    .venv/bin/python bench/speed.py --links wan --tools floor imgprint --rounds 5
-    .venv/bin/python bench/speed.py --before /tmp/old        # also an older checkout
+    .venv/bin/python -m bench.speed                          # 3 links, 3 rounds, ~15 min
+    .venv/bin/python -m bench.speed --links loopback --scale 4930   # images/s, 2 processes
+    .venv/bin/python -m bench.speed --links wan --tools floor imgprint --rounds 5
+    .venv/bin/python -m bench.speed --before /tmp/old        # also an older checkout
 
 What it does:
 
@@ -297,27 +297,41 @@ class Run:
         return self.bytes_sent / rate + 4 * delay / 1000
 
 
-def parse_access_log(path: Path) -> dict:
+@dataclass
+class AccessLog:
+    """What nginx's access log of one run says."""
+
+    bytes: int = 0  # sent, headers included
+    image_bytes: int = 0
+    requests: int = 0
+    image_requests: int = 0
+    images: int = 0  # distinct image URLs
+    first: float | None = None  # time of the first and the last request
+    last: float | None = None
+    statuses: dict[str, int] = field(default_factory=dict)
+
+
+def parse_access_log(path: Path) -> AccessLog:
     line_re = re.compile(r'^(\S+) (\d+) (\S+) "([^"]*)" (\d+) (\d+)$')
-    out = {"bytes": 0, "image_bytes": 0, "requests": 0, "image_requests": 0, "first": None,
-           "last": None, "statuses": {}}
+    out = AccessLog()
     images: set[str] = set()
+    times: list[float] = []
     for line in path.read_text(errors="replace").splitlines():
         m = line_re.match(line)
         if not m:
             continue
         t, status, _method, uri, sent, _ = m.groups()
-        t, sent = float(t), int(sent)
-        out["bytes"] += sent
-        out["requests"] += 1
-        out["statuses"][status] = out["statuses"].get(status, 0) + 1
-        out["first"] = t if out["first"] is None else min(out["first"], t)
-        out["last"] = t if out["last"] is None else max(out["last"], t)
+        out.bytes += int(sent)
+        out.requests += 1
+        out.statuses[status] = out.statuses.get(status, 0) + 1
+        times.append(float(t))
         if uri.startswith("/img/"):
-            out["image_bytes"] += sent
-            out["image_requests"] += 1
+            out.image_bytes += int(sent)
+            out.image_requests += 1
             images.add(uri)
-    out["images"] = len(images)
+    out.images = len(images)
+    if times:
+        out.first, out.last = min(times), max(times)
     return out
 
 
@@ -462,17 +476,17 @@ def measure(server: Server, tool: str, work: Path, n_images: int, timeout: float
                                       env if kind == "imgprint" else None)
     time.sleep(0.3)  # let nginx flush its last log lines
     acc = parse_access_log(access)
-    run = Run(server.link, tool, n_images, round=round_, wall=wall, bytes_sent=acc["bytes"],
-              image_bytes=acc["image_bytes"], requests=acc["requests"],
-              image_requests=acc["image_requests"], images=acc["images"], processes=processes,
+    run = Run(server.link, tool, n_images, round=round_, wall=wall, bytes_sent=acc.bytes,
+              image_bytes=acc.image_bytes, requests=acc.requests,
+              image_requests=acc.image_requests, images=acc.images, processes=processes,
               exit=max((c for c in codes if c is not None), default=None)
               if all(c is not None for c in codes) else None)
     run.cpu = sum(s.get("cpu", 0.0) for s in stats)
     run.rss_mb = max((s.get("rss_mb", 0.0) for s in stats), default=0.0)
-    run.extra["statuses"] = acc["statuses"]
+    run.extra["statuses"] = acc.statuses
     run.extra["load_before"] = round(load, 2)
-    if acc["first"] is not None:
-        run.extra["server_span"] = round(acc["last"] - acc["first"], 3)
+    if acc.first is not None and acc.last is not None:
+        run.extra["server_span"] = round(acc.last - acc.first, 3)
     crawls = []
     for logfile in logs:
         text = logfile.read_text(errors="replace")
