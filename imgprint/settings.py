@@ -79,12 +79,14 @@ IMGPRINT_DEFAULT_FEED = "output/images-%(time)s.jsonl"
 # Column order (CSV); the fetched bytes are never a field (imgprint.items).
 FEED_EXPORT_FIELDS = FIELDS
 FEED_EXPORT_ENCODING = "utf-8"
-# U+2028/U+2029/U+0085 written as escapes: a feed line is one line for every reader.
+# U+2028/U+2029/U+0085 written as escapes: a feed line is one line for every reader;
+# CSV cells that would start a formula (=, +, -, @, tab, CR) get a leading '.
 FEED_EXPORTERS = {
     "jsonlines": "imgprint.exporters.JsonLinesExporter",
     "jsonl": "imgprint.exporters.JsonLinesExporter",
     "jl": "imgprint.exporters.JsonLinesExporter",
     "json": "imgprint.exporters.JsonExporter",
+    "csv": "imgprint.exporters.CsvExporter",
 }
 
 # --- Downloader ---------------------------------------------------------------
