@@ -100,6 +100,12 @@ DOWNLOADER_MIDDLEWARES = {
     # HttpCompressionMiddleware (590) on the way back.
     "imgprint.middlewares.imagefetch.ImageFetchMiddleware": 650,
 }
+# Scrapy's UrlLengthMiddleware logs whole URLs (a page can make that 10 MB);
+# this one logs their first characters (imgprint.middlewares.urllength).
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "imgprint.middlewares.urllength.BoundedUrlLengthMiddleware": 800,
+}
 ITEM_PIPELINES = {
     "imgprint.pipelines.FingerprintPipeline": 300,
 }

@@ -80,6 +80,9 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):
         self.max_size = config.page_maxsize
         self.wait = config.render_wait
         self.scrolls = config.render_scrolls
+        self.url_limit = settings.getint("URLLENGTH_LIMIT")
+        # Image URLs noted from the browser's requests: the page's cap, and then some.
+        self.keep = 2 * config.max_images_per_page if config.max_images_per_page else 10_000
         self.guard = config.netguard_enabled and config.guard_private
         self.guard_proxy = GuardProxy(crawler, self.guard, self.timeout)
         self.users = 0
@@ -97,7 +100,8 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):
         """Render a page: through ``tor_proxy`` (a socks5 URL), or the guard relay."""
         job: RenderJob = request.meta[RENDER_KEY]
         timeout = float(request.meta.get("download_timeout") or self.timeout)
-        job.limits = RenderLimits(self.wait, self.scrolls, self.max_size, timeout)
+        job.limits = RenderLimits(self.wait, self.scrolls, self.max_size, timeout,
+                                  self.url_limit, self.keep)
         job.seed_hosts = frozenset(getattr(self._crawler.spider, "seed_hosts", None) or ())
         job.guard = self.guard
         if tor_proxy:

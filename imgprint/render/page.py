@@ -11,7 +11,10 @@ its limits. In the browser it:
 * aborts every request for an image, media file or font (and anything else
   whose URL ends like an image) before it leaves the browser, noting image
   URLs: the browser's requests find CSS- and script-loaded images that
-  discovery cannot see in the DOM. Images stay on imgprint's ranged path;
+  discovery cannot see in the DOM. Images stay on imgprint's ranged path. At
+  most ``RenderLimits.keep`` URLs are noted, none longer than ``url_limit``
+  (``URLLENGTH_LIMIT``; those are counted in ``too_long``): a script asking for
+  images in a loop, with URLs of up to Chromium's 2 MB, costs no memory;
 * aborts requests to non-public IP literals (unless a seed host): names are
   checked by the guard relay (``imgprint.render.guardproxy``) or resolved by Tor;
 * after load, waits for the network to be quiet, then scrolls down a viewport
@@ -69,6 +72,8 @@ class RenderLimits:
     scrolls: int  # most scroll steps
     max_size: int  # bytes of DOM (0: no cap)
     timeout: float  # navigation and single-step timeout, seconds
+    url_limit: int = 2083  # longest image URL noted (URLLENGTH_LIMIT; 0: any)
+    keep: int = 10_000  # most image URLs noted
 
 
 class NetworkQuiet:
@@ -119,6 +124,7 @@ class RenderJob:
     seed_hosts: frozenset[str] = frozenset()
     guard: bool = True
     requested: list[str] = field(default_factory=list)  # image URLs the page asked for
+    too_long: int = 0  # image URLs over the limit, not noted
     aborted: int = 0
     refused: list[str] = field(default_factory=list)
     scroll_capped: bool = False
@@ -149,7 +155,7 @@ class RenderJob:
         if blocked(request.resource_type, url):
             self.aborted += 1
             if request.resource_type == "image" or looks_like_image_url(url):
-                self.requested.append(url)
+                self._note(url)
             await route.abort("blockedbyclient")
             return
         literal = ip_literal(urlsplit(url).hostname or "")
@@ -158,6 +164,13 @@ class RenderJob:
             await route.abort("addressunreachable")
             return
         await route.fallback()
+
+    def _note(self, url: str) -> None:
+        assert self.limits is not None
+        if self.limits.url_limit and len(url) > self.limits.url_limit:
+            self.too_long += 1
+        elif len(self.requested) < self.limits.keep:
+            self.requested.append(url)
 
     # -- a scrapy-playwright PageMethod, after load ------------------------------
     async def settle(self, page: Any) -> None:

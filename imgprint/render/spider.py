@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 
-from imgprint.discovery import absolute_urls, find_images
+from imgprint.discovery import absolute_urls, count_too_long, find_images
 from imgprint.failures import describe_failure, failed_request
 from imgprint.render.heuristic import render_reason
 from imgprint.render.page import RENDER_KEY, RenderJob
@@ -41,6 +41,7 @@ class RenderingMixin:
     logger: Any
     settings: Any
     args: Any
+    url_limit: int
 
     def render_for(self, response: TextResponse, images: list[str]) -> Request | None:
         """The render request for a parsed page, or None."""
@@ -68,9 +69,15 @@ class RenderingMixin:
         try:
             stats.inc_value("imgprint/render/pages")
             seen = set(meta[STATIC_KEY])
-            dom = [u for u in find_images(response.selector, response.url)[0] if u not in seen]
+            dom, skipped = find_images(response.selector, response.url,
+                                       max_length=self.url_limit)
+            dom = [u for u in dom if u not in seen]
             seen.update(dom)
-            asked = [u for u in absolute_urls(job.requested, response.url)[0] if u not in seen]
+            asked, skipped_asked = absolute_urls(job.requested, response.url, 0, self.url_limit)
+            asked = [u for u in asked if u not in seen]
+            too_long = count_too_long(skipped) + count_too_long(skipped_asked) + job.too_long
+            if too_long:
+                stats.inc_value("imgprint/images/too_long", too_long)
             cap = self.config.max_images_per_page  # for the page, static and rendered
             room = max(cap - len(meta[STATIC_KEY]), 0) if cap else len(dom) + len(asked)
             if len(dom) + len(asked) > room:

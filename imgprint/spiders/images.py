@@ -23,7 +23,8 @@ Stats: ``imgprint/seeds``, ``imgprint/seeds/bad_lines``, ``imgprint/pages``,
 ``imgprint/pages/not_html``, ``imgprint/pages/failed``, ``imgprint/images/error``,
 ``imgprint/images/failed``, ``imgprint/images/seen_before``,
 ``imgprint/images/redirect_seen``, ``imgprint/images/skipped_scheme`` (also
-malformed URLs), ``imgprint/pages/images_capped`` (pages with more than
+malformed URLs), ``imgprint/images/too_long`` (references over
+``URLLENGTH_LIMIT``, dropped unjoined), ``imgprint/pages/images_capped`` (pages with more than
 ``IMGPRINT_MAX_IMAGES_PER_PAGE`` images), ``imgprint/pages/depth_capped``
 (links not followed past ``IMGPRINT_MAX_PAGES_PER_DEPTH``),
 ``imgprint/seeds/failed`` (all seeds failed: ``scrapy crawl`` exits 3). A failed
@@ -42,7 +43,7 @@ from twisted.python.failure import Failure
 
 from imgprint import signals as imgprint_signals
 from imgprint.config import Config, check_spider_args
-from imgprint.discovery import find_images, find_links
+from imgprint.discovery import count_too_long, find_images, find_links
 from imgprint.failures import describe_failure, failed_request, failed_seed_image
 from imgprint.frontier import configure as use_frontier
 from imgprint.frontier import is_on as frontier_on
@@ -70,6 +71,7 @@ DEPTH_KEY = "imgprint_depth"
 class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierMixin, Spider):
     name = "images"
     config: Config
+    url_limit: int  # URLLENGTH_LIMIT: longer references are dropped unjoined
     page_priority = PAGE_PRIORITY
     depth_key = DEPTH_KEY
 
@@ -108,6 +110,7 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ImagesSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.config = Config.from_crawler(crawler)
+        spider.url_limit = crawler.settings.getint("URLLENGTH_LIMIT")
         spider.render_mode = spider.args.render or spider.config.render
         spider.open_frontier()
         crawler.signals.connect(spider._request_dropped, signal=signals.request_dropped)
@@ -171,9 +174,13 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
         stats.inc_value("imgprint/pages")
         cap = self.config.max_images_per_page
         images, skipped = find_images(response.selector, response.url, cap + 1 if cap else 0,
-                                      text=response.text)
+                                      text=response.text, max_length=self.url_limit)
         if skipped:
-            stats.inc_value("imgprint/images/skipped_scheme", len(skipped))
+            too_long = count_too_long(skipped)  # over URLLENGTH_LIMIT, dropped unjoined
+            if too_long:
+                stats.inc_value("imgprint/images/too_long", too_long)
+            if len(skipped) > too_long:
+                stats.inc_value("imgprint/images/skipped_scheme", len(skipped) - too_long)
             self.logger.debug("Skipped non-http(s) or malformed image refs on %s: %s",
                               response.url, skipped[:20])
         if cap and len(images) > cap:
@@ -202,7 +209,8 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
         if cap and left <= 0:
             self.crawler.stats.inc_value("imgprint/pages/depth_capped")
             return
-        links = find_links(response.selector, response.url, left + 1 if cap else 0)
+        links = find_links(response.selector, response.url, left + 1 if cap else 0,
+                           self.url_limit)
         if cap and len(links) > left:
             links = links[:left]
             self.crawler.stats.inc_value("imgprint/pages/depth_capped")
