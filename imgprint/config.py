@@ -192,6 +192,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_RENDER_SCROLLS": ("render_scrolls", parse_count),
     "IMGPRINT_MAX_IMAGES_PER_PAGE": ("max_images_per_page", parse_count),
     "IMGPRINT_MAX_PAGES_PER_DEPTH": ("max_pages_per_depth", parse_count),
+    "IMGPRINT_MAX_PAGES_PER_RECORD": ("max_pages_per_record",
+                                      lambda n, v: parse_count(n, v, minimum=1)),
     "IMGPRINT_MAX_PER_SITE": ("max_per_site", parse_count),
     "IMGPRINT_PROGRESS_INTERVAL": ("progress_interval", parse_seconds),
     "IMGPRINT_PROGRESS_BAR": ("progress_bar", parse_bool),
@@ -239,6 +241,7 @@ class Config:
     render_scrolls: int
     max_images_per_page: int
     max_pages_per_depth: int
+    max_pages_per_record: int
     max_per_site: int
     progress_interval: float
     progress_bar: bool

@@ -25,8 +25,9 @@ characters, a 2,214-byte PNG whose texts were all ``\\x01`` and U+2028 made a
   ``MAX_ITEMS`` entries and ``MAX_FIELD_BYTES`` (4 KiB);
 * ``url`` and ``pages`` are left whole: they are what records are merged on.
   Discovery drops references longer than ``URLLENGTH_LIMIT`` (2,083), and a
-  record lists at most ``IMGPRINT_MAX_PAGES_PER_RECORD`` pages
-  (``imgprint.items.split_pages``).
+  record lists at most ``IMGPRINT_MAX_PAGES_PER_RECORD`` pages and
+  ``MAX_PAGES_BYTES`` (128 KiB) of them; the rest go to ``seen_before``
+  sightings (``imgprint.items.split_pages``).
 
 So a record's JSON line, its ``url`` and ``pages`` aside, is at most
 ``MAX_RECORD_BYTES`` (256 KiB); ``tests/test_feed_bounds.py`` fills every field
@@ -52,6 +53,8 @@ MAX_METADATA_KEYS = 300
 MAX_METADATA_BYTES = 32 * 1024
 #: A record's JSON line without ``url`` and ``pages`` (see the module docstring).
 MAX_RECORD_BYTES = 256 * 1024
+#: A record's ``pages`` (``imgprint.items.split_pages``).
+MAX_PAGES_BYTES = 128 * 1024
 #: Text metadata fields (see the module docstring).
 METADATA_FIELDS = frozenset({"xmp", "iptc", "icc", "png_text", "png_time", "comment",
                              "user_comment"})

@@ -179,6 +179,11 @@ IMGPRINT_PAGE_MAXSIZE = 10 * 1024 * 1024
 # requests of one site in the downloader at once (imgprint.scheduler; 0: no cap).
 IMGPRINT_MAX_IMAGES_PER_PAGE = 1000
 IMGPRINT_MAX_PAGES_PER_DEPTH = 1000
+# Most pages a record lists, and a pending image holds in memory; more go to
+# seen_before sightings (imgprint.items.split_pages). 100 page URLs of at most
+# URLLENGTH_LIMIT (2,083) characters are 208 KB: with the record's own 256 KiB,
+# a line stays under 0.5 MB; at 100 bytes a URL, 10 KB.
+IMGPRINT_MAX_PAGES_PER_RECORD = 100
 IMGPRINT_MAX_PER_SITE = 16
 DOWNLOAD_HANDLERS = {
     "http": "imgprint.handlers.tor.TorDownloadHandler",

