@@ -72,6 +72,10 @@ IMGPRINT_RENDER_PAGES = 4
 IMGPRINT_RENDER_WAIT = 5
 # Most viewport-high scroll steps per page (bounds infinite scroll; 0: no scrolling).
 IMGPRINT_RENDER_SCROLLS = 20
+# Bytes each Chromium renderer may map (RLIMIT_DATA through prlimit; 0: no limit,
+# else at least 256 MiB). A page's script gets ~200 MB less: ~320 MB of heap at
+# 512 MiB. Past it the render is aborted and recorded; the crawl goes on.
+IMGPRINT_RENDER_MEMORY = 512 * 1024 * 1024
 
 # --- Output -----------------------------------------------------------------
 # The feed used when no -o/-O (or FEEDS) is given; empty string: none.

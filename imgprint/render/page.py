@@ -21,7 +21,11 @@ its limits. In the browser it:
   at a time (two animation frames between steps, so lazy loaders see each
   step), at most ``IMGPRINT_RENDER_SCROLLS`` steps and ``IMGPRINT_RENDER_WAIT``
   seconds in all, waiting again for quiet at the bottom in case it grew;
-* refuses a rendered DOM larger than ``IMGPRINT_PAGE_MAXSIZE``.
+* refuses a rendered DOM larger than ``IMGPRINT_PAGE_MAXSIZE``;
+* notes when the page's renderer crashes (``crashed``; over
+  ``IMGPRINT_RENDER_MEMORY``, most likely) and then aborts every request of the
+  page, so scrapy-playwright's retry of a closed target fails at once instead
+  of loading the page again (from the network, as its body was given once).
 
 ``abort_request`` is scrapy-playwright's ``PLAYWRIGHT_ABORT_REQUEST``: it aborts
 images, media and fonts too, so they stay out even if the page set-up failed.
@@ -128,6 +132,7 @@ class RenderJob:
     aborted: int = 0
     refused: list[str] = field(default_factory=list)
     scroll_capped: bool = False
+    crashed: bool = False  # the renderer died (IMGPRINT_RENDER_MEMORY, most likely)
     busy: float = 0.0  # seconds from page set-up to the end of settle
     _ready: bool = False
     _answered: bool = False
@@ -140,12 +145,19 @@ class RenderJob:
         page.set_default_timeout(self.limits.timeout * 1000)
         page.set_default_navigation_timeout(self.limits.timeout * 1000)
         self._quiet = NetworkQuiet(page)
+        page.on("crash", self._crashed)
         # Routes registered later run first: this one before scrapy-playwright's.
         await page.route("**", self._route)
         self._ready = True
 
+    def _crashed(self, _: Any) -> None:
+        self.crashed = True
+
     async def _route(self, route: Any, request: Any) -> None:
         url = request.url
+        if self.crashed:  # a retry after the crash: not again
+            await route.abort("blockedbyclient")
+            return
         if (not self._answered and request.is_navigation_request()
                 and request.frame.parent_frame is None):
             self._answered = True

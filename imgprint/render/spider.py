@@ -97,9 +97,14 @@ class RenderingMixin:
     def render_failed(self, failure: Failure) -> None:
         request = failed_request(failure)
         self.crawler.stats.inc_value("imgprint/render/failed")
-        self.logger.warning(
-            "Render failed (the static HTML's images are kept): %s: %s", request.url,
-            describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")))
+        job: RenderJob = request.meta[RENDER_KEY]
+        if job.crashed:
+            reason = ("the page's renderer crashed, most likely over IMGPRINT_RENDER_MEMORY"
+                      f" ({self.config.render_memory} bytes): render aborted")
+        else:
+            reason = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
+        self.logger.warning("Render failed (the static HTML's images are kept): %s: %s",
+                            request.url, reason)
         self._page_done(request.meta[PAGE_KEY])
 
     # Provided by the spider.
