@@ -70,6 +70,15 @@ def parse_text_cap(name: str, value: Any) -> int:
     return n
 
 
+def parse_render_memory(name: str, value: Any) -> int:
+    """0 (no limit) or at least 256 MiB: a renderer needs ~200 MB to start."""
+    n = parse_size(name, value)
+    if 0 < n < 256 * 1024 * 1024:
+        raise ConfigError(f"{name}: 0 (no limit) or at least 268435456 bytes (256 MiB),"
+                          f" got {value!r}")
+    return n
+
+
 def parse_seconds(name: str, value: Any) -> float:
     """A non-negative number of seconds."""
     try:
@@ -190,8 +199,11 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_RENDER_PAGES": ("render_pages", lambda n, v: parse_count(n, v, minimum=1)),
     "IMGPRINT_RENDER_WAIT": ("render_wait", parse_seconds),
     "IMGPRINT_RENDER_SCROLLS": ("render_scrolls", parse_count),
+    "IMGPRINT_RENDER_MEMORY": ("render_memory", parse_render_memory),
     "IMGPRINT_MAX_IMAGES_PER_PAGE": ("max_images_per_page", parse_count),
     "IMGPRINT_MAX_PAGES_PER_DEPTH": ("max_pages_per_depth", parse_count),
+    "IMGPRINT_MAX_PAGES_PER_RECORD": ("max_pages_per_record",
+                                      lambda n, v: parse_count(n, v, minimum=1)),
     "IMGPRINT_MAX_PER_SITE": ("max_per_site", parse_count),
     "IMGPRINT_PROGRESS_INTERVAL": ("progress_interval", parse_seconds),
     "IMGPRINT_PROGRESS_BAR": ("progress_bar", parse_bool),
@@ -237,8 +249,10 @@ class Config:
     render_pages: int
     render_wait: float
     render_scrolls: int
+    render_memory: int
     max_images_per_page: int
     max_pages_per_depth: int
+    max_pages_per_record: int
     max_per_site: int
     progress_interval: float
     progress_bar: bool

@@ -9,6 +9,15 @@ attribute values are read as plain strings (no ``Selector`` per match), at most
 ``limit`` URLs come back (the spider's ``IMGPRINT_MAX_IMAGES_PER_PAGE`` and
 ``IMGPRINT_MAX_LINKS_PER_PAGE``), and one malformed reference (a bad port,
 ``http://[::1``, a bad ``<base href>``) is skipped alone, never the page.
+
+A reference (or ``<base href>``) longer than ``max_length`` (the spider passes
+Scrapy's ``URLLENGTH_LIMIT``, 2,083) is dropped before it is joined: w3lib's
+``safe_url_string`` takes ~95 bytes of memory a character, 1.15 GB for one
+10 MB ``src``, and its request would be dropped by ``UrlLengthMiddleware``
+anyway. A dropped image reference comes back among the skipped ones as a
+``TooLong`` stand-in (its first characters and its length), which
+``count_too_long`` counts; a dropped ``<base href>`` leaves references
+resolving against the page.
 """
 
 from __future__ import annotations
@@ -21,6 +30,9 @@ from parsel import Selector
 from w3lib.url import safe_url_string
 
 from imgprint.discovery_stream import stream_refs, truncated_by_depth
+
+#: Scrapy's default ``URLLENGTH_LIMIT``, for callers without settings.
+MAX_URL_LENGTH = 2083
 
 IMAGE_EXTENSIONS = frozenset(
     ".jpg .jpeg .jpe .jfif .png .gif .webp .tif .tiff .heic .heif .avif .bmp .jxl".split()
@@ -71,12 +83,25 @@ def _values(sel: Selector, xpath: str) -> list[str]:
     return [str(v) for v in sel.root.xpath(xpath, smart_strings=False)]
 
 
-def base_url(sel: Selector, page_url: str) -> str:
+class TooLong(str):
+    """Stands in, among skipped references, for one longer than the limit."""
+
+    @classmethod
+    def of(cls, ref: str) -> TooLong:
+        return cls(f"{ref[:64]}… ({len(ref)} characters)")
+
+
+def count_too_long(skipped: list[str]) -> int:
+    """How many of ``absolute_urls``' skipped references were too long."""
+    return sum(isinstance(ref, TooLong) for ref in skipped)
+
+
+def base_url(sel: Selector, page_url: str, max_length: int = MAX_URL_LENGTH) -> str:
     """The URL relative references resolve against: ``<base href>`` or the page
-    (also when the ``<base href>`` is malformed)."""
+    (also when the ``<base href>`` is malformed or longer than ``max_length``)."""
     hrefs = _values(sel, "//base/@href")
     href = hrefs[0].strip() if hrefs else ""
-    if not href:
+    if not href or len(href) > max_length:
         return page_url
     try:
         base = urljoin(page_url, href)
@@ -138,22 +163,26 @@ def absolute_url(ref: str, base: str) -> str:
     return url
 
 
-def absolute_urls(refs: list[str], base: str,
-                  limit: int = 0) -> tuple[list[str], list[str]]:
+def absolute_urls(refs: list[str], base: str, limit: int = 0,
+                  max_length: int = MAX_URL_LENGTH) -> tuple[list[str], list[str]]:
     """Resolve references; return (http(s) URLs in order without repeats, at most
     `limit` of them (0: all), and the refs skipped).
 
     ``data:`` URIs are dropped silently (they hold no remote image); other
     schemes and malformed URLs come back in the skipped list so the caller can
-    count them.
+    count them, and references longer than `max_length` (0: no limit) as a
+    ``TooLong`` stand-in each.
     """
     found: dict[str, None] = {}
-    skipped = []
+    skipped: list[str] = []
     for ref in refs:
         if limit and len(found) >= limit:
             break
         ref = ref.strip()
         if not ref or ref.lower().startswith("data:"):
+            continue
+        if max_length and len(ref) > max_length:
+            skipped.append(TooLong.of(ref))
             continue
         try:
             url = absolute_url(ref, base)
@@ -167,21 +196,24 @@ def absolute_urls(refs: list[str], base: str,
     return list(found), skipped
 
 
-def find_images(sel: Selector, page_url: str, limit: int = 0,
-                text: str | None = None) -> tuple[list[str], list[str]]:
+def find_images(sel: Selector, page_url: str, limit: int = 0, text: str | None = None,
+                max_length: int = MAX_URL_LENGTH) -> tuple[list[str], list[str]]:
     """Image URLs on a page (every form a browser renders; at most `limit`, 0:
-    all) and the refs skipped. With the page's `text`, a page nested deeper than
-    lxml's tree can hold is read again without a tree (``discovery_stream``)."""
+    all) and the refs skipped (those longer than `max_length` as ``TooLong``).
+    With the page's `text`, a page nested deeper than lxml's tree can hold is
+    read again without a tree (``discovery_stream``)."""
     if text is not None and truncated_by_depth(sel, text):
         refs, href = _streamed_image_refs(text)
         base = page_url
-        if href and href.strip():
+        href = (href or "").strip()
+        if href and len(href) <= max_length:
             try:
-                base = absolute_url(href.strip(), page_url)
+                base = absolute_url(href, page_url)
             except ValueError:
                 pass
-        return absolute_urls(refs, base, limit)
-    return absolute_urls(_raw_image_refs(sel), base_url(sel, page_url), limit)
+        return absolute_urls(refs, base, limit, max_length)
+    return absolute_urls(_raw_image_refs(sel), base_url(sel, page_url, max_length), limit,
+                         max_length)
 
 
 def same_site(url: str, other: str) -> bool:
@@ -191,10 +223,12 @@ def same_site(url: str, other: str) -> bool:
     return a == b
 
 
-def find_links(sel: Selector, page_url: str, limit: int = 0) -> list[str]:
+def find_links(sel: Selector, page_url: str, limit: int = 0,
+               max_length: int = MAX_URL_LENGTH) -> list[str]:
     """Same-site page links (not images) to follow when crawling deeper (at most
-    `limit`, 0: all)."""
-    hrefs = [h for h in _values(sel, "//a/@href") if not looks_like_image_url(h.strip())]
-    urls, _ = absolute_urls(hrefs, base_url(sel, page_url))
+    `limit`, 0: all; none longer than `max_length`)."""
+    hrefs = [h for h in _values(sel, "//a/@href")
+             if len(h) <= max_length and not looks_like_image_url(h.strip())]
+    urls, _ = absolute_urls(hrefs, base_url(sel, page_url, max_length), 0, max_length)
     same = [u for u in urls if same_site(u, page_url)]
     return same[:limit] if limit else same

@@ -5,7 +5,8 @@ travels to the pipeline on ``ImageRecord.fetched``, an attribute that is not a
 dataclass field: item adapters, feed exporters and any serializer see only the
 fields, so image bytes can never reach a feed.
 
-``ImageRecord`` is the record. Its fields are the feed's keys, in order: the
+``ImageRecord`` is the record; ``split_pages`` bounds its ``pages``. Its
+fields are the feed's keys, in order: the
 seed tool's (their names and meaning are the compatibility contract, README
 "Record format"), then what imgprint adds. Only ``url``, ``timestamp`` and
 ``pages`` are always there; a field that does not apply is left out of the
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from itemadapter import ItemAdapter
 from itemadapter.adapter import DataclassAdapter
 
-from imgprint.record_caps import cap_field
+from imgprint.record_caps import MAX_PAGES_BYTES, cap_field, json_size
 
 if TYPE_CHECKING:
     from imgprint.fetch.protocol import FetchedImage
@@ -118,6 +119,33 @@ class ImageRecord:
 
     def __repr__(self) -> str:
         return f"ImageRecord({self.to_dict()!r})"
+
+
+def page_chunks(pages: list[str], limit: int) -> list[list[str]]:
+    """``pages`` in order, in lists of at most ``limit`` pages and
+    ``MAX_PAGES_BYTES`` of JSON (always at least one page)."""
+    chunks: list[list[str]] = []
+    chunk: list[str] = []
+    size = 0
+    for page in pages:
+        cost = json_size(page) + 2  # ", "
+        if chunk and (len(chunk) >= limit or size + cost > MAX_PAGES_BYTES):
+            chunks.append(chunk)
+            chunk, size = [], 0
+        chunk.append(page)
+        size += cost
+    return [*chunks, chunk] if chunk else chunks
+
+
+def split_pages(record: ImageRecord, limit: int) -> list[ImageRecord]:
+    """Bound ``record.pages`` (``IMGPRINT_MAX_PAGES_PER_RECORD``): ``record``
+    keeps the first chunk of ``page_chunks``; the others come back as
+    ``seen_before`` sightings, so no page is lost and no line grows without end."""
+    if len(record.pages) <= limit and json_size(record.pages) <= MAX_PAGES_BYTES:
+        return []
+    first, *rest = page_chunks(record.pages, limit)
+    record.pages = first
+    return [ImageRecord.sighting(record.url, chunk) for chunk in rest]
 
 
 FIELDS: list[str] = [f.name for f in fields(ImageRecord)]

@@ -63,6 +63,10 @@ IMGPRINT_RENDER_PAGES = 4
 IMGPRINT_RENDER_WAIT = 5
 # Most viewport-high scroll steps per page (bounds infinite scroll; 0: no scrolling).
 IMGPRINT_RENDER_SCROLLS = 20
+# Bytes each Chromium renderer may map (RLIMIT_DATA through prlimit; 0: no limit,
+# else at least 256 MiB). A page's script gets ~200 MB less: ~320 MB of heap at
+# 512 MiB. Past it the render is aborted and recorded; the crawl goes on.
+IMGPRINT_RENDER_MEMORY = 512 * 1024 * 1024
 
 # --- Output -----------------------------------------------------------------
 # The feed used when no -o/-O (or FEEDS) is given; empty string: none.
@@ -70,12 +74,14 @@ IMGPRINT_DEFAULT_FEED = "output/images-%(time)s.jsonl"
 # Column order (CSV); the fetched bytes are never a field (imgprint.items).
 FEED_EXPORT_FIELDS = FIELDS
 FEED_EXPORT_ENCODING = "utf-8"
-# U+2028/U+2029/U+0085 written as escapes: a feed line is one line for every reader.
+# U+2028/U+2029/U+0085 written as escapes: a feed line is one line for every reader;
+# CSV cells that would start a formula (=, +, -, @, tab, CR) get a leading '.
 FEED_EXPORTERS = {
     "jsonlines": "imgprint.exporters.JsonLinesExporter",
     "jsonl": "imgprint.exporters.JsonLinesExporter",
     "jl": "imgprint.exporters.JsonLinesExporter",
     "json": "imgprint.exporters.JsonExporter",
+    "csv": "imgprint.exporters.CsvExporter",
 }
 
 # --- Downloader ---------------------------------------------------------------
@@ -88,6 +94,12 @@ DOWNLOADER_MIDDLEWARES = {
     # After RedirectMiddleware (600) on the way out, before
     # HttpCompressionMiddleware (590) on the way back.
     "imgprint.middlewares.imagefetch.ImageFetchMiddleware": 650,
+}
+# Scrapy's UrlLengthMiddleware logs whole URLs (a page can make that 10 MB);
+# this one logs their first characters (imgprint.middlewares.urllength).
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "imgprint.middlewares.urllength.BoundedUrlLengthMiddleware": 800,
 }
 ITEM_PIPELINES = {
     "imgprint.pipelines.FingerprintPipeline": 300,
@@ -158,6 +170,11 @@ IMGPRINT_PAGE_MAXSIZE = 10 * 1024 * 1024
 # requests of one site in the downloader at once (imgprint.scheduler; 0: no cap).
 IMGPRINT_MAX_IMAGES_PER_PAGE = 1000
 IMGPRINT_MAX_PAGES_PER_DEPTH = 1000
+# Most pages a record lists, and a pending image holds in memory; more go to
+# seen_before sightings (imgprint.items.split_pages). 100 page URLs of at most
+# URLLENGTH_LIMIT (2,083) characters are 208 KB: with the record's own 256 KiB,
+# a line stays under 0.5 MB; at 100 bytes a URL, 10 KB.
+IMGPRINT_MAX_PAGES_PER_RECORD = 100
 IMGPRINT_MAX_PER_SITE = 16
 DOWNLOAD_HANDLERS = {
     "http": "imgprint.handlers.tor.TorDownloadHandler",

@@ -21,7 +21,12 @@ class BadLine:
     reason: str
 
     def __str__(self) -> str:
-        return f"line {self.lineno}: {self.reason}: {self.text!r}"
+        return f"line {self.lineno}: {self.reason}: {shown(self.text)!r}"
+
+
+def shown(text: str, limit: int = 200) -> str:
+    """``text`` fit for a log line: at most ``limit`` characters of it."""
+    return text if len(text) <= limit else text[:limit] + "…truncated"
 
 
 INLINE_COMMENT = re.compile(r"\s+#.*$")
@@ -38,7 +43,7 @@ def check_url(url: str) -> str | None:
         return f"malformed URL ({exc})"
     if parts.scheme.lower() not in ("http", "https"):
         if SCHEMELESS.match(url) and "://" not in url:
-            return f"not an http(s) URL: no scheme; did you mean 'https://{url}'?"
+            return f"not an http(s) URL: no scheme; did you mean 'https://{shown(url)}'?"
         return "not an http(s) URL"
     if not parts.hostname:
         return "URL has no host"

@@ -46,6 +46,10 @@ class Frontier(Protocol):
     def waiting(self, open_pages: int) -> tuple[int, int]:
         """(images queued or pending, pages queued or open): the seed window's input."""
 
+    def overflow(self) -> list[tuple[str, list[str]]]:
+        """Pages taken off pending images that reached the per-record cap, to be
+        written now as sightings (each image keeps its newest page)."""
+
     def watch(self, changed: Callable[[], None]) -> None:
         """Call ``changed`` when ``waiting`` changes outside this process."""
 
@@ -53,9 +57,12 @@ class Frontier(Protocol):
 class LocalFrontier:
     """The crawl's frontier in this process's memory."""
 
-    def __init__(self, recorded: set[str] | None = None) -> None:
-        # Image URL -> pages that referenced it, for images not yet recorded.
+    def __init__(self, recorded: set[str] | None = None, max_pages: int = 0) -> None:
+        # Image URL -> pages that referenced it, for images not yet recorded;
+        # at most `max_pages` each (0: no cap), the rest in `_overflow`.
         self.pending: dict[str, list[str]] = {}
+        self.max_pages = max_pages
+        self._overflow: list[tuple[str, list[str]]] = []
         # Images recorded by an earlier run of this job (resume).
         self.recorded: set[str] = recorded if recorded is not None else set()
 
@@ -71,6 +78,9 @@ class LocalFrontier:
             if page in pages:
                 return FOUND_KNOWN
             pages.append(page)
+            if self.max_pages and len(pages) > self.max_pages:
+                self._overflow.append((url, pages[:-1]))
+                del pages[:-1]
             return FOUND_ADDED
         if url in self.recorded:
             return FOUND_RECORDED
@@ -81,6 +91,10 @@ class LocalFrontier:
 
     def preload(self, pending: dict[str, list[str]]) -> None:
         self.pending.update(pending)
+
+    def overflow(self) -> list[tuple[str, list[str]]]:
+        out, self._overflow = self._overflow, []
+        return out
 
     def take(self, url: str, request: Request | None) -> list[str] | None:
         return self.pending.pop(url, [])

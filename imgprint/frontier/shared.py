@@ -57,6 +57,9 @@ class RedisFrontier:
             if lease:
                 self.store.ack(lease)
 
+    def overflow(self) -> list[tuple[str, list[str]]]:
+        return []  # Redis holds the pages; the record splits them (split_pages)
+
     def dropped(self, url: str) -> list[str] | None:
         return None  # pages wait in Redis; the scheduler filters there
 

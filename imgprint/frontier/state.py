@@ -31,7 +31,7 @@ from imgprint import signals as imgprint_signals
 from imgprint.config import Config
 from imgprint.fetch.protocol import IMAGE_KEY, SNIFF_KEY
 from imgprint.frontier.local import Frontier, LocalFrontier
-from imgprint.items import ImageRecord
+from imgprint.items import ImageRecord, split_pages
 from imgprint.resume.journal import ResumeState
 from imgprint.scrapy_internals import start_itemproc
 
@@ -51,7 +51,8 @@ class CrawlState:
         self.crawler = crawler
         self.config = config
         self.resume = ResumeState()
-        self.frontier: Frontier = frontier or LocalFrontier(self.resume.recorded)
+        self.frontier: Frontier = frontier or LocalFrontier(
+            self.resume.recorded, config.max_pages_per_record)
         self.seed_hosts: set[str] = set()
         self.render_mode = config.render
         self.open_pages = 0  # page requests made and not yet parsed, failed or dropped
@@ -109,7 +110,16 @@ class CrawlState:
         else:
             self.room.clear()
 
-    # -- records ----------------------------------------------------------------------
+    # -- images and records ------------------------------------------------------------
+    def found(self, urls: list[str], page: str) -> list[int]:
+        """``page`` references ``urls``: a FOUND_* code each (the frontier's);
+        pages an image waiting for its record cannot hold any more of
+        (``IMGPRINT_MAX_PAGES_PER_RECORD``) go on to the feed as a sighting."""
+        codes = self.frontier.found_many(urls, page)
+        for url, pages in self.frontier.overflow():
+            self.emit_late(ImageRecord.sighting(url, pages))
+        return codes
+
     def new_record(self, url: str, request: Request | None) -> ImageRecord | None:
         """The record of image ``url`` with the pages that referenced it; None when
         another worker recorded it already (its lease had expired)."""
@@ -119,6 +129,8 @@ class CrawlState:
         record = ImageRecord(url, pages=pages)
         if request is not None:
             self.frontier.owe(record, request)
+        for sighting in split_pages(record, self.config.max_pages_per_record):
+            self.emit_late(sighting)  # pages past IMGPRINT_MAX_PAGES_PER_RECORD
         if url in self.resume.pending_images:
             # A resumed image's request bypassed the dupefilter (dont_filter):
             # pages parsed later must see it as recorded.

@@ -36,7 +36,7 @@ from imgprint.config import Config
 from imgprint.frontier import OWED_ATTR, is_on
 from imgprint.frontier.shared import RedisFrontier
 from imgprint.frontier.state import CrawlState
-from imgprint.items import ImageRecord
+from imgprint.items import ImageRecord, page_chunks
 from imgprint.scrapy_internals import flush_feeds
 
 if TYPE_CHECKING:
@@ -106,7 +106,8 @@ class FrontierWorker:
         late = self.frontier.commit(*owed)
         if late:
             self.crawler.stats.inc_value("imgprint/images/seen_before")
-            self.state.emit_late(ImageRecord.sighting(owed[0], late))
+            for pages in page_chunks(late, self.config.max_pages_per_record):
+                self.state.emit_late(ImageRecord.sighting(owed[0], pages))
 
     def item_done(self, item: Any, response: Any, spider: Any, **kwargs: Any) -> None:
         """A record dropped or failed in a pipeline: done all the same."""

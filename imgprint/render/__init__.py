@@ -20,8 +20,9 @@ that answers with an image is recorded, not rendered.
 Settings: ``IMGPRINT_RENDER`` (``off``/``on``/``auto``; default ``off``),
 ``IMGPRINT_RENDER_PAGES`` (pages per browser context, 4), ``IMGPRINT_RENDER_WAIT``
 (seconds of scrolling and waiting per page, 5), ``IMGPRINT_RENDER_SCROLLS``
-(scroll steps per page, 20), ``PLAYWRIGHT_LAUNCH_OPTIONS`` (``executable_path``
-found when not given). ``DOWNLOAD_TIMEOUT``/``TOR_DOWNLOAD_TIMEOUT`` bound the
+(scroll steps per page, 20), ``IMGPRINT_RENDER_MEMORY`` (bytes each renderer may
+map, 512 MiB), ``PLAYWRIGHT_LAUNCH_OPTIONS`` (``executable_path`` found when not
+given). ``DOWNLOAD_TIMEOUT``/``TOR_DOWNLOAD_TIMEOUT`` bound the
 navigation, ``IMGPRINT_PAGE_MAXSIZE`` the rendered DOM.
 
 Stats: ``imgprint/render/pages``, ``imgprint/render/failed``,
@@ -29,7 +30,8 @@ Stats: ``imgprint/render/pages``, ``imgprint/render/failed``,
 ``imgprint/render/images/requests`` (images found only after rendering, by
 where), ``imgprint/render/auto/<reason>``, ``imgprint/render/auto/static``,
 ``imgprint/render/aborted``, ``imgprint/render/refused_literal``,
-``imgprint/render/scroll_capped``, ``imgprint/render/guard/...``. Records of a
+``imgprint/render/scroll_capped``, ``imgprint/render/crashed``,
+``imgprint/render/guard/...``. Records of a
 crawl that renders carry ``found_by``: ``html``, ``dom`` or ``requests``.
 """
 

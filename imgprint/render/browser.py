@@ -12,11 +12,23 @@ networking, component updates, sync or QUIC), keep WebRTC from opening UDP
 sockets around the proxy, and map every ``.onion`` name to "not found" in
 Chromium's own resolver: onion names only ever travel to a Tor SOCKS proxy
 (which resolves them itself), never to a local DNS lookup.
+
+``IMGPRINT_RENDER_MEMORY`` bounds each renderer process (where a page's script
+runs): Chromium starts renderers through ``prlimit --data=N``
+(``--renderer-cmd-prefix``; util-linux), so everything a renderer maps
+writable (JS heap, array buffers, DOM, WebAssembly memory) is under
+``RLIMIT_DATA``; past it the renderer crashes, or an allocation fails in the
+page's script. The V8 heap alone (``--js-flags=--max-old-space-size``, also
+set, to half of N) would not do: 2 GB of ``Uint8Array`` passed a 512 MB heap
+flag. Where ``prlimit`` is missing (not Linux) only the heap flag applies.
+About 200 MB of N go to the renderer itself: at 512 MiB a page's script gets
+~320 MB of heap, at 1 GiB ~740 MB.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import shutil
 from typing import Any
@@ -48,6 +60,9 @@ INSTALL_HINT = (
 )
 
 
+logger = logging.getLogger(__name__)
+
+
 class ChromiumMissing(ConfigError):
     """Rendering is on and no Chromium can be found."""
 
@@ -69,13 +84,28 @@ def find_chromium(configured: str | None = None) -> str:
                           f" ({', '.join(CANDIDATES[:2])}); {INSTALL_HINT}")
 
 
-def launch_options(configured: dict[str, Any] | None) -> dict[str, Any]:
+def memory_flags(limit: int) -> list[str]:
+    """Chromium flags bounding each renderer to ``limit`` bytes (0: none)."""
+    if not limit:
+        return []
+    flags = [f"--js-flags=--max-old-space-size={limit // 2 // 2**20}"]
+    prlimit = shutil.which("prlimit")
+    if prlimit and not any(c.isspace() for c in prlimit):  # Chromium splits the prefix
+        flags.append(f"--renderer-cmd-prefix={prlimit} --data={limit}")
+    else:
+        logger.warning("IMGPRINT_RENDER_MEMORY: prlimit (util-linux) not found: only the"
+                       " JavaScript heap of a rendered page is limited")
+    return flags
+
+
+def launch_options(configured: dict[str, Any] | None, memory: int = 0) -> dict[str, Any]:
     """``PLAYWRIGHT_LAUNCH_OPTIONS`` with the executable found and imgprint's flags
-    before any ``args`` of the user's (a later flag wins in Chromium)."""
+    (with the renderers' memory limit) before any ``args`` of the user's (a
+    later flag wins in Chromium)."""
     options = dict(configured or {})
     options["executable_path"] = find_chromium(options.get("executable_path"))
     options.setdefault("headless", True)
-    options["args"] = [*FLAGS, *(options.get("args") or [])]
+    options["args"] = [*FLAGS, *memory_flags(memory), *(options.get("args") or [])]
     return options
 
 

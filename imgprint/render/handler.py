@@ -17,8 +17,10 @@ Limits: ``IMGPRINT_RENDER_PAGES`` pages open at once per context
 (``PLAYWRIGHT_MAX_PAGES_PER_CONTEXT``), navigation and each step within the
 request's ``download_timeout`` (``DOWNLOAD_TIMEOUT``, ``TOR_DOWNLOAD_TIMEOUT``),
 scrolling and waiting within ``IMGPRINT_RENDER_WAIT``, the rendered DOM within
-``IMGPRINT_PAGE_MAXSIZE``; service workers blocked (they could fetch around
-the page's routes).
+``IMGPRINT_PAGE_MAXSIZE``, each renderer's memory within
+``IMGPRINT_RENDER_MEMORY`` (``imgprint.render.browser``; a renderer that
+crashes aborts its page's render, which is not tried again); service workers
+blocked (they could fetch around the page's routes).
 
 The Playwright driver starts with the first page to render, not with the
 engine (scrapy-playwright's default): an ``auto`` crawl that renders nothing
@@ -29,13 +31,16 @@ Stats: ``imgprint/render/time_ms`` (summed, waiting for a page slot included),
 ``imgprint/render/page_ms`` (summed, the page's own time in the browser),
 ``imgprint/render/aborted`` (requests the browser was not let make: images,
 media, fonts),
-``imgprint/render/refused_literal``, ``imgprint/render/scroll_capped``, and
-scrapy-playwright's ``playwright/...``.
+``imgprint/render/refused_literal``, ``imgprint/render/scroll_capped``,
+``imgprint/render/crashed`` (renders whose renderer crashed: over
+``IMGPRINT_RENDER_MEMORY``, most likely), and scrapy-playwright's
+``playwright/...``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
@@ -59,6 +64,22 @@ if TYPE_CHECKING:
 _SHARED: WeakKeyDictionary[Crawler, RenderHandler] = WeakKeyDictionary()
 
 
+class _FailedPageToDebug(logging.Filter):
+    """scrapy-playwright logs every failed render as a WARNING with a traceback
+    (~40 lines); the spider's own one-line warning says what failed and why
+    (``imgprint.render.spider``), so that record goes to DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Closing page due to failed request"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+_PLAYWRIGHT_LOG = logging.getLogger("scrapy-playwright")
+if not any(isinstance(f, _FailedPageToDebug) for f in _PLAYWRIGHT_LOG.filters):
+    _PLAYWRIGHT_LOG.addFilter(_FailedPageToDebug())
+
+
 def shared_handler(crawler: Crawler) -> RenderHandler:
     """The crawl's one render handler (built on first call)."""
     handler = _SHARED.get(crawler)
@@ -73,7 +94,9 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):
         super().__init__(crawler)
         config = Config.from_crawler(crawler)
         settings = crawler.settings
-        self.config.launch_options = launch_options(self.config.launch_options)
+        self.config.launch_options = launch_options(self.config.launch_options,
+                                                    config.render_memory)
+        self.memory = config.render_memory
         self.config.max_pages_per_context = config.render_pages
         self.timeout = settings.getfloat("DOWNLOAD_TIMEOUT")
         self.config.navigation_timeout_ms = self.timeout * 1000
@@ -81,6 +104,9 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):
         self.max_size = config.page_maxsize
         self.wait = config.render_wait
         self.scrolls = config.render_scrolls
+        self.url_limit = settings.getint("URLLENGTH_LIMIT")
+        # Image URLs noted from the browser's requests: the page's cap, and then some.
+        self.keep = 2 * config.max_images_per_page if config.max_images_per_page else 10_000
         self.guard = config.netguard_enabled and config.guard_private
         self.guard_proxy = GuardProxy(crawler, self.guard, self.timeout)
         self.users = 0
@@ -98,7 +124,8 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):
         """Render a page: through ``tor_proxy`` (a socks5 URL), or the guard relay."""
         job: RenderJob = request.meta[RENDER_KEY]
         timeout = float(request.meta.get("download_timeout") or self.timeout)
-        job.limits = RenderLimits(self.wait, self.scrolls, self.max_size, timeout)
+        job.limits = RenderLimits(self.wait, self.scrolls, self.max_size, timeout,
+                                  self.url_limit, self.keep)
         job.seed_hosts = frozenset(CrawlState.of(self._crawler).seed_hosts)
         job.guard = self.guard
         if tor_proxy:
@@ -131,6 +158,8 @@ class RenderHandler(ScrapyPlaywrightDownloadHandler):
             stats.inc_value("imgprint/render/refused_literal", len(job.refused))
             if job.scroll_capped:
                 stats.inc_value("imgprint/render/scroll_capped")
+            if job.crashed:
+                stats.inc_value("imgprint/render/crashed")
 
     async def release(self) -> None:
         """Called by each handler that got this one; the last closes the browser."""

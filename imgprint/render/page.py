@@ -11,14 +11,21 @@ its limits. In the browser it:
 * aborts every request for an image, media file or font (and anything else
   whose URL ends like an image) before it leaves the browser, noting image
   URLs: the browser's requests find CSS- and script-loaded images that
-  discovery cannot see in the DOM. Images stay on imgprint's ranged path;
+  discovery cannot see in the DOM. Images stay on imgprint's ranged path. At
+  most ``RenderLimits.keep`` URLs are noted, none longer than ``url_limit``
+  (``URLLENGTH_LIMIT``; those are counted in ``too_long``): a script asking for
+  images in a loop, with URLs of up to Chromium's 2 MB, costs no memory;
 * aborts requests to non-public IP literals (unless a seed host): names are
   checked by the guard relay (``imgprint.render.guardproxy``) or resolved by Tor;
 * after load, waits for the network to be quiet, then scrolls down a viewport
   at a time (two animation frames between steps, so lazy loaders see each
   step), at most ``IMGPRINT_RENDER_SCROLLS`` steps and ``IMGPRINT_RENDER_WAIT``
   seconds in all, waiting again for quiet at the bottom in case it grew;
-* refuses a rendered DOM larger than ``IMGPRINT_PAGE_MAXSIZE``.
+* refuses a rendered DOM larger than ``IMGPRINT_PAGE_MAXSIZE``;
+* notes when the page's renderer crashes (``crashed``; over
+  ``IMGPRINT_RENDER_MEMORY``, most likely) and then aborts every request of the
+  page, so scrapy-playwright's retry of a closed target fails at once instead
+  of loading the page again (from the network, as its body was given once).
 
 ``abort_request`` is scrapy-playwright's ``PLAYWRIGHT_ABORT_REQUEST``: it aborts
 images, media and fonts too, so they stay out even if the page set-up failed.
@@ -69,6 +76,8 @@ class RenderLimits:
     scrolls: int  # most scroll steps
     max_size: int  # bytes of DOM (0: no cap)
     timeout: float  # navigation and single-step timeout, seconds
+    url_limit: int = 2083  # longest image URL noted (URLLENGTH_LIMIT; 0: any)
+    keep: int = 10_000  # most image URLs noted
 
 
 class NetworkQuiet:
@@ -119,9 +128,11 @@ class RenderJob:
     seed_hosts: frozenset[str] = frozenset()
     guard: bool = True
     requested: list[str] = field(default_factory=list)  # image URLs the page asked for
+    too_long: int = 0  # image URLs over the limit, not noted
     aborted: int = 0
     refused: list[str] = field(default_factory=list)
     scroll_capped: bool = False
+    crashed: bool = False  # the renderer died (IMGPRINT_RENDER_MEMORY, most likely)
     busy: float = 0.0  # seconds from page set-up to the end of settle
     _ready: bool = False
     _answered: bool = False
@@ -134,12 +145,19 @@ class RenderJob:
         page.set_default_timeout(self.limits.timeout * 1000)
         page.set_default_navigation_timeout(self.limits.timeout * 1000)
         self._quiet = NetworkQuiet(page)
+        page.on("crash", self._crashed)
         # Routes registered later run first: this one before scrapy-playwright's.
         await page.route("**", self._route)
         self._ready = True
 
+    def _crashed(self, _: Any) -> None:
+        self.crashed = True
+
     async def _route(self, route: Any, request: Any) -> None:
         url = request.url
+        if self.crashed:  # a retry after the crash: not again
+            await route.abort("blockedbyclient")
+            return
         if (not self._answered and request.is_navigation_request()
                 and request.frame.parent_frame is None):
             self._answered = True
@@ -149,7 +167,7 @@ class RenderJob:
         if blocked(request.resource_type, url):
             self.aborted += 1
             if request.resource_type == "image" or looks_like_image_url(url):
-                self.requested.append(url)
+                self._note(url)
             await route.abort("blockedbyclient")
             return
         literal = ip_literal(urlsplit(url).hostname or "")
@@ -158,6 +176,13 @@ class RenderJob:
             await route.abort("addressunreachable")
             return
         await route.fallback()
+
+    def _note(self, url: str) -> None:
+        assert self.limits is not None
+        if self.limits.url_limit and len(url) > self.limits.url_limit:
+            self.too_long += 1
+        elif len(self.requested) < self.limits.keep:
+            self.requested.append(url)
 
     # -- a scrapy-playwright PageMethod, after load ------------------------------
     async def settle(self, page: Any) -> None:

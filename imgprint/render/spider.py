@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 
-from imgprint.discovery import absolute_urls, find_images
+from imgprint.discovery import absolute_urls, count_too_long, find_images
 from imgprint.failures import describe_failure, failed_request
 from imgprint.frontier.state import RENDERED_PAGE_KEY as PAGE_KEY
 from imgprint.render.heuristic import render_reason
@@ -40,6 +40,7 @@ class RenderingMixin:
     logger: Any
     settings: Any
     args: Any
+    url_limit: int
 
     def render_for(self, response: TextResponse, images: list[str]) -> Request | None:
         """The render request for a parsed page, or None."""
@@ -67,9 +68,15 @@ class RenderingMixin:
         try:
             stats.inc_value("imgprint/render/pages")
             seen = set(meta[STATIC_KEY])
-            dom = [u for u in find_images(response.selector, response.url)[0] if u not in seen]
+            dom, skipped = find_images(response.selector, response.url,
+                                       max_length=self.url_limit)
+            dom = [u for u in dom if u not in seen]
             seen.update(dom)
-            asked = [u for u in absolute_urls(job.requested, response.url)[0] if u not in seen]
+            asked, skipped_asked = absolute_urls(job.requested, response.url, 0, self.url_limit)
+            asked = [u for u in asked if u not in seen]
+            too_long = count_too_long(skipped) + count_too_long(skipped_asked) + job.too_long
+            if too_long:
+                stats.inc_value("imgprint/images/too_long", too_long)
             cap = self.config.max_images_per_page  # for the page, static and rendered
             room = max(cap - len(meta[STATIC_KEY]), 0) if cap else len(dom) + len(asked)
             if len(dom) + len(asked) > room:
@@ -88,9 +95,14 @@ class RenderingMixin:
     def render_failed(self, failure: Failure) -> None:
         request = failed_request(failure)
         self.crawler.stats.inc_value("imgprint/render/failed")
-        self.logger.warning(
-            "Render failed (the static HTML's images are kept): %s: %s", request.url,
-            describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")))
+        job: RenderJob = request.meta[RENDER_KEY]
+        if job.crashed:
+            reason = ("the page's renderer crashed, most likely over IMGPRINT_RENDER_MEMORY"
+                      f" ({self.config.render_memory} bytes): render aborted")
+        else:
+            reason = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
+        self.logger.warning("Render failed (the static HTML's images are kept): %s: %s",
+                            request.url, reason)
         self._page_done(request.meta[PAGE_KEY])
 
     # Provided by the spider.

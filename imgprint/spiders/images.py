@@ -23,7 +23,8 @@ Stats: ``imgprint/seeds``, ``imgprint/seeds/bad_lines``, ``imgprint/pages``,
 ``imgprint/pages/not_html``, ``imgprint/pages/failed``, ``imgprint/images/error``,
 ``imgprint/images/failed``, ``imgprint/images/seen_before``,
 ``imgprint/images/redirect_seen``, ``imgprint/images/skipped_scheme`` (also
-malformed URLs), ``imgprint/pages/images_capped`` (pages with more than
+malformed URLs), ``imgprint/images/too_long`` (references over
+``URLLENGTH_LIMIT``, dropped unjoined), ``imgprint/pages/images_capped`` (pages with more than
 ``IMGPRINT_MAX_IMAGES_PER_PAGE`` images), ``imgprint/pages/depth_capped``
 (links not followed past ``IMGPRINT_MAX_PAGES_PER_DEPTH``),
 ``imgprint/seeds/failed`` (all seeds failed: ``scrapy crawl`` exits 3). A failed
@@ -41,7 +42,7 @@ from twisted.python.failure import Failure
 
 from imgprint import signals as imgprint_signals
 from imgprint.config import Config, check_spider_args
-from imgprint.discovery import find_images, find_links
+from imgprint.discovery import count_too_long, find_images, find_links
 from imgprint.failures import describe_failure, failed_request, failed_seed_image
 from imgprint.fetch.image import error_image, record_fields
 from imgprint.fetch.protocol import (
@@ -70,6 +71,7 @@ class ImagesSpider(SeedsMixin, RenderingMixin, Spider):
     name = "images"
     config: Config
     crawl_state: CrawlState
+    url_limit: int  # URLLENGTH_LIMIT: longer references are dropped unjoined
     page_priority = PAGE_PRIORITY
     depth_key = DEPTH_KEY
 
@@ -97,6 +99,7 @@ class ImagesSpider(SeedsMixin, RenderingMixin, Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.crawl_state = CrawlState.of(crawler)
         spider.config = spider.crawl_state.config
+        spider.url_limit = crawler.settings.getint("URLLENGTH_LIMIT")
         spider.render_mode = spider.args.render or spider.config.render
         spider.crawl_state.render_mode = spider.render_mode
         return spider
@@ -149,9 +152,13 @@ class ImagesSpider(SeedsMixin, RenderingMixin, Spider):
         stats.inc_value("imgprint/pages")
         cap = self.config.max_images_per_page
         images, skipped = find_images(response.selector, response.url, cap + 1 if cap else 0,
-                                      text=response.text)
+                                      text=response.text, max_length=self.url_limit)
         if skipped:
-            stats.inc_value("imgprint/images/skipped_scheme", len(skipped))
+            too_long = count_too_long(skipped)  # over URLLENGTH_LIMIT, dropped unjoined
+            if too_long:
+                stats.inc_value("imgprint/images/too_long", too_long)
+            if len(skipped) > too_long:
+                stats.inc_value("imgprint/images/skipped_scheme", len(skipped) - too_long)
             self.logger.debug("Skipped non-http(s) or malformed image refs on %s: %s",
                               response.url, skipped[:20])
         if cap and len(images) > cap:
@@ -176,7 +183,8 @@ class ImagesSpider(SeedsMixin, RenderingMixin, Spider):
         if cap and left <= 0:
             self.crawler.stats.inc_value("imgprint/pages/depth_capped")
             return
-        links = find_links(response.selector, response.url, left + 1 if cap else 0)
+        links = find_links(response.selector, response.url, left + 1 if cap else 0,
+                           self.url_limit)
         if cap and len(links) > left:
             links = links[:left]
             self.crawler.stats.inc_value("imgprint/pages/depth_capped")
@@ -210,7 +218,7 @@ class ImagesSpider(SeedsMixin, RenderingMixin, Spider):
                        ) -> Iterator[Request]:
         """The requests for a page's images not yet requested (one frontier round
         trip for the page); a sighting for those recorded by an earlier run."""
-        for url, found in zip(urls, self.crawl_state.frontier.found_many(urls, page), strict=True):
+        for url, found in zip(urls, self.crawl_state.found(urls, page), strict=True):
             if found == FOUND_RECORDED:
                 self.crawler.stats.inc_value("imgprint/images/seen_before")
                 self.crawl_state.emit_late(ImageRecord.sighting(url, [page]))
