@@ -1,6 +1,8 @@
-"""How well each fingerprint finds copies of an image, measured on a real crawl.
+"""How well each fingerprint finds copies of an image, measured on a real crawl
+(metadata edits, strips, re-encodes with EXIF copied back; bench/fingerprint_eval.py
+measures the perceptual hashes over Pillow copies without a crawl).
 
-    .venv/bin/python bench/fingerprint_eval.py [--limit N] [--keep DIR]
+    .venv/bin/python bench/fingerprint_crawl.py [--limit N] [--keep DIR]
 
 From the corpus JPEGs (/work/shared/corpus, not the fuzzing folder) it builds a
 site in a temporary folder: each source image, and transformed copies of it:
