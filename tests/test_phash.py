@@ -15,12 +15,14 @@ from PIL import Image
 
 from imgprint import formats
 from imgprint.fingerprint import phash
-from imgprint.fingerprint.phash import PhashError, phash_fields, phash_of_jpeg
+from imgprint.fingerprint.decode import DecodeRefused, picture
+from imgprint.fingerprint.limits import Limits
+from imgprint.fingerprint.phash import perceptual_fields, phash_fields, phash_image
 from imgprint.formats import Spans
 from tests.conftest import run_crawl, static_server
-from tests.helpers import EX, ME, whole
+from tests.helpers import EX, ME, crawled, whole
 
-WITH_THUMBNAILS = [EX / "jpg/gps/DSCN0010.jpg", EX / "jpg/Canon_40D.jpg",
+WITH_THUMBNAILS = [EX / "jpg/gps/DSCN0010.jpg", EX / "jpg/exif-org/nikon-e950.jpg",
                    ME / "jpg/Nikon D60.jpg", EX / "jpg/Konica_Minolta_DiMAGE_Z3.jpg"]
 
 
@@ -37,8 +39,9 @@ def test_thumbnail_phash_is_imagehash_of_the_thumbnail(path):
     # The thumbnail as exifread extracts it, independently of our IFD1 reader.
     thumb = exifread.process_file(io.BytesIO(data), details=False)["JPEGThumbnail"]
     expected = str(imagehash.phash(Image.open(io.BytesIO(thumb))))
-    assert phash_fields(whole(data), 65536) == {"phash": expected,
-                                                "phash_source": "exif_thumbnail"}
+    # What the crawler holds: the prefix and the follow-ups (not the whole file).
+    assert phash_fields(crawled(data), 65536) == {"phash": expected,
+                                                  "phash_source": "exif_thumbnail"}
     assert len(expected) == 16
 
 
@@ -48,12 +51,12 @@ def test_progressive_first_scan():
     data = out.getvalue()
     scan = formats.first_scan_bytes(whole(data), 65536)
     assert scan is not None and len(scan) < len(data) / 3
-    fields = phash_fields(whole(data), 65536)
+    fields = phash_fields(crawled(data), 65536)
     assert fields["phash_source"] == "progressive_scan"
     full = imagehash.phash(Image.open(io.BytesIO(data)))
     assert full - imagehash.hex_to_hash(fields["phash"]) <= 4
     # Over the scan budget, or from the prefix alone: no progressive source.
-    assert phash_fields(whole(data), 100) == {}
+    assert phash_fields(crawled(data, scan_bytes=100), 100) == {}
     prefix = Spans(len(data))
     prefix.add(0, data[:1000])
     assert formats.first_scan_bytes(prefix, 65536) is None
@@ -71,17 +74,17 @@ def bomb(width: int, height: int) -> bytes:
 
 
 def test_decode_guards():
-    with pytest.raises(PhashError, match="pixels"):
-        phash_of_jpeg(bomb(60000, 60000))
-    with pytest.raises(PhashError, match="bytes"):
-        phash_of_jpeg(b"\xff\xd8" + b"\0" * (phash.MAX_THUMBNAIL_BYTES + 1))
-    with pytest.raises(PhashError, match="not JPEG"):
-        phash_of_jpeg(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
-    with pytest.raises(PhashError, match="flat"):
-        phash_of_jpeg(bomb(16, 16))
+    with pytest.raises(DecodeRefused, match="pixels"):
+        picture(bomb(60000, 60000))
+    with pytest.raises(DecodeRefused, match="not decodable"):
+        picture(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+    with pytest.raises(DecodeRefused, match="not decodable"):
+        picture(b"\x89PNG\r\n\x1a\n" + b"\0" * 100, ("JPEG",))
+    with pytest.raises(phash.PhashError, match="flat"):
+        phash_image(picture(bomb(16, 16)))
     out = io.BytesIO()
     photo((320, 240)).save(out, "JPEG", quality=90)
-    assert len(phash_of_jpeg(out.getvalue())) == 16
+    assert len(phash_image(picture(out.getvalue()))) == 16
 
 
 @pytest.mark.crawl  # runs exiftool, a program of the crawl layer
@@ -93,7 +96,11 @@ def test_thumbnail_bomb_in_a_file(tmp_path):
                     f"-ThumbnailImage<={tmp_path / 'bomb.jpg'}", str(target)], check=True)
     data = target.read_bytes()
     assert formats.thumbnail_span(whole(data), 65536) is not None
-    assert phash_fields(whole(data), 65536) == {}
+    held = crawled(data)
+    assert phash_fields(held, 65536) == {}
+    fields = perceptual_fields(held, Limits())
+    assert fields["phash_error"].startswith("exif_thumbnail: ")
+    assert "pixels" in fields["phash_error"]
 
 
 @pytest.mark.crawl

@@ -2,8 +2,29 @@
 without importing the decoder (numpy and Pillow load on the first phash, on a
 worker thread, not at start-up)."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 #: Largest thumbnail decoded (and fetched): EXIF in JPEG lives in one APP1
 #: segment, so a real thumbnail is always smaller.
 MAX_THUMBNAIL_BYTES = 65536
 #: Seconds the pipeline lets a phash take.
 TIME_LIMIT = 2.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the perceptual hash may fetch and decode (checked settings)."""
+
+    #: IMGPRINT_PHASH_SCAN_BYTES: most bytes of a progressive first scan (0: off).
+    scan_bytes: int = 65536
+    #: IMGPRINT_PHASH_WHOLE_BYTES: files up to this size are fetched whole.
+    whole_bytes: int = 0
+    #: IMGPRINT_PHASH_BAND: the top band's share of the picture's height (0: off).
+    band: float = 0.0
+    #: IMGPRINT_PHASH_BAND_BYTES: most coded bytes fetched for the band.
+    band_bytes: int = 0
+    #: The band's coded bytes are estimated as this share of the image data
+    #: per unit of `band` (top rows cost less than average in most photos).
+    band_margin: float = 1.0

@@ -1,111 +1,58 @@
-"""Perceptual hash of an image from the few bytes the crawler holds.
+"""Perceptual hashes of an image from the few bytes the crawler holds.
 
 ``phash`` is imagehash's ``phash`` (grayscale, 32x32 Lanczos resize, 2-D DCT,
 the top-left 8x8 coefficients including DC, bit = coefficient > their median),
 as 16 hex digits; compare by Hamming distance. It is not pHash.org's variant.
 
-The pixels come from one of two small images inside the file, never from the
-whole image (which is never fetched):
+The pixels come from the cheapest source held (``imgprint.fingerprint.sources``:
+the whole file when small, the first scan of a progressive JPEG, the EXIF
+thumbnail, the top band of a sequential JPEG or non-interlaced PNG). Two
+hashes per image:
 
-* ``progressive_scan``: the first scan of a progressive JPEG, which holds the
-  DC coefficient of every 8x8 block, decoded at 1/8 scale (libjpeg's DCT
-  scaling reads just that coefficient), so it is the whole picture at 1/8
-  resolution;
-* ``exif_thumbnail``: the JPEG thumbnail EXIF IFD1 points at
-  (JPEGInterchangeFormat/Length), in JPEG, TIFF, PNG, WebP or HEIF EXIF.
+* ``phash``: of the whole picture (``phash_source``); None when only the
+  top band is held;
+* ``phash_band``: of the top band, rows [0, ceil(f * height)) for
+  ``IMGPRINT_PHASH_BAND`` = f, cropped out of whichever source was decoded, so
+  a band decoded from a JPEG's first bytes compares with the band of another
+  copy's thumbnail, first scan or whole file (``phash_band_source``). Bands
+  of different f never
+  compare: keep f fixed across crawls that are compared.
 
-The progressive scan wins when both are held: it is the image itself, while a
-thumbnail may be letterboxed, stale after an edit, or missing from a copy.
-Nothing decoded is kept: the record gets the 16 hex digits and the source.
+A flat picture (32x32 grayscale standard deviation < 2) gets no hash: its
+hash is rounding noise (``0000...``/``8000...``) that matches every other flat
+picture. Nothing decoded is kept: the record gets the hex digits, the
+source's name, and why a source was refused (``phash_error``).
 
-Decoding is guarded: only baseline/progressive JPEG data is decoded; at most
-``MAX_THUMBNAIL_BYTES`` of input; at most ``MAX_PIXELS`` pixels after scaling,
-checked from the header before any pixel is decoded; and for a progressive
-JPEG, whose decoder holds every DCT coefficient of the *declared* size whatever
-the scaling, at most ``MAX_COEFFICIENT_BYTES`` of coefficients (a 48 MP photo
-with 4:2:0 chroma needs 144 MB; a 13370x13370 CMYK header 1.4 GB). The pipeline runs
-``phash_fields`` on a worker thread (``imgprint.workers``) and gives the hash
-up after ``TIME_LIMIT`` seconds (Pillow's decoder runs without the GIL).
-
-Settings: ``IMGPRINT_PHASH_SCAN_BYTES`` (most bytes of a first scan fetched and
-decoded; 0 turns the progressive source off; per request
-not per request).
+Decoding is bounded (``imgprint.fingerprint.decode``); the pipeline runs
+``perceptual_fields`` on a worker thread and gives it up after
+``limits.TIME_LIMIT`` seconds.
 """
 
 from __future__ import annotations
 
-import io
-import warnings
 from typing import Any
 
 import numpy
 from PIL import Image
 
-from imgprint import formats
+from imgprint.fingerprint.decode import DecodeRefused, band_rows
 from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES as MAX_THUMBNAIL_BYTES
 from imgprint.fingerprint.limits import TIME_LIMIT as TIME_LIMIT
+from imgprint.fingerprint.limits import Limits
+from imgprint.fingerprint.sources import Picture, pick, top_band
 from imgprint.formats import Spans
 
-#: Largest decoded image (after 1/8 scaling for a progressive scan), in pixels.
-MAX_PIXELS = 4_000_000
-#: Most memory a progressive decode may need for its coefficient buffers.
-MAX_COEFFICIENT_BYTES = 160 * 1024 * 1024
-#: A first scan gives one pixel per 8x8 block: below this many on a side the
-#: 32x32 resize of phash would invent detail (measured: median distance 10 to
-#: the full image's phash for the corpus's small images, 0 from 256 px on).
-MIN_SCAN_SIDE = 32
 #: 2 cos(pi k (2n + 1) / 64) for k < 8, n < 32: the first 8 rows of the
 #: unnormalised DCT-II matrix that imagehash takes from scipy.fftpack.dct.
 _DCT8 = 2.0 * numpy.cos(numpy.pi * numpy.outer(numpy.arange(8), 2 * numpy.arange(32) + 1) / 64)
-#: Standard deviation of the 32x32 grayscale below which an image is flat.
+#: Standard deviation of the 32x32 grayscale below which a picture is flat.
 MIN_CONTRAST = 2.0
+#: Most characters of the refusal reasons kept in ``phash_error``.
+MAX_ERROR_CHARS = 300
+
 
 class PhashError(Exception):
-    """The data was refused or could not be decoded."""
-
-
-def coefficient_bytes(image: Any) -> int:
-    """Bytes libjpeg allocates for a progressive image's coefficients: two per
-    sample of every component at its sampling factor, over the declared size."""
-    layers = getattr(image, "layer", None) or [("", 1, 1, 0)] * len(image.getbands())
-    hmax = max(h for _, h, _, _ in layers) or 1
-    vmax = max(v for _, _, v, _ in layers) or 1
-    width, height = image.size
-    # Whole 8x8 blocks of the largest sampling unit, 64 two-byte coefficients each.
-    mcu_w, mcu_h = -(-width // (8 * hmax)), -(-height // (8 * vmax))
-    return sum(mcu_w * h * mcu_h * v * 64 * 2 for _, h, v, _ in layers)
-
-
-def _decoded(data: bytes, scale: bool) -> Image.Image:
-    with warnings.catch_warnings():
-        # Pillow's own bomb check only warns below 2x its limit; ours is tighter.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        image = Image.open(io.BytesIO(data), formats=["JPEG"])
-        if image.info.get("progressive") or image.info.get("progression"):
-            need = coefficient_bytes(image)
-            if need > MAX_COEFFICIENT_BYTES:
-                raise PhashError(f"a progressive {image.size[0]}x{image.size[1]} image needs"
-                                 f" {need} bytes of coefficients, over {MAX_COEFFICIENT_BYTES}")
-        if scale:
-            # DCT scaling to 1/8: each 8x8 block decodes to its DC value.
-            image.draft("L", (max(1, image.size[0] // 8), max(1, image.size[1] // 8)))
-        width, height = image.size
-        if scale and min(width, height) < MIN_SCAN_SIDE:
-            raise PhashError(f"a {width}x{height} first scan is too coarse")
-        if width * height > MAX_PIXELS:
-            raise PhashError(f"{width}x{height} pixels is over {MAX_PIXELS}")
-        image.load()
-    return image
-
-
-def _run(data: bytes, scale: bool) -> str:
-    image = _decoded(data, scale)
-    small = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
-    if numpy.asarray(small, dtype=float).std() < MIN_CONTRAST:
-        # A flat image's DCT is all rounding noise: its hash (0000... or 8000...)
-        # would match every other flat image.
-        raise PhashError("flat image, no perceptual hash")
-    return dct_hash(small)
+    """No hash: the picture is flat."""
 
 
 def dct_hash(small: Image.Image) -> str:
@@ -118,39 +65,75 @@ def dct_hash(small: Image.Image) -> str:
     return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
 
 
-def phash_of_jpeg(data: bytes, scale: bool = False) -> str:
-    """imagehash.phash of JPEG `data` (16 hex digits), within the decode guards.
-
-    `scale`: decode at 1/8 size (for a progressive first scan)."""
-    if len(data) > MAX_THUMBNAIL_BYTES and not scale:
-        raise PhashError(f"{len(data)} bytes is over {MAX_THUMBNAIL_BYTES}")
-    if data[:2] != b"\xff\xd8":
-        raise PhashError("not JPEG data")
-    try:
-        return _run(data, scale)
-    except PhashError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - Pillow raises anything on bad data
-        raise PhashError(f"{type(exc).__name__}: {exc}") from exc
+def phash_image(image: Image.Image) -> str:
+    """imagehash.phash of `image`; PhashError when it is flat."""
+    small = image.convert("L").resize((32, 32), Image.Resampling.LANCZOS)
+    if numpy.asarray(small, dtype=float).std() < MIN_CONTRAST:
+        raise PhashError("flat picture, no perceptual hash")
+    return dct_hash(small)
 
 
-def phash_fields(spans: Spans, scan_bytes: int) -> dict[str, str]:
-    """``phash`` and ``phash_source`` from what `spans` hold; {} when neither a
-    complete first progressive scan (within `scan_bytes`) nor an EXIF thumbnail is
-    held, or when decoding was refused."""
-    if scan_bytes > 0:
-        scan = formats.first_scan_bytes(spans, scan_bytes)
-        if scan is not None:
-            try:
-                return {"phash": phash_of_jpeg(scan, scale=True),
-                        "phash_source": "progressive_scan"}
-            except PhashError:
-                pass
-    thumb = formats.thumbnail_span(spans, MAX_THUMBNAIL_BYTES)
-    data = spans.get(*thumb) if thumb is not None else None
-    if data is not None:
+def band_of(image: Image.Image, fraction: float) -> Image.Image:
+    """The top `fraction` of a whole picture: rows [0, ceil(fraction * height))."""
+    return image.crop((0, 0, image.size[0], band_rows(image.size[1], fraction)))
+
+
+def hashes(picture: Picture, fraction: float) -> dict[str, Any]:
+    """``phash`` (whole pictures) and ``phash_band`` (`fraction` > 0) of a decoded
+    source; a flat one gets None."""
+    out: dict[str, Any] = {}
+    if picture.whole:
         try:
-            return {"phash": phash_of_jpeg(data), "phash_source": "exif_thumbnail"}
+            out["phash"] = phash_image(picture.image)
         except PhashError:
-            pass
-    return {}
+            out["phash"] = None
+    if fraction > 0:
+        rows = band_of(picture.image, fraction) if picture.whole else picture.image
+        try:
+            out["phash_band"] = phash_image(rows)
+        except PhashError:
+            out["phash_band"] = None
+    return out
+
+
+def perceptual_fields(spans: Spans, limits: Limits) -> dict[str, Any]:
+    """``phash`` and ``phash_source`` (the whole picture), ``phash_band`` and
+    ``phash_band_source`` (the top band) from the first source held and
+    decodable; ``phash_error`` says why sources held were refused.
+
+    The band of an EXIF thumbnail is the last resort: the thumbnail is the
+    camera's own small picture (often cropped or letterboxed), whose band is
+    within 8 bits of the file's own band for 81 % of the corpus pairs only
+    (docs/fingerprints.md), so the file's top rows give the band when held."""
+    picture, refused = pick(spans, limits)
+    fields: dict[str, Any] = {}
+    if picture is None:
+        band = None
+    elif picture.source == "exif_thumbnail" and limits.band > 0:
+        try:
+            band = top_band(spans, limits) or picture
+        except DecodeRefused as exc:
+            refused.append(f"top_band: {exc}")
+            band = picture
+    else:
+        band = picture
+    if picture is not None and picture.whole:
+        found = hashes(picture, 0)
+        if found.get("phash"):
+            fields.update(phash=found["phash"], phash_source=picture.source)
+    if band is not None and limits.band > 0:
+        found = hashes(band, limits.band)
+        if found.get("phash_band"):
+            fields.update(phash_band=found["phash_band"], phash_band_source=band.source)
+    if refused:
+        fields["phash_error"] = "; ".join(refused)[:MAX_ERROR_CHARS]
+    return fields
+
+
+def phash_fields(spans: Spans, scan_bytes: int) -> dict[str, Any]:
+    """``phash`` and ``phash_source`` as before the top band (the pipeline's
+    call until it passes `Limits`): {} when no source gave a hash."""
+    found = perceptual_fields(spans, Limits(scan_bytes=scan_bytes))
+    if not found.get("phash"):
+        return {}
+    return {"phash": found["phash"], "phash_source": found["phash_source"]}

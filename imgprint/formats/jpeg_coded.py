@@ -128,3 +128,64 @@ def first_scan_jpeg(spans: Spans, found: FirstScan, max_bytes: int) -> bytes | N
             parts.append(seg)
     parts += [data[:end], b"\xff\xd9"]
     return b"".join(parts)
+
+
+# --- the top band (perceptual hash of a baseline JPEG) --------------------------
+
+#: Huffman-coded sequential frames: their rows come in file order, so the first
+#: bytes of the scan decode to the top of the picture.
+SEQUENTIAL = {0xC0, 0xC1}
+
+
+def _sequential_scan(spans: Spans) -> tuple[int, int, int] | None:
+    """(scan data start, width, height) of a sequential JPEG whose header walk
+    reached its first scan; None for anything else (progressive, lossless,
+    arithmetic, not reached yet)."""
+    if spans.get(0, 2) != b"\xff\xd8":
+        return None
+    segs, stuck = walk(spans)
+    if stuck is not None or not segs or segs[-1][0] != 0xDA:
+        return None
+    sof = next((s for s in segs if s[0] in SOF_MARKERS), None)
+    if sof is None or sof[0] not in SEQUENTIAL:
+        return None
+    head = spans.get(sof[1] + 5, sof[1] + 9)
+    if head is None:
+        return None
+    height, width = int.from_bytes(head[:2], "big"), int.from_bytes(head[2:], "big")
+    _, sos, length = segs[-1]
+    return sos + 2 + length, width, height
+
+
+def band_jpeg(spans: Spans, max_bytes: int) -> tuple[bytes, int, int] | None:
+    """A sequential JPEG's decoding headers (tables, frame, restart interval, scan
+    header and APP14, which says how to convert colours) and the scan data held
+    contiguously from its start, at most `max_bytes` of it, as one JPEG without
+    EOI: its first rows decode. (data, width, height); None for anything else."""
+    found = _sequential_scan(spans)
+    if found is None:
+        return None
+    start, width, height = found
+    data = spans.get_partial(start, start + max_bytes)
+    if not data:
+        return None
+    segs, _ = walk(spans)
+    parts = [b"\xff\xd8"]
+    for marker, pos, length in segs:
+        if marker in CODED_MARKERS or marker == 0xEE:
+            seg = spans.get(pos, pos + 2 + length)
+            if seg is None:
+                return None
+            parts.append(seg)
+    parts.append(data)
+    return b"".join(parts), width, height
+
+
+def band_span(spans: Spans) -> tuple[int, int, int] | None:
+    """(first byte to fetch, where bytes start to follow rows, end of the coded
+    data) for the top band of a sequential JPEG: its scan data, to the end of
+    the file; None when not sequential or the scan is not reached."""
+    found = _sequential_scan(spans)
+    if found is None or spans.size is None:
+        return None
+    return found[0], found[0], spans.size

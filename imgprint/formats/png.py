@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import struct
+import zlib
 
 from imgprint.spans import Block, Range, Spans
 
@@ -221,3 +222,67 @@ def content_needed(spans: Spans, k: int) -> list[Range]:
         return []
     out, stuck, _ = _coded_walk(spans, k)
     return coded_needed(out, stuck, k)
+
+
+# --- the top band (perceptual hash) --------------------------------------------
+
+#: Chunks a decoder of the pixels needs besides IHDR and IDAT.
+_BAND_CHUNKS = (b"PLTE", b"tRNS")
+
+
+def _chunk(ctype: bytes, data: bytes) -> bytes:
+    return (len(data).to_bytes(4, "big") + ctype + data
+            + (zlib.crc32(ctype + data) & 0xFFFFFFFF).to_bytes(4, "big"))
+
+
+def _idat_start(chunks: list[Chunk]) -> int | None:
+    return next((pos for ctype, pos, _ in chunks if ctype == b"IDAT"), None)
+
+
+def band_png(spans: Spans, max_bytes: int) -> tuple[bytes, int, int] | None:
+    """A non-interlaced PNG's IHDR, PLTE and tRNS, and the zlib stream held
+    contiguously from the first IDAT (across IDAT chunks), at most `max_bytes`
+    of it, as one PNG without IEND: its first rows decode. (data, width,
+    height); None for anything else (interlaced, APNG frames, not reached)."""
+    if spans.get(0, 8) != SIGNATURE:
+        return None
+    chunks, _, _ = walk(spans)
+    ihdr = spans.get(16, 29) if chunks and chunks[0][0] == b"IHDR" else None
+    if ihdr is None or ihdr[12] != 0:
+        return None
+    parts = [SIGNATURE, _chunk(b"IHDR", ihdr)]
+    stream: list[bytes] = []
+    got = 0
+    for ctype, pos, length in chunks:
+        if ctype in _BAND_CHUNKS and not stream:
+            data = spans.get(pos + 8, pos + 8 + length)
+            if data is None:
+                return None
+            parts.append(_chunk(ctype, data))
+        elif ctype == b"IDAT":
+            data = spans.get_partial(pos + 8, pos + 8 + min(length, max_bytes - got))
+            stream.append(data)
+            got += len(data)
+            if len(data) < length or got >= max_bytes:
+                break
+        elif stream:
+            break
+    if not got:
+        return None
+    parts.append(_chunk(b"IDAT", b"".join(stream)))
+    return b"".join(parts), int.from_bytes(ihdr[:4], "big"), int.from_bytes(ihdr[4:8], "big")
+
+
+def band_span(spans: Spans) -> tuple[int, int, int] | None:
+    """(first byte to fetch, where bytes start to follow rows, end of the file)
+    for the top band of a non-interlaced PNG: from the first IDAT chunk on;
+    None when interlaced or the first IDAT is not reached yet
+    (`content_needed` walks there)."""
+    if spans.get(0, 8) != SIGNATURE or spans.size is None:
+        return None
+    ihdr = spans.get(16, 29)
+    if ihdr is None or ihdr[12] != 0:
+        return None
+    chunks, _, _ = walk(spans)
+    start = _idat_start(chunks)
+    return None if start is None else (start, start, spans.size)
