@@ -45,10 +45,7 @@ from urllib.parse import unquote, urlsplit
 import imagehash
 from PIL import Image
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
-
-from tests.conftest import CORPUS, SITE_TOOL, run_crawl, static_server  # noqa: E402
+from bench.harness import CORPUS, SITE_TOOL, run_crawl, static_server
 
 TRANSFORMS = ["copy", "dates", "gps", "strip", "q70", "half", "crop", "prog->half"]
 THRESHOLDS = [0, 4, 8, 12]
@@ -83,8 +80,8 @@ def exiftool(*args: str) -> None:
 
 
 def thumbnail(path: Path, dest: Path) -> None:
-    with Image.open(path) as im:
-        im = im.convert("RGB")
+    with Image.open(path) as opened:
+        im = opened.convert("RGB")
         im.thumbnail((160, 160))
         im.save(dest, "JPEG", quality=75)
 

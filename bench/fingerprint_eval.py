@@ -35,21 +35,20 @@ import math
 import statistics
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from imgprint import formats  # noqa: E402
-from imgprint.fingerprint import decode, sources  # noqa: E402
-from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES, Limits  # noqa: E402
-from imgprint.fingerprint.phash import PhashError, band_of, phash_image  # noqa: E402
-from imgprint.formats import Spans, jpeg_coded  # noqa: E402
-from imgprint.formats.picture import band_data, band_span  # noqa: E402
-from imgprint.formats.spans import join_ranges  # noqa: E402
+from bench.harness import CORPUS
+from imgprint import formats
+from imgprint.fingerprint import decode, sources
+from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES, Limits
+from imgprint.fingerprint.phash import PhashError, band_of, phash_image
+from imgprint.formats import Spans, jpeg_coded
+from imgprint.formats.picture import band_data, band_span
+from imgprint.spans import join_ranges
 
 try:
     from imgprint.fingerprint.pdq import pdq_distance, pdq_hash  # type: ignore[import-not-found]
@@ -60,7 +59,6 @@ warnings.simplefilter("ignore")
 PREFIX = 10_241
 CONTENT_BYTES = 4096
 SCAN_BYTES = 65536
-CORPUS = ROOT.parent / "shared" / "corpus"
 KINDS = ["q85", "q70", "half", "quarter", "progressive", "webp", "png_jpeg"]
 Range = tuple[int, int]
 
@@ -291,7 +289,7 @@ def choose(f: File, s: Strategy) -> Held:
                        lead + math.ceil((end - lead) * min(1.0, share)))
             ranges.append((f.band_start, stop))
             if need is not None and f.band_start + need <= stop:
-                return Held("top_band", _size(ranges), whole_pic and whole_pic.phash,
+                return Held("top_band", _size(ranges), whole_pic.phash if whole_pic else None,
                             f.sources["top_band"].band.get(s.fraction))
     if whole_pic is not None:
         return Held("exif_thumbnail", _size(ranges), whole_pic.phash,
@@ -349,7 +347,7 @@ def quantile(values: list[int], q: float) -> int:
     return values[min(len(values) - 1, round(q * (len(values) - 1)))] if values else 0
 
 
-def table(head: list[str], rows: list[list[object]]) -> str:
+def table(head: list[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)

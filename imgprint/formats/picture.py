@@ -16,9 +16,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from imgprint.spans import Range, Spans
+
 from . import jpeg_coded, png, webp_band
 from .dispatch import guard, parser
-from .spans import Range, Spans
 
 #: (format, a file of the decoding headers and the coded bytes held, width, height)
 Band = tuple[str, bytes, int, int]

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import struct
 
+from imgprint.spans import Spans
+
 from .chunks import Chunk
-from .spans import Spans
 from .webp import facts, walk
 
 
