@@ -1,10 +1,13 @@
-"""Quiet start-up: Scrapy's long start-up lists shown at DEBUG, not at INFO.
+"""A quiet console: Scrapy's long start-up lists and its closing stats dump shown
+at DEBUG, not at INFO.
 
 At ``LOG_LEVEL = INFO`` Scrapy logs the overridden settings (with the feed's
 34-name field list) and every enabled extension, middleware and pipeline, about
-90 lines before ``Spider opened``. ``quiet_startup()`` adds a filter to those
-loggers that lowers these records to DEBUG: with ``-L DEBUG`` (or
-``-s LOG_LEVEL=DEBUG``) they are all still there.
+90 lines before ``Spider opened``, and a ~40-line dump of its stats just before
+imgprint's summary (which is what a user reads). ``quiet_startup()`` adds a
+filter to those loggers that lowers these records to DEBUG: with ``-L DEBUG``
+(or ``-s LOG_LEVEL=DEBUG``) they are all still there, the stats dump included
+(``STATS_DUMP``, Scrapy's setting, still decides whether it is made at all).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ STARTUP_NOISE = {
     "scrapy.utils.log": ("Versions:", "Enabled addons"),
     "scrapy.addons": ("Enabled addons",),
     "scrapy.extensions.telnet": ("Telnet Password",),
+    "scrapy.statscollectors": ("Dumping Scrapy stats",),
 }
 
 
