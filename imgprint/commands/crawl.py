@@ -18,9 +18,12 @@ Exit status (docs/operating.md, "Exit status"; when several apply, the lowest):
     ``IMGPRINT_REDIS_RETRY`` and stopped (``imgprint.frontier``)
 ==  ==========================================================================
 
-Start-up is quiet at ``LOG_LEVEL = INFO``: the component lists and the
-overridden settings Scrapy logs are shown at ``DEBUG`` only
-(``imgprint.logquiet``).
+The console is quiet at ``LOG_LEVEL = INFO``: the component lists, the
+overridden settings and the stats dump Scrapy logs are shown at ``DEBUG`` only
+(``imgprint.logquiet``); the summary says what was crawled, what failed and
+what the depth limit left out (``imgprint.extensions.tally``; this command
+attaches its ``LinksNotFollowed``, which sets the stats key
+``imgprint/links/not_followed``).
 
 Rendering (``IMGPRINT_RENDER``/``-a render`` not ``off``) also needs Chromium and
 scrapy-playwright: checked here too (``imgprint.render.browser``), exit 2.
@@ -39,7 +42,7 @@ from scrapy.exceptions import UsageError
 from imgprint.config import Config, ConfigError, check_spider_args
 from imgprint.extensions.feedwatch import FeedWatch
 from imgprint.extensions.progress import Progress
-from imgprint.extensions.tally import resume_command, summary_lines
+from imgprint.extensions.tally import LinksNotFollowed, resume_command, summary_lines
 from imgprint.logquiet import quiet_startup
 from imgprint.preflight import check_feeds, check_seeds, redacted
 from imgprint.render.browser import check_can_render
@@ -85,6 +88,7 @@ class Command(ScrapyCrawlCommand):
                 logger.error("imgprint: %s", exc)
             self.exitcode = EXIT_REFUSED
             return
+        self.links = LinksNotFollowed(crawler)  # held: signals keep weak references
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
         self.exitcode = self.outcome(crawler)
@@ -123,7 +127,8 @@ class Command(ScrapyCrawlCommand):
             path = local_path(uri)
             gone = path is not None and not path.exists()
             feeds.append(redacted(uri) + (" (not written: no records)" if gone else ""))
-        lines = summary_lines(progress.tally, stats, feeds)
+        args = getattr(crawler.spider, "args", None)
+        lines = summary_lines(progress.tally, stats, feeds, getattr(args, "depth", 0))
         if stats.get("finish_reason") == "shutdown":
             if crawler.settings.get("JOBDIR"):
                 lines.append(f"stopped before the end; resume with: {resume_command(sys.argv)}")

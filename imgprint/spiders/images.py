@@ -65,6 +65,7 @@ from imgprint.spiders.seeds import SeedsMixin
 
 PAGE_PRIORITY = 1
 DEPTH_KEY = "imgprint_depth"
+LINKS_NOT_FOLLOWED_CAP = 100_000
 
 
 class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierMixin, Spider):
@@ -86,6 +87,9 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
         self._room = asyncio.Event()  # set while seed pages may be started
         self._late: set[asyncio.Task[Any]] = set()
         self.seed_hosts: set[str] = set()  # read by the network guard
+        # Same-site links on pages at the depth limit, for the summary's hint
+        # (imgprint.extensions.tally.LinksNotFollowed); bounded.
+        self.links_not_followed: set[str] = set()
         self.resume = ResumeState()
         # Set when the crawl cannot start; the crawl command exits non-zero then.
         self.fatal: str | None = None
@@ -190,6 +194,8 @@ class ImagesSpider(SeedsMixin, LateRecordsMixin, RenderingMixin, SharedFrontierM
         depth = response.meta.get(DEPTH_KEY, 0)
         if depth < self.args.depth:
             yield from self.link_requests(response, depth + 1)
+        elif len(self.links_not_followed) < LINKS_NOT_FOLLOWED_CAP:
+            self.links_not_followed.update(find_links(response.selector, response.url))
         render = self.render_for(response, images)
         if render is not None:
             yield render
