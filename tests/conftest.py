@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -136,7 +137,29 @@ def run_crawl(tmp_path: Path, *args: str, settings: dict | None = None,
     records = []
     if out.exists():
         records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+        check_records(records, out)
     return Crawl(proc.returncode, records, proc.stderr, out)
+
+
+@functools.cache
+def record_validator():
+    from jsonschema import Draft202012Validator
+
+    from imgprint.schema import record_schema
+
+    return Draft202012Validator(record_schema())
+
+
+def check_records(records: list[dict], where: object) -> None:
+    """Every feed line a test reads is a valid record (imgprint/schema/record.schema.json)."""
+    from jsonschema.exceptions import best_match
+
+    validator = record_validator()
+    for line, record in enumerate(records, 1):
+        error = best_match(validator.iter_errors(record))
+        if error is not None:
+            raise AssertionError(f"{where}, line {line}: not a valid record: {error.json_path}:"
+                                 f" {error.message[:500]}")
 
 
 def load_reference() -> list[dict]:
