@@ -4,8 +4,9 @@ at DEBUG, not at INFO.
 At ``LOG_LEVEL = INFO`` Scrapy logs the overridden settings (with the feed's
 34-name field list) and every enabled extension, middleware and pipeline, about
 90 lines before ``Spider opened``, and a ~40-line dump of its stats just before
-imgprint's summary (which is what a user reads). ``quiet_startup()`` adds a
-filter to those loggers that lowers these records to DEBUG: with ``-L DEBUG``
+imgprint's summary (which is what a user reads); with an S3 feed, botocore says
+where it found credentials and endpoint for every client. ``quiet_startup()``
+adds a filter to those loggers that lowers these records to DEBUG: with ``-L DEBUG``
 (or ``-s LOG_LEVEL=DEBUG``) they are all still there, the stats dump included
 (``STATS_DUMP``, Scrapy's setting, still decides whether it is made at all).
 """
@@ -23,6 +24,9 @@ STARTUP_NOISE = {
     "scrapy.addons": ("Enabled addons",),
     "scrapy.extensions.telnet": ("Telnet Password",),
     "scrapy.statscollectors": ("Dumping Scrapy stats",),
+    # boto3, once per S3 client (the feed check, the feed storage, each batch)
+    "botocore.credentials": ("Found credentials",),
+    "botocore.configprovider": ("Found endpoint",),
 }
 
 
