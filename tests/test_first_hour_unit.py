@@ -174,13 +174,17 @@ def test_a_component_that_is_off_says_nothing():
     assert off.value.args == ()
 
 
-def test_the_stats_dump_is_kept_at_debug(caplog):
-    quiet_startup()
+@pytest.mark.parametrize("console, level", [(True, logging.DEBUG), (False, logging.INFO)])
+def test_the_stats_dump_is_at_debug_on_a_terminal_only(caplog, console, level):
+    quiet_startup(console=console)
     stats = logging.getLogger("scrapy.statscollectors")
-    with caplog.at_level(logging.DEBUG):
-        stats.info("Dumping Scrapy stats:\n{'item_scraped_count': 1}")
+    try:
+        with caplog.at_level(logging.DEBUG):
+            stats.info("Dumping Scrapy stats:\n{'item_scraped_count': 1}")
+    finally:
+        quiet_startup()
     [dump] = caplog.records
-    assert dump.levelno == logging.DEBUG and "item_scraped_count" in dump.getMessage()
+    assert dump.levelno == level and "item_scraped_count" in dump.getMessage()
 
 
 def test_outputs_the_readme_suggests_are_ignored_by_git():

@@ -18,12 +18,12 @@ Exit status (docs/operating.md, "Exit status"; when several apply, the lowest):
     ``IMGPRINT_REDIS_RETRY`` and stopped (``imgprint.frontier``)
 ==  ==========================================================================
 
-The console is quiet at ``LOG_LEVEL = INFO``: the component lists, the
-overridden settings and the stats dump Scrapy logs are shown at ``DEBUG`` only
-(``imgprint.logquiet``); the summary says what was crawled, what failed and
-what the depth limit left out (``imgprint.extensions.tally``; this command
-attaches its ``LinksNotFollowed``, which sets the stats key
-``imgprint/links/not_followed``).
+The console is quiet at ``LOG_LEVEL = INFO``: the component lists and the
+overridden settings Scrapy logs are shown at ``DEBUG`` only, and so is its
+stats dump when the log goes to a terminal (``imgprint.logquiet``); the summary
+says what was crawled, what failed and what the depth limit left out
+(``imgprint.extensions.tally``; this command attaches its ``LinksNotFollowed``,
+which sets the stats key ``imgprint/links/not_followed``).
 
 Rendering (``IMGPRINT_RENDER``/``-a render`` not ``off``) also needs Chromium and
 scrapy-playwright: checked here too (``imgprint.render.browser``), exit 2.
@@ -67,8 +67,9 @@ class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("running 'scrapy crawl' needs exactly one spider")
-        assert self.crawler_process
-        quiet_startup()
+        assert self.crawler_process and self.settings is not None
+        # A terminal gets no stats dump; a log file or a pipe keeps it (logquiet).
+        quiet_startup(console=sys.stderr.isatty() and not self.settings.get("LOG_FILE"))
         crawler = self._create_crawler(args[0])
         try:
             config = Config.from_settings(crawler.settings)
