@@ -122,3 +122,21 @@ def test_the_schema_is_in_the_egg_scrapyd_runs(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert "imgprint/schema/record.schema.json" in zipfile.ZipFile(egg).namelist()
     assert out.stdout.strip() == "imgprint image record", out.stderr[-2000:]
+
+
+def test_the_validation_snippet_of_records_md_works_as_written(tmp_path):
+    """docs/records.md, "Validating a feed": its python block, run as it is."""
+    import json
+    import re
+
+    doc = (PROJECT / "docs" / "records.md").read_text()
+    section = doc[doc.index("## Validating a feed"):]
+    [snippet] = re.findall(r"^```python\n(.*?)^```$", section, flags=re.S | re.M)
+    good = ImageRecord.sighting("https://a.org/x.jpg", ["https://a.org/2"]).to_dict()
+    bad = {**full_record(), "phash": "xyz"}
+    (tmp_path / "out.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    out = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60, env={"PYTHONPATH": str(PROJECT)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines() == ["out.jsonl line 2: $.phash: 'xyz' is not valid under"
+                                       " any of the given schemas"]
