@@ -84,6 +84,14 @@ def test_failed_pages_and_image_seeds_are_counted_apart_and_as_errors():
     assert lines[-1] == "feed: out.jsonl"
 
 
+def test_an_eta_under_a_second_is_not_0_s():
+    from imgprint.extensions.progress import progress_line
+
+    figures = {"pages_done": 25, "pages_pending": 0, "recorded": 470, "images_pending": 13,
+               "rate": 49.5, "overall": 93.7, "bytes": 4_300_000, "errors": 3}
+    assert progress_line(figures).endswith("| errors 3 | ETA <1 s")
+
+
 def test_plurals():
     assert [counted(n, "image") for n in (0, 1, 2)] == ["0 images", "1 image", "2 images"]
     assert counted(1, "set of sites", "sets of sites") == "1 set of sites"
