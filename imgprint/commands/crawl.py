@@ -10,7 +10,7 @@ Exit status (docs/operating.md, "Exit status"; when several apply, the lowest):
 2   refused before the first request, nothing written: a bad setting or ``-a``
     argument, a URL file that is missing, unreadable or has no URL, a feed that
     cannot be written (storage disabled, e.g. ``s3://`` without boto3; a
-    missing bucket; a directory that is not writable), feeds a ``JOBDIR``
+    missing bucket; a path where no file can be created), feeds a ``JOBDIR``
     cannot resume from
 3   every seed failed (no answer, or an HTTP error), so nothing was crawled
 4   a feed could not be stored (an upload or a write failed): records lost
@@ -105,8 +105,7 @@ class Command(ScrapyCrawlCommand):
         codes = []
         seeds = int(stats.get("imgprint/seeds", 0))
         if seeds and int(stats.get("imgprint/seeds/failed", 0)) >= seeds:
-            logger.error("imgprint: every seed failed (%d of %d): nothing was crawled",
-                         seeds, seeds)
+            logger.error("imgprint: every seed failed (%d of %d): exit status 3", seeds, seeds)
             codes.append(EXIT_NO_SEED)
         if stats.get("imgprint/redis/lost"):
             codes.append(EXIT_FRONTIER_LOST)
