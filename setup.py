@@ -7,12 +7,15 @@ project directory once the package is installed (``requirements.txt`` installs
 it, editable).
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     name="imgprint",
     version="1.0",
-    packages=find_packages(include=["imgprint", "imgprint.*"]),
+    # Namespace packages too: imgprint/fingerprint and imgprint/metadata have no
+    # __init__.py, and find_packages would leave them out of Scrapyd's egg.
+    packages=find_namespace_packages(include=["imgprint", "imgprint.*"],
+                                     exclude=["*.__pycache__"]),
     package_data={"imgprint.dupes": ["report.html.template"],
                   "imgprint.schema": ["record.schema.json"]},
     include_package_data=False,

@@ -107,7 +107,7 @@ def test_every_record_of_the_corpus_crawl_validates(corpus_crawl):
 
 
 @pytest.mark.crawl
-def test_the_schema_is_in_the_egg_scrapyd_runs(tmp_path):
+def test_the_schema_and_every_module_are_in_the_egg_scrapyd_runs(tmp_path):
     project = tmp_path / "project"
     shutil.copytree(PROJECT / "imgprint", project / "imgprint",
                     ignore=shutil.ignore_patterns("__pycache__"))
@@ -120,7 +120,12 @@ def test_the_schema_is_in_the_egg_scrapyd_runs(tmp_path):
             " print(s.record_schema()['title'])")
     out = subprocess.run([sys.executable, "-c", code, str(egg)], cwd=tmp_path,
                          capture_output=True, text=True, timeout=60)
-    assert "imgprint/schema/record.schema.json" in zipfile.ZipFile(egg).namelist()
+    names = set(zipfile.ZipFile(egg).namelist())
+    assert "imgprint/schema/record.schema.json" in names
+    # Every module, also those of directories without __init__.py (fingerprint/,
+    # metadata/): a Scrapyd host without the project checkout has only the egg.
+    modules = {p.relative_to(project).as_posix() for p in (project / "imgprint").rglob("*.py")}
+    assert modules - names == set()
     assert out.stdout.strip() == "imgprint image record", out.stderr[-2000:]
 
 
