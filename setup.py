@@ -7,15 +7,14 @@ project directory once the package is installed (``requirements.txt`` installs
 it, editable).
 """
 
-from setuptools import find_namespace_packages, setup
+from setuptools import find_packages, setup
 
 setup(
     name="imgprint",
     version="1.0",
-    # Namespace packages too: imgprint/fingerprint and imgprint/metadata have no
-    # __init__.py, and find_packages would leave them out of Scrapyd's egg.
-    packages=find_namespace_packages(include=["imgprint", "imgprint.*"],
-                                     exclude=["*.__pycache__"]),
+    # Every directory of imgprint is a regular package (an __init__.py): an egg is
+    # a zip, and zipimport does not import namespace packages.
+    packages=find_packages(include=["imgprint", "imgprint.*"]),
     package_data={"imgprint.dupes": ["report.html.template"],
                   "imgprint.schema": ["record.schema.json"]},
     include_package_data=False,

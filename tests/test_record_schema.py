@@ -115,8 +115,11 @@ def test_the_schema_and_every_module_are_in_the_egg_scrapyd_runs(tmp_path):
     subprocess.run([sys.executable, "setup.py", "-q", "bdist_egg", "-d", str(tmp_path / "dist")],
                    cwd=project, check=True, capture_output=True, timeout=300)
     egg = next((tmp_path / "dist").glob("*.egg"))
+    # Imported from the egg (a zip), as Scrapyd does: a directory without
+    # __init__.py would come from the editable install instead, or not at all.
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import imgprint.schema as s;"
-            " assert s.__file__.startswith(sys.argv[1]), s.__file__;"
+            " import imgprint.fingerprint.phash as p, imgprint.metadata.exif as e;"
+            " assert all(m.__file__.startswith(sys.argv[1]) for m in (s, p, e)), (p, e);"
             " print(s.record_schema()['title'])")
     out = subprocess.run([sys.executable, "-c", code, str(egg)], cwd=tmp_path,
                          capture_output=True, text=True, timeout=60)
