@@ -11,7 +11,9 @@ Sizes are whole numbers of bytes, as in Scrapy's own settings
 (``DOWNLOAD_MAXSIZE``): ``20480``, not ``20k`` (a unit is refused, not guessed).
 Booleans take ``true/false``, ``yes/no``, ``on/off``, ``1/0`` in any case;
 choices (``IMGPRINT_FETCH_MODE``) any case. An ``IMGPRINT_*`` or ``TOR_*`` name
-that no component reads is an error too (a typo would silently do nothing).
+that no component reads is an error too (a typo would silently do nothing), with
+the near names as a suggestion (``IMGPRINT_MIN_SIZ: unknown setting; did you mean
+IMGPRINT_MIN_SIZE?``); so is an unknown ``-a`` argument.
 
 Spider arguments are checked here as well (``check_spider_args``): only ``url``,
 ``urls``, ``depth`` and ``render`` (plus names starting with ``_``, which Scrapyd
@@ -20,6 +22,7 @@ adds).
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -170,6 +173,20 @@ def parse_lease(name: str, value: Any) -> float:
     return seconds
 
 
+def did_you_mean(name: str, known: list[str] | tuple[str, ...], prefix: str = "") -> str:
+    """``"; did you mean X?"`` for the known name closest to a misspelled ``name``
+    (any case; difflib's ratio over what follows ``IMGPRINT_``/``TOR_``, which
+    every setting shares), else ``""``."""
+
+    def stem(n: str) -> str:
+        n = n.lower()
+        return n.split("_", 1)[1] if n.startswith(("imgprint_", "tor_")) else n
+
+    by_stem = {stem(k): k for k in known}
+    close = difflib.get_close_matches(stem(name), list(by_stem), n=1, cutoff=0.6)
+    return f"; did you mean {prefix}{by_stem[close[0]]}?" if close else ""
+
+
 FETCH_MODES = ("range", "head")
 RENDER_MODES = ("off", "on", "auto")
 
@@ -275,8 +292,9 @@ class Config:
         unknown = sorted(n for n in names if n.startswith(("IMGPRINT_", "TOR_"))
                          and n not in _FIELDS)
         if unknown:
-            raise ConfigError(f"{unknown[0]}: unknown setting (imgprint reads"
-                              f" {', '.join(n for n in _FIELDS if n[:4] == unknown[0][:4])})")
+            raise ConfigError(f"{unknown[0]}: unknown setting"
+                              f"{did_you_mean(unknown[0], list(_FIELDS))}"
+                              " (docs/settings.md lists imgprint's settings)")
         values = {}
         for name, (attr, parse) in _FIELDS.items():
             raw = settings.get(name)
@@ -305,8 +323,8 @@ def check_spider_args(args: Mapping[str, Any]) -> SpiderArgs:
     """The ``-a`` arguments of ``scrapy crawl images``, checked."""
     for name in args:
         if name not in SPIDER_ARGS and not name.startswith("_"):
-            raise ConfigError(f"-a {name}: unknown argument (the images spider takes"
-                              f" {', '.join(SPIDER_ARGS)})")
+            raise ConfigError(f"-a {name}: unknown argument{did_you_mean(name, SPIDER_ARGS, '-a ')}"
+                              f" (the images spider takes {', '.join(SPIDER_ARGS)})")
     if args.get("url") is not None and args.get("urls") is not None:
         raise ConfigError("-a url and -a urls: give one seed URL or one URL file, not both")
     depth = parse_count("-a depth", args.get("depth", 0))

@@ -1,15 +1,17 @@
 """What ``scrapy crawl images`` checks before the first request: seeds and feeds.
 
 A problem found here is a ``ConfigError``: one line on stderr, exit status 2,
-no request sent and no output file opened, so an existing ``-O`` target is left
-as it was (Scrapy opens a feed file only when the first record arrives, or at
-the close of a run that recorded nothing).
+no request sent and no output file written, so an existing ``-O`` target is
+left as it was (Scrapy opens a feed file only when the first record arrives, or
+at the close of a run that recorded nothing; the feed check opens an existing
+one for appending and writes nothing).
 
 * ``check_seeds``: the URL file (``-a urls=``, else ``IMGPRINT_URLS_FILE``) can be
   read and holds at least one http(s) URL, or ``-a url=`` is one.
 * ``check_feeds``: every feed of ``FEEDS`` has a storage Scrapy can use (an
   ``s3://`` feed without boto3 is "disabled" by Scrapy, which then drops every
-  feed and crawls anyway); a local feed's directory can be created and written;
+  feed and crawls anyway); a local feed can be written: a file is created
+  where it will be (and removed again), as the user running the crawl;
   an ``s3://`` feed's bucket answers (``head_bucket`` with the credentials and
   endpoint Scrapy's S3 storage uses: ``AWS_ACCESS_KEY_ID``,
   ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_ENDPOINT_URL``,
@@ -88,19 +90,45 @@ def check_feeds(crawler: Any) -> None:
 
 
 def local_problem(path: Path) -> str | None:
-    """Why a feed file cannot be written at ``path`` (without creating it), or None."""
+    """Why a feed file cannot be written at ``path``, or None.
+
+    Found by doing it, as the user running the crawl: the missing directories
+    are made and a new file is created at ``path``, then both are removed; an
+    existing file is opened for appending, which changes nothing in it.
+    ``os.access`` would not do: for root it is true whatever the file system
+    then refuses (/proc, /sys, root-squashed NFS...)."""
     if path.is_dir():
         return "is a directory"
     if path.exists():
-        return None if os.access(path, os.W_OK) else "file is not writable"
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{parent} is not a directory"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"cannot create the file: directory {parent} is not writable"
-    return None
+        if not path.is_file():  # a device or a pipe: opening it may block
+            return None if os.access(path, os.W_OK) else "file is not writable"
+        try:
+            with path.open("ab"):
+                pass
+        except OSError as exc:
+            return f"file is not writable: {exc.strerror}"
+        return None
+    missing = [p for p in path.parents if not p.exists()]  # nearest first
+    above = path.parents[len(missing)] if len(missing) < len(path.parents) else Path(".")
+    if not above.is_dir():
+        return f"{above} is not a directory"
+    made: list[Path] = []
+    try:
+        for directory in reversed(missing):
+            try:
+                directory.mkdir()
+            except OSError as exc:
+                return f"cannot create directory {directory}: {exc.strerror}"
+            made.append(directory)
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except OSError as exc:
+            return f"cannot create a file in {path.parent}: {exc.strerror}"
+        path.unlink()
+        return None
+    finally:
+        for directory in reversed(made):
+            directory.rmdir()
 
 
 def s3_problem(storage: Any) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -131,12 +132,38 @@ def run_crawl(tmp_path: Path, *args: str, settings: dict | None = None,
     for key, value in (settings or {}).items():
         argv += ["-s", f"{key}={value}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    before = out.stat() if out.exists() else None
     proc = subprocess.run(argv, cwd=PROJECT, capture_output=True, text=True, timeout=timeout,
                           env=env)
     records = []
     if out.exists():
         records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+        after = out.stat()
+        if before is None or (after.st_mtime_ns, after.st_size) != (before.st_mtime_ns,
+                                                                    before.st_size):
+            check_records(records, out)  # what the crawl wrote, not a test's own file
     return Crawl(proc.returncode, records, proc.stderr, out)
+
+
+@functools.cache
+def record_validator():
+    from jsonschema import Draft202012Validator
+
+    from imgprint.schema import record_schema
+
+    return Draft202012Validator(record_schema())
+
+
+def check_records(records: list[dict], where: object) -> None:
+    """Every feed line a test reads is a valid record (imgprint/schema/record.schema.json)."""
+    from jsonschema.exceptions import best_match
+
+    validator = record_validator()
+    for line, record in enumerate(records, 1):
+        error = best_match(validator.iter_errors(record))
+        if error is not None:
+            raise AssertionError(f"{where}, line {line}: not a valid record: {error.json_path}:"
+                                 f" {error.message[:500]}")
 
 
 def load_reference() -> list[dict]:

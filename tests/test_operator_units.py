@@ -46,7 +46,9 @@ def test_tally_and_summary():
     assert tally.errors == Counter({"HTTP 404": 1, "timeout": 1})
     lines = summary_lines(tally, {"imgprint/pages": 2, "imgprint/images/small": 0,
                                   "downloader/response_bytes": 12000}, ["out.jsonl"])
-    assert lines[0] == "4 images recorded (1 later sightings) from 2 pages (0 failed)"
+    # record() makes pages == []: image seeds; the one with an error and no bytes failed
+    assert lines[0] == ("3 images recorded (1 later sighting) from 2 pages and 3 image seeds;"
+                        " failed: 1 image seed")
     assert "with EXIF 1, with XMP 1, with IPTC 0, with GPS 1" in lines[1]
     assert "errors 2: HTTP 404 ×1, timeout ×1" in lines
     assert lines[3].startswith("fetched 13.4 KB of images totalling 33.0 KB (40.6 %)")

@@ -10,7 +10,7 @@ Exit status (docs/operating.md, "Exit status"; when several apply, the lowest):
 2   refused before the first request, nothing written: a bad setting or ``-a``
     argument, a URL file that is missing, unreadable or has no URL, a feed that
     cannot be written (storage disabled, e.g. ``s3://`` without boto3; a
-    missing bucket; a directory that is not writable), feeds a ``JOBDIR``
+    missing bucket; a path where no file can be created), feeds a ``JOBDIR``
     cannot resume from
 3   every seed failed (no answer, or an HTTP error), so nothing was crawled
 4   a feed could not be stored (an upload or a write failed): records lost
@@ -18,9 +18,12 @@ Exit status (docs/operating.md, "Exit status"; when several apply, the lowest):
     ``IMGPRINT_REDIS_RETRY`` and stopped (``imgprint.frontier``)
 ==  ==========================================================================
 
-Start-up is quiet at ``LOG_LEVEL = INFO``: the component lists and the
-overridden settings Scrapy logs are shown at ``DEBUG`` only
-(``imgprint.logquiet``).
+The console is quiet at ``LOG_LEVEL = INFO``: the component lists and the
+overridden settings Scrapy logs are shown at ``DEBUG`` only, and so is its
+stats dump when the log goes to a terminal (``imgprint.logquiet``); the summary
+says what was crawled, what failed and what the depth limit left out
+(``imgprint.extensions.tally``; this command attaches its ``LinksNotFollowed``,
+which sets the stats key ``imgprint/links/not_followed``).
 
 Rendering (``IMGPRINT_RENDER``/``-a render`` not ``off``) also needs Chromium and
 scrapy-playwright: checked here too (``imgprint.render.browser``), exit 2.
@@ -39,7 +42,7 @@ from scrapy.exceptions import UsageError
 from imgprint.config import Config, ConfigError, check_spider_args
 from imgprint.extensions.feedwatch import FeedWatch
 from imgprint.extensions.progress import Progress
-from imgprint.extensions.tally import resume_command, summary_lines
+from imgprint.extensions.tally import LinksNotFollowed, resume_command, summary_lines
 from imgprint.frontier.state import CrawlState
 from imgprint.logquiet import quiet_startup
 from imgprint.preflight import check_feeds, check_seeds, redacted
@@ -83,8 +86,9 @@ class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("running 'scrapy crawl' needs exactly one spider")
-        assert self.crawler_process
-        quiet_startup()
+        assert self.crawler_process and self.settings is not None
+        # A terminal gets no stats dump; a log file or a pipe keeps it (logquiet).
+        quiet_startup(console=sys.stderr.isatty() and not self.settings.get("LOG_FILE"))
         crawler = self._create_crawler(args[0])
         try:
             check_before_crawl(crawler, opts.spargs)
@@ -94,6 +98,7 @@ class Command(ScrapyCrawlCommand):
                 logger.error("imgprint: %s", exc)
             self.exitcode = EXIT_REFUSED
             return
+        self.links = LinksNotFollowed(crawler)  # held: signals keep weak references
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
         self.exitcode = self.outcome(crawler)
@@ -108,8 +113,7 @@ class Command(ScrapyCrawlCommand):
         codes = []
         seeds = int(stats.get("imgprint/seeds", 0))
         if seeds and int(stats.get("imgprint/seeds/failed", 0)) >= seeds:
-            logger.error("imgprint: every seed failed (%d of %d): nothing was crawled",
-                         seeds, seeds)
+            logger.error("imgprint: every seed failed (%d of %d): exit status 3", seeds, seeds)
             codes.append(EXIT_NO_SEED)
         if stats.get("imgprint/redis/lost"):
             codes.append(EXIT_FRONTIER_LOST)
@@ -131,7 +135,8 @@ class Command(ScrapyCrawlCommand):
             path = local_path(uri)
             gone = path is not None and not path.exists()
             feeds.append(redacted(uri) + (" (not written: no records)" if gone else ""))
-        lines = summary_lines(progress.tally, stats, feeds)
+        args = getattr(crawler.spider, "args", None)
+        lines = summary_lines(progress.tally, stats, feeds, getattr(args, "depth", 0))
         if stats.get("finish_reason") == "shutdown":
             if crawler.settings.get("JOBDIR"):
                 lines.append(f"stopped before the end; resume with: {resume_command(sys.argv)}")

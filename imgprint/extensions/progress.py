@@ -42,7 +42,8 @@ def progress_line(figures: dict[str, Any]) -> str:
     f = figures
     eta = ""
     if f["rate"] > 0 and f["images_pending"]:
-        eta = f" | ETA ~{f['images_pending'] / f['rate']:.0f} s"
+        seconds = f["images_pending"] / f["rate"]
+        eta = f" | ETA ~{seconds:.0f} s" if seconds >= 1 else " | ETA <1 s"
     return (f"pages {f['pages_done']} done, {f['pages_pending']} pending | images"
             f" {f['recorded']} recorded, {f['images_pending']} pending, {f['rate']:.1f}/s"
             f" ({f['overall']:.1f}/s overall) | {human_bytes(f['bytes'])} received |"

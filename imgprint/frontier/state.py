@@ -21,6 +21,7 @@ Stats: ``imgprint/images/redirect_seen``, ``imgprint/images/seen_before``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 
 #: Seed pages in flight at once when IMGPRINT_MAX_PENDING_IMAGES applies.
 PAGE_WINDOW = 16
+#: Most same-site links at the depth limit remembered for the summary's hint.
+LINKS_NOT_FOLLOWED_CAP = 100_000
 #: Meta of a render request: the page it renders (``imgprint.render.spider``).
 RENDERED_PAGE_KEY = "_imgprint_page"
 
@@ -57,6 +60,8 @@ class CrawlState:
         self.render_mode = config.render
         self.open_pages = 0  # page requests made and not yet parsed, failed or dropped
         self.depth_pages: dict[int, int] = {}  # pages requested per depth
+        # Same-site links on pages at the depth limit (the summary's hint); bounded.
+        self.links_not_followed: set[str] = set()
         self.room = asyncio.Event()  # set while seed pages may be started
         self.fatal: str | None = None
         self._late: set[asyncio.Future[Any]] = set()
@@ -94,6 +99,12 @@ class CrawlState:
     def page_closed(self) -> None:
         self.open_pages -= 1
         self.update_room()
+
+    def links_at_depth_limit(self, links: Callable[[], list[str]]) -> None:
+        """Remember the links of a page at the depth limit (found only while
+        under ``LINKS_NOT_FOLLOWED_CAP``: finding them costs a parse)."""
+        if len(self.links_not_followed) < LINKS_NOT_FOLLOWED_CAP:
+            self.links_not_followed.update(links())
 
     def waiting(self) -> tuple[int, int]:
         """(images pending, pages pending), for the seed window and progress."""

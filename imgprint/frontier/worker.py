@@ -1,6 +1,7 @@
 """One worker's part in a crawl on the shared frontier (``IMGPRINT_REDIS_URL``).
 
-An extension; ``NotConfigured`` without the setting. It:
+An extension; ``NotConfigured`` without the setting, raised without a message:
+a component that is simply off is not worth a warning on every run. It:
 
 * renews this worker's leases every third of ``IMGPRINT_REDIS_LEASE`` (a dead
   worker stops renewing, and its requests go back to the queue);
@@ -57,7 +58,7 @@ class FrontierWorker:
     @classmethod
     def from_crawler(cls, crawler: Any) -> FrontierWorker:
         if not is_on(crawler.settings):
-            raise NotConfigured("IMGPRINT_REDIS_URL is not set")
+            raise NotConfigured  # no message: Scrapy would log "Disabled ..." as a WARNING
         ext = cls(crawler, Config.from_crawler(crawler))
         connect = crawler.signals.connect
         connect(ext.spider_opened, signal=signals.spider_opened)

@@ -171,6 +171,9 @@ class ImagesSpider(SeedsMixin, RenderingMixin, Spider):
         depth = response.meta.get(DEPTH_KEY, 0)
         if depth < self.args.depth:
             yield from self.link_requests(response, depth + 1)
+        else:  # for the summary's hint (imgprint.extensions.tally.LinksNotFollowed)
+            self.crawl_state.links_at_depth_limit(
+                lambda: find_links(response.selector, response.url, 0, self.url_limit))
         render = self.render_for(response, images)
         if render is not None:
             yield render
