@@ -3,8 +3,10 @@
 :func:`iter_file` streams ``(line, record)`` pairs out of imgprint feeds (JSON
 lines, a JSON list as ``-O x.json`` writes it, gzip'd or not) and out of the
 seed tool's files (an indented JSON list, or a single object). No file is
-ever read whole; what cannot be used goes to an ``on_error`` callback as an
-:class:`InputError`, and reading goes on.
+ever read whole, and no line or value longer than :data:`MAX_LINE_BYTES` is
+held: the rest of it is read past in chunks and the line reported. What cannot
+be used goes to an ``on_error`` callback as an :class:`InputError`, and reading
+goes on: nesting, a line too long, a value too deep cost only their own line.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import gzip
 import io
 import json
 import re
+import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +26,14 @@ from typing import IO, Any, cast
 FEED_SUFFIXES = (".jsonl", ".jl", ".json", ".ndjson")
 
 _CHUNK = 1 << 20
-# A single JSON value larger than this is reported as an error, not buffered on.
-_MAX_VALUE = 64 << 20
+_MAX_CHUNK = 8 << 20
+# A line of JSON lines (bytes) or a value of a JSON document (its text in memory)
+# longer than this is skipped and reported, never held whole. imgprint's own
+# lines are well under 1 MB; the bound keeps a hostile line from taking gigabytes.
+MAX_LINE_BYTES = 64 << 20
+# Parsed, JSON takes up to 24 times its text (`{},` is a 64-byte dict): a line
+# or value over 1 MiB holding more commas than this is skipped unparsed.
+MAX_LINE_VALUES = 1_000_000
 # A line that opens an array element: where parsing resumes after a bad element.
 _RESYNC = re.compile(r"\n[ \t]*\{")
 
@@ -83,15 +93,15 @@ def iter_file(path: str | Path, on_error: OnError) -> Iterator[Record]:
     name = str(path)
     try:
         with _open(path) as f:
-            head = f.read(4096)
-            start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+            offset, start = _first_text(f)
             if not start:
                 return
-            # Read the whole first line (a record can be longer than the peek).
-            f.seek(len(head) - len(start))
-            first_line = f.readline(_MAX_VALUE)
+            # Read the whole first line (a record can be longer than the peek);
+            # not kept: it may be as long as the bound.
+            f.seek(offset)
+            lines = start[:1] == b"{" and _is_object(f.readline(MAX_LINE_BYTES))
             f.seek(0)
-            if start[:1] == b"{" and _is_object(first_line):
+            if lines:
                 yield from _iter_lines(f, name, on_error)
             elif start[:1] in (b"[", b"{"):
                 text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="replace")
@@ -102,21 +112,52 @@ def iter_file(path: str | Path, on_error: OnError) -> Iterator[Record]:
         on_error(InputError(name, None, f"cannot read: {exc}"))
 
 
+def _first_text(f: IO[bytes]) -> tuple[int, bytes]:
+    """Where the first non-blank byte is, and the bytes from there to the end of a
+    4 KiB read; ``b""`` for a blank file (read through, never held)."""
+    offset = 0
+    while head := f.read(4096):
+        start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if start:
+            return offset + len(head) - len(start), start
+        offset += len(head)
+    return offset, b""
+
+
 def _is_object(line: bytes) -> bool:
+    if _crowded(line):
+        return True  # _iter_lines reports it
     try:
         return isinstance(json.loads(line), dict)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, MemoryError):
         return False
 
 
-def _iter_lines(f: Iterable[bytes], name: str, on_error: OnError) -> Iterator[Record]:
+def _iter_lines(f: IO[bytes], name: str, on_error: OnError) -> Iterator[Record]:
     loads = json.loads
-    for lineno, line in enumerate(f, 1):
+    lineno = 0
+    while line := f.readline(_CHUNK):
+        lineno += 1
+        if len(line) == _CHUNK and not line.endswith(b"\n"):
+            whole, length = _long_line(f, line)
+            if whole is None:
+                on_error(InputError(name, lineno, f"line longer than {_size(MAX_LINE_BYTES)} "
+                                                  f"({length:,} bytes): skipped"))
+                continue
+            line = whole
+            if _crowded(line):
+                on_error(InputError(name, lineno, f"line of more than {MAX_LINE_VALUES:,} "
+                                                  "values: skipped"))
+                continue
         try:
             value = loads(line)
         except (ValueError, RecursionError) as exc:
             if line.strip():
                 on_error(InputError(name, lineno, f"bad JSON: {_short(exc)}"))
+            continue
+        except MemoryError:
+            # Parsed, a line under the bound can still take many times its size.
+            on_error(InputError(name, lineno, "line too large to parse in memory: skipped"))
             continue
         if type(value) is dict:
             yield lineno, value
@@ -124,14 +165,49 @@ def _iter_lines(f: Iterable[bytes], name: str, on_error: OnError) -> Iterator[Re
             yield from _records_in(value, name, lineno, on_error)
 
 
+def _long_line(f: IO[bytes], first: bytes) -> tuple[bytes | None, int]:
+    """The rest of a line read a chunk at a time: the whole line, or None (its
+    chunks dropped, the rest read past) once it is longer than the bound; its length."""
+    parts = [first]
+    length = len(first)
+    while chunk := f.readline(_CHUNK):
+        length += len(chunk)
+        end = chunk.endswith(b"\n")
+        if length - end > MAX_LINE_BYTES:
+            parts.clear()
+        elif parts:
+            parts.append(chunk)
+        if end:
+            break
+    return (b"".join(parts) if parts else None), length
+
+
 def _records_in(value: Any, name: str, lineno: int, on_error: OnError) -> Iterator[Record]:
-    if isinstance(value, dict):
-        yield lineno, value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _records_in(item, name, lineno, on_error)
-    else:
-        on_error(InputError(name, lineno, f"not a record: {type(value).__name__}"))
+    """The objects in ``value``, lists flattened in order; the rest is one error.
+
+    Iterative: a line of a thousand nested lists must not exhaust the stack. A
+    line of millions of numbers is one error naming their types, not millions.
+    """
+    stack: list[Iterator[Any]] = [iter((value,))]
+    others: Counter[str] = Counter()
+    while stack:
+        item = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+        elif isinstance(item, dict):
+            yield lineno, item
+        elif isinstance(item, list):
+            stack.append(iter(item))
+        else:
+            others[type(item).__name__] += 1
+    if others:
+        n = others.total()
+        what = f"{n:,} values" if n > 1 else "a value"
+        on_error(InputError(name, lineno, f"not a record: {what} of type "
+                                          f"{', '.join(sorted(others))}"))
+
+
+_END = object()
 
 
 class _Document:
@@ -170,7 +246,7 @@ class _Document:
                 continue
             try:
                 value, end = self.decode(self.buf, self.pos)
-            except (ValueError, RecursionError) as exc:
+            except (ValueError, RecursionError, MemoryError) as exc:
                 if self._bad_value(exc):
                     continue
                 return
@@ -178,11 +254,16 @@ class _Document:
             self.pos = end
 
     def refill(self) -> bool:
-        """Drop buf[:pos], append a chunk; False at end of file."""
+        """Drop buf[:pos], append a chunk; False at end of file.
+
+        A value spanning chunks is decoded again after each: the chunk grows
+        with what is kept (up to ``_MAX_CHUNK``), so a long value costs a few
+        dozen attempts, not one a MiB.
+        """
         if self.eof:
             return False
         self.mark_line = self.line_at(self.pos)
-        chunk = self.f.read(_CHUNK)
+        chunk = self.f.read(min(max(_CHUNK, len(self.buf) - self.pos), _MAX_CHUNK))
         self.buf = self.buf[self.pos :] + chunk
         self.pos = self.mark = 0
         self.eof = not chunk
@@ -207,15 +288,25 @@ class _Document:
             if not self.refill():
                 return False
 
-    def _bad_value(self, exc: ValueError | RecursionError) -> bool:
+    def _bad_value(self, exc: ValueError | RecursionError | MemoryError) -> bool:
         """Read on, or report the value and skip it; False at end of file."""
         epos = getattr(exc, "pos", None) or self.pos
         # A value cut by the chunk boundary fails at (or, for a string, before)
         # the end of the buffer: read on before calling it bad.
         truncated = len(self.buf) - epos <= 16 or str(exc).startswith("Unterminated string")
-        if truncated and not self.eof and len(self.buf) - self.pos < _MAX_VALUE:
-            self.refill()
-            return True
+        if truncated and not self.eof:
+            # The text held, in memory (4 bytes a character once one is astral).
+            if sys.getsizeof(self.buf) < MAX_LINE_BYTES:
+                self.refill()
+                # Only a value read on past a chunk can be long: checked here,
+                # before the next decode attempt parses it.
+                if not _crowded(self.buf, self.pos):
+                    return True
+                message = f"value of more than {MAX_LINE_VALUES:,} values: skipped"
+            else:
+                message = f"value longer than {_size(MAX_LINE_BYTES)}: skipped"
+            self._error(self.line_at(self.pos), message)
+            return self._resync()
         self._error(self.line_at(max(epos, self.pos)), f"bad JSON: {_short(exc)}")
         return self._resync()
 
@@ -236,6 +327,20 @@ class _Document:
 
     def _error(self, line: int, message: str) -> None:
         self.on_error(InputError(self.name, line, message))
+
+
+def _crowded(text: bytes | str, start: int = 0) -> bool:
+    """Over 1 MiB from ``start`` with more than MAX_LINE_VALUES commas (within
+    strings too: a false alarm needs a million commas in one record)."""
+    if len(text) - start <= _CHUNK:
+        return False
+    if isinstance(text, bytes):
+        return text.count(b",", start) > MAX_LINE_VALUES
+    return text.count(",", start) > MAX_LINE_VALUES
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n:,} bytes"
 
 
 def _short(exc: BaseException) -> str:
