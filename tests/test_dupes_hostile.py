@@ -138,7 +138,7 @@ def test_a_thousand_nested_lists(tmp_path):
     for _ in range(sys.getrecursionlimit() + 500):
         deep = [deep]
     errors: list[reading.InputError] = []
-    assert [rec["url"] for _, rec in reading._records_in(deep, "f", 1, errors.append)] == [
+    assert [rec["url"] for _, rec in reading.records_in(deep, "f", 1, errors.append)] == [
         "https://b.org/deep.jpg"]
     assert errors == []
     # Through the reader: 950 levels (json parses them here) hold a record; 5,000
