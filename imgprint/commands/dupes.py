@@ -57,6 +57,9 @@ class Command(ScrapyCommand):
                             help="also write a self-contained HTML page to FILE")
         parser.add_argument("--no-near", action="store_true",
                             help="skip the near-duplicate (phash) search")
+        parser.add_argument("--no-details", action="store_true",
+                            help="do not read the feeds a second time for the pages and "
+                                 "metadata of each copy in a group")
         parser.add_argument("--timings", action="store_true",
                             help="print the time of each phase to stderr")
 
@@ -82,7 +85,8 @@ class Command(ScrapyCommand):
         cat = dupes.load(args, on_error)
         t1 = time.perf_counter()
         timings: dict[str, float] = {}
-        report = dupes.build_report(cat, opts.distance, near=not opts.no_near, timings=timings)
+        report = dupes.build_report(cat, opts.distance, near=not opts.no_near, timings=timings,
+                                    sources=None if opts.no_details else args)
         report["errors"] = {"count": error_count, "first": [e.as_dict() for e in errors]}
         t2 = time.perf_counter()
 
@@ -108,6 +112,7 @@ class Command(ScrapyCommand):
         if opts.timings:
             print(f"timings: read {t1 - t0:.2f}s, exact {timings['exact']:.2f}s, "
                   f"near {timings['near']:.2f}s, sites {timings['sites']:.2f}s, "
+                  f"details {timings['details']:.2f}s, "
                   f"report {t2 - t1 - sum(timings.values()):.2f}s, output {t3 - t2:.2f}s",
                   file=sys.stderr)
         if error_count:
