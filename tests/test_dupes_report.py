@@ -270,7 +270,8 @@ def test_by_label_and_no_details(tmp_path):
     f = tmp_path / "f.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in [
         {"url": "https://a.org/x.jpg", "pages": ["https://a.org/"], "phash": "ff00ff00ff00ff00",
-         "gps": {"lat": 1.5, "lon": 2.5}},
+         "gps": {"lat": 1.5, "lon": 2.5},
+         "exif": {"Image Artist": '<script>alert("x")</script>\u202e', "k": "v"}},
         {"url": "https://b.org/y.jpg", "pages": ["https://b.org/"], "phash": "ff00ff00ff00ff01"},
     ]))
     cat = load([f], pytest.fail)
@@ -278,7 +279,10 @@ def test_by_label_and_no_details(tmp_path):
     report["near"] = [dict(g, by="pdq") for g in report["near"]]
     html = render_html(report)
     assert "<span class=by>by pdq</span>" in html
-    assert "&#9873; 1 of 2 still carries GPS" in html
+    assert "&#9873; 1 of 2 still carries GPS, author" in html
+    # Metadata values are hostile too: escaped, bidi overrides shown.
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    assert "\u202e" not in html and "\\u202e" in html
     bare = render_html(build_report(load([f], pytest.fail)))
     assert "<table class=copies" in html
     assert "<table class=copies" not in bare and "https://b.org/y.jpg" in bare

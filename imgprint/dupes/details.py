@@ -171,14 +171,16 @@ def identifying(metadata: dict[str, str]) -> list[str]:
     return [f for f in IDENTIFYING if f in metadata]
 
 
-@dataclass
+@dataclass(slots=True)
 class Copy:
     """What the report shows of one image URL beyond its hashes."""
 
     # The PAGES_KEPT first pages in sorted order: the same whatever order the
     # feeds were read in (a crawl split over workers, or not).
     pages: list[str] = field(default_factory=list)
-    seen: set[int] = field(default_factory=set)  # hashes of distinct pages, capped
+    # Hashes of the distinct pages (counted up to PAGES_COUNTED), made only
+    # once there are more than PAGES_KEPT: most copies have one or two pages.
+    seen: set[int] | None = None
     metadata: dict[str, str] = field(default_factory=dict)
 
     def add_pages(self, pages: Any) -> None:
@@ -186,18 +188,27 @@ class Copy:
             return
         kept = self.pages
         for page in pages:
-            if type(page) is not str or len(self.seen) >= PAGES_COUNTED:
+            if type(page) is not str:
                 continue
+            if self.seen is None:
+                if page in kept:
+                    continue
+                if len(kept) < PAGES_KEPT:
+                    bisect.insort(kept, page)
+                    continue
+                # Every distinct page so far is in ``kept``: from here on, count by hash.
+                self.seen = set(map(hash, kept))
             key = hash(page)
-            if key in self.seen:
+            if key in self.seen or len(self.seen) >= PAGES_COUNTED:
                 continue
             self.seen.add(key)
-            if len(kept) < PAGES_KEPT or page < kept[-1]:
+            if page < kept[-1]:
                 bisect.insort(kept, page)
-                del kept[PAGES_KEPT:]
+                kept.pop()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"pages": self.pages, "pages_total": len(self.seen),
+        total = len(self.pages) if self.seen is None else len(self.seen)
+        return {"pages": self.pages, "pages_total": total,
                 "metadata": self.metadata, "identifying": identifying(self.metadata)}
 
 

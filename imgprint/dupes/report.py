@@ -72,10 +72,13 @@ def build_report(cat: Catalog, distance: int = DEFAULT_DISTANCE, near: bool = Tr
     t3 = time.perf_counter()
     details: Details = None
     if sources is not None:
-        rows = {i for gs in exact.values() for g in gs for i in g}
-        rows.update(i for g in near_list for i in g.rows)
-        rows.update(i for _, images in sharing.groups for img in images for i in img.rows)
-        details = collect(sources, {cat.urls[i] for i in rows})
+        urls = cat.urls
+        wanted = {urls[i] for gs in exact.values() for g in gs for i in g}
+        wanted.update(urls[i] for g in near_list for i in g.rows)
+        wanted.update(urls[i] for _, images in sharing.groups for img in images
+                      for i in img.rows)
+        details = collect(sources, wanted)
+        del wanted
     t4 = time.perf_counter()
     if timings is not None:
         timings.update(exact=t1 - t0, near=t2 - t1, sites=t3 - t2, details=t4 - t3)
