@@ -22,14 +22,16 @@ from imgprint.dupes import iter_file, reading
 
 PROJECT = Path(__file__).resolve().parents[1]
 H = "ab" * 32
-# ``scrapy dupes`` in a child that prints its own peak RSS (ru_maxrss, KiB) last.
+# ``scrapy dupes`` in a child that prints its own peak RSS (KiB) last: VmHWM of its
+# own address space (ru_maxrss would carry the test process's high-water mark in).
 MEASURED = """\
-import resource, sys
+import re, sys
 from scrapy.cmdline import execute
 try:
     execute(["scrapy", "dupes", *sys.argv[1:]])
 finally:
-    print("maxrss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+    status = open("/proc/self/status").read()
+    print("maxrss", re.search(r"VmHWM:\\s*(\\d+) kB", status)[1], file=sys.stderr)
 """
 # The command on a one-record feed peaks at about 90 MB; a held 64 MiB line
 # and its parse stay well within this, a line read whole (300 MB and up) does not.

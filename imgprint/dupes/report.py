@@ -77,7 +77,7 @@ def build_report(cat: Catalog, distance: int = DEFAULT_DISTANCE, near: bool = Tr
         wanted.update(urls[i] for g in near_list for i in g.rows)
         wanted.update(urls[i] for _, images in sharing.groups for img in images
                       for i in img.rows)
-        details = collect(sources, wanted)
+        details = collect(sources, wanted) if wanted else {}
         del wanted
     t4 = time.perf_counter()
     if timings is not None:
