@@ -4,11 +4,13 @@ Writes N records as JSON lines (realistic imgprint records: a small EXIF dict,
 the 128-byte sample, one or two pages), with a share of exact duplicates (same
 hashes under another URL, on another site), of near-duplicates (the phash of
 an earlier image with 1..8 bits flipped, other hashes) and of ``seen_before``
-records; then runs the real command twice in a child process, without and with
-the near-duplicate search, and prints wall time, the command's phase timings
-and the child's peak RSS. The feed is generated in a child process too: Linux
-carries a parent's RSS high-water mark into its children's ``ru_maxrss``, so
-the parent must stay small for that figure to be the command's own.
+records; then runs the real command three times in a child process: exact and
+site groups only (``--no-near --no-details``), the same with the second reading
+for each copy's pages and metadata (``--no-near``), and everything; it prints
+wall time, the command's phase timings and the child's peak RSS. The feed is
+generated in a child process too: Linux carries a parent's RSS high-water mark
+into its children's ``ru_maxrss``, so the parent must stay small for that
+figure to be the command's own.
 
     .venv/bin/python bench/dupes_bench.py                  # 1,000,000 and 100,000
     .venv/bin/python bench/dupes_bench.py -n 200000 --sizes 200000
@@ -117,8 +119,8 @@ def main() -> None:
         return
     sizes = args.sizes or sorted({args.n, 100_000}, reverse=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        print(f"{'records':>9} {'MB':>6} {'mode':<11} {'wall s':>7} {'read':>6} {'exact':>6} "
-              f"{'near':>6} {'sites':>6} {'RSS MB':>7}")
+        print(f"{'records':>9} {'MB':>6} {'mode':<16} {'wall s':>7} {'read':>6} {'exact':>6} "
+              f"{'near':>6} {'sites':>6} {'details':>7} {'RSS MB':>7}")
         for n in sizes:
             feed = Path(tmp) / f"feed-{n}.jsonl"
             t = time.perf_counter()
@@ -128,11 +130,12 @@ def main() -> None:
             gen = time.perf_counter() - t
             mb = feed.stat().st_size / 1e6
             print(f"# {n:,} records generated in {gen:.1f}s: {counts}", flush=True)
-            for mode, extra in (("exact+sites", ("--no-near",)), ("all", ())):
+            for mode, extra in (("exact+sites", ("--no-near", "--no-details")),
+                                ("exact+sites+details", ("--no-near",)), ("all", ())):
                 r = run(feed, *extra)
-                print(f"{n:>9,} {mb:>6.0f} {mode:<11} {r['wall']:>7.1f} {r['read']:>6} "
-                      f"{r['exact']:>6} {r['near']:>6} {r['sites']:>6} {r['rss_mb']:>7.0f}",
-                      flush=True)
+                print(f"{n:>9,} {mb:>6.0f} {mode:<16} {r['wall']:>7.1f} {r['read']:>6} "
+                      f"{r['exact']:>6} {r['near']:>6} {r['sites']:>6} {r['details']:>7} "
+                      f"{r['rss_mb']:>7.0f}", flush=True)
             feed.unlink()
 
 

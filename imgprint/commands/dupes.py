@@ -57,6 +57,9 @@ class Command(ScrapyCommand):
                             help="also write a self-contained HTML page to FILE")
         parser.add_argument("--no-near", action="store_true",
                             help="skip the near-duplicate (phash) search")
+        parser.add_argument("--no-details", action="store_true",
+                            help="do not read the feeds a second time for the pages and "
+                                 "metadata of each copy in a group")
         parser.add_argument("--timings", action="store_true",
                             help="print the time of each phase to stderr")
 
@@ -66,32 +69,37 @@ class Command(ScrapyCommand):
         if not 0 <= opts.distance <= 32:
             raise UsageError("--distance must be between 0 and 32")
 
+        # Only the first errors are kept: a feed of millions of bad lines must
+        # not grow a list of millions of errors.
         errors: list[dupes.InputError] = []
+        error_count = 0
 
         def on_error(err: dupes.InputError) -> None:
-            errors.append(err)
-            if len(errors) <= MAX_ERRORS_SHOWN:
+            nonlocal error_count
+            error_count += 1
+            if error_count <= MAX_ERRORS_SHOWN:
+                errors.append(err)
                 print(f"error: {safe(err)}", file=sys.stderr)
 
         t0 = time.perf_counter()
         cat = dupes.load(args, on_error)
         t1 = time.perf_counter()
         timings: dict[str, float] = {}
-        report = dupes.build_report(cat, opts.distance, near=not opts.no_near, timings=timings)
-        report["errors"] = {"count": len(errors),
-                            "first": [e.as_dict() for e in errors[:MAX_ERRORS_SHOWN]]}
+        report = dupes.build_report(cat, opts.distance, near=not opts.no_near, timings=timings,
+                                    sources=None if opts.no_details else args)
+        report["errors"] = {"count": error_count, "first": [e.as_dict() for e in errors]}
         t2 = time.perf_counter()
 
-        if len(errors) > MAX_ERRORS_SHOWN:
-            print(f"error: {len(errors) - MAX_ERRORS_SHOWN} more input errors not shown",
+        if error_count > MAX_ERRORS_SHOWN:
+            print(f"error: {error_count - MAX_ERRORS_SHOWN} more input errors not shown",
                   file=sys.stderr)
         if opts.json:
             write_json(report, sys.stdout)
             sys.stdout.write("\n")
         else:
             render_text(report, sys.stdout)
-            if errors:
-                sys.stdout.write(f"{len(errors)} input errors (see stderr)\n")
+            if error_count:
+                sys.stdout.write(f"{error_count} input errors (see stderr)\n")
         if opts.html:
             try:
                 Path(opts.html).write_text(render_html(report), encoding="utf-8")
@@ -104,7 +112,8 @@ class Command(ScrapyCommand):
         if opts.timings:
             print(f"timings: read {t1 - t0:.2f}s, exact {timings['exact']:.2f}s, "
                   f"near {timings['near']:.2f}s, sites {timings['sites']:.2f}s, "
+                  f"details {timings['details']:.2f}s, "
                   f"report {t2 - t1 - sum(timings.values()):.2f}s, output {t3 - t2:.2f}s",
                   file=sys.stderr)
-        if errors:
+        if error_count:
             self.exitcode = 1

@@ -3,8 +3,11 @@
 :func:`iter_file` streams ``(line, record)`` pairs out of imgprint feeds (JSON
 lines, a JSON list as ``-O x.json`` writes it, gzip'd or not) and out of the
 seed tool's files (an indented JSON list, or a single object). No file is
-ever read whole; what cannot be used goes to an ``on_error`` callback as an
-:class:`InputError`, and reading goes on.
+ever read whole, and no line or value longer than :data:`MAX_LINE_BYTES` is
+held: the rest of it is read past in chunks and the line reported. What cannot
+be used goes to an ``on_error`` callback as an :class:`InputError`, and reading
+goes on: nesting, a line too long, a value too deep cost only their own line.
+Anything but JSON lines goes to the streaming decoder in :mod:`.document`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
@@ -22,10 +26,16 @@ from typing import IO, Any, cast
 FEED_SUFFIXES = (".jsonl", ".jl", ".json", ".ndjson")
 
 _CHUNK = 1 << 20
-# A single JSON value larger than this is reported as an error, not buffered on.
-_MAX_VALUE = 64 << 20
-# A line that opens an array element: where parsing resumes after a bad element.
-_RESYNC = re.compile(r"\n[ \t]*\{")
+# A line of JSON lines (bytes) or a value of a JSON document (its text in memory)
+# longer than this is skipped and reported, never held whole. imgprint's own
+# lines are well under 1 MB; the bound keeps a hostile line from taking gigabytes.
+MAX_LINE_BYTES = 64 << 20
+# Parsed, JSON takes up to 24 times its text (`{},` is a 64-byte dict): a line
+# or value over 1 MiB holding more commas than this is skipped unparsed.
+MAX_LINE_VALUES = 1_000_000
+# The URL of a JSON line written as imgprint writes it (``url`` first, no escape
+# in it): enough to pass over a line without parsing it.
+_URL_FIRST = re.compile(rb'\{\s*"url"\s*:\s*"([^"\\]*)"')
 
 Record = tuple[int, dict[str, Any]]
 
@@ -72,173 +82,162 @@ def _open(path: Path) -> IO[bytes]:
     return open(path, "rb")
 
 
-def iter_file(path: str | Path, on_error: OnError) -> Iterator[Record]:
+def iter_file(path: str | Path, on_error: OnError,
+              only: Collection[str] | None = None) -> Iterator[Record]:
     """Yield ``(line, record)`` for every record in a feed file, whatever its format.
 
     JSON lines are parsed one line at a time (a bad line costs only itself);
     anything else (a JSON list, the seed tool's indented list, a single object)
-    goes through a streaming decoder, so no file is ever read whole.
+    goes through a streaming decoder, so no file is ever read whole. With
+    ``only``, JSON lines whose ``url`` comes first and is not in it are passed
+    over unparsed (a speed-up: other records may still be yielded).
     """
     path = Path(path)
     name = str(path)
     try:
         with _open(path) as f:
-            head = f.read(4096)
-            start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+            offset, start = _first_text(f)
             if not start:
                 return
-            # Read the whole first line (a record can be longer than the peek).
-            f.seek(len(head) - len(start))
-            first_line = f.readline(_MAX_VALUE)
+            # Read the whole first line (a record can be longer than the peek);
+            # not kept: it may be as long as the bound.
+            f.seek(offset)
+            lines = start[:1] == b"{" and _is_object(f.readline(MAX_LINE_BYTES))
             f.seek(0)
-            if start[:1] == b"{" and _is_object(first_line):
-                yield from _iter_lines(f, name, on_error)
+            if lines:
+                yield from _iter_lines(f, name, on_error, only)
             elif start[:1] in (b"[", b"{"):
+                # Imported here: the decoder uses this module's helpers and bounds.
+                from imgprint.dupes.document import Document
+
                 text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="replace")
-                yield from _Document(text, name, on_error).records()
+                yield from Document(text, name, on_error).records()
             else:
                 on_error(InputError(name, 1, "not JSON: expected a JSON object, list or lines"))
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         on_error(InputError(name, None, f"cannot read: {exc}"))
 
 
+def _first_text(f: IO[bytes]) -> tuple[int, bytes]:
+    """Where the first non-blank byte is, and the bytes from there to the end of a
+    4 KiB read; ``b""`` for a blank file (read through, never held)."""
+    offset = 0
+    while head := f.read(4096):
+        start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if start:
+            return offset + len(head) - len(start), start
+        offset += len(head)
+    return offset, b""
+
+
 def _is_object(line: bytes) -> bool:
+    if crowded(line):
+        return True  # _iter_lines reports it
     try:
         return isinstance(json.loads(line), dict)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, MemoryError):
         return False
 
 
-def _iter_lines(f: Iterable[bytes], name: str, on_error: OnError) -> Iterator[Record]:
+def _iter_lines(f: IO[bytes], name: str, on_error: OnError,
+                only: Collection[str] | None = None) -> Iterator[Record]:
     loads = json.loads
-    for lineno, line in enumerate(f, 1):
+    lineno = 0
+    while line := f.readline(_CHUNK):
+        lineno += 1
+        if only is not None and (m := _URL_FIRST.match(line)):
+            try:
+                if m[1].decode() not in only:
+                    continue
+            except UnicodeDecodeError:
+                continue
+        if len(line) == _CHUNK and not line.endswith(b"\n"):
+            whole, length = _long_line(f, line)
+            if whole is None:
+                on_error(InputError(name, lineno, f"line longer than {size_text(MAX_LINE_BYTES)} "
+                                                  f"({length:,} bytes): skipped"))
+                continue
+            line = whole
+            if crowded(line):
+                on_error(InputError(name, lineno, f"line of more than {MAX_LINE_VALUES:,} "
+                                                  "values: skipped"))
+                continue
         try:
             value = loads(line)
         except (ValueError, RecursionError) as exc:
             if line.strip():
-                on_error(InputError(name, lineno, f"bad JSON: {_short(exc)}"))
+                on_error(InputError(name, lineno, f"bad JSON: {short_error(exc)}"))
+            continue
+        except MemoryError:
+            # Parsed, a line under the bound can still take many times its size.
+            on_error(InputError(name, lineno, "line too large to parse in memory: skipped"))
             continue
         if type(value) is dict:
             yield lineno, value
         else:
-            yield from _records_in(value, name, lineno, on_error)
+            yield from records_in(value, name, lineno, on_error)
 
 
-def _records_in(value: Any, name: str, lineno: int, on_error: OnError) -> Iterator[Record]:
-    if isinstance(value, dict):
-        yield lineno, value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _records_in(item, name, lineno, on_error)
-    else:
-        on_error(InputError(name, lineno, f"not a record: {type(value).__name__}"))
+def _long_line(f: IO[bytes], first: bytes) -> tuple[bytes | None, int]:
+    """The rest of a line read a chunk at a time: the whole line, or None (its
+    chunks dropped, the rest read past) once it is longer than the bound; its length."""
+    parts = [first]
+    length = len(first)
+    while chunk := f.readline(_CHUNK):
+        length += len(chunk)
+        end = chunk.endswith(b"\n")
+        if length - end > MAX_LINE_BYTES:
+            parts.clear()
+        elif parts:
+            parts.append(chunk)
+        if end:
+            break
+    return (b"".join(parts) if parts else None), length
 
 
-class _Document:
-    """Stream the values of a JSON document: a list of records, one object or several.
+def records_in(value: Any, name: str, lineno: int, on_error: OnError) -> Iterator[Record]:
+    """The objects in ``value``, lists flattened in order; the rest is one error.
 
-    The text is read ``_CHUNK`` characters at a time into ``buf``; ``pos`` is
-    where decoding resumes. Line numbers are counted forward only, from a
-    mark, so that naming the line of each record stays linear in the file size.
+    Iterative: a line of a thousand nested lists must not exhaust the stack. A
+    line of millions of numbers is one error naming their types, not millions.
     """
-
-    def __init__(self, f: IO[str], name: str, on_error: OnError) -> None:
-        self.f = f
-        self.name = name
-        self.on_error = on_error
-        self.decode = json.JSONDecoder().raw_decode
-        self.buf = ""
-        self.pos = 0
-        self.eof = False
-        self.mark, self.mark_line = 0, 1
-        self.depth = 0  # 1 inside the top-level list
-
-    def records(self) -> Iterator[Record]:
-        while True:
-            if not self._skip_blank():
-                if self.depth:
-                    self._error(self.line_at(self.pos), "bad JSON: unterminated list")
-                return
-            c = self.buf[self.pos]
-            if c == "[" and not self.depth:
-                self.depth = 1
-                self.pos += 1
-                continue
-            if c == "]" and self.depth:
-                self.depth = 0
-                self.pos += 1
-                continue
-            try:
-                value, end = self.decode(self.buf, self.pos)
-            except (ValueError, RecursionError) as exc:
-                if self._bad_value(exc):
-                    continue
-                return
-            yield from _records_in(value, self.name, self.line_at(self.pos), self.on_error)
-            self.pos = end
-
-    def refill(self) -> bool:
-        """Drop buf[:pos], append a chunk; False at end of file."""
-        if self.eof:
-            return False
-        self.mark_line = self.line_at(self.pos)
-        chunk = self.f.read(_CHUNK)
-        self.buf = self.buf[self.pos :] + chunk
-        self.pos = self.mark = 0
-        self.eof = not chunk
-        return bool(chunk)
-
-    def line_at(self, i: int) -> int:
-        if i < self.mark:
-            return self.mark_line - self.buf.count("\n", i, self.mark)
-        self.mark_line += self.buf.count("\n", self.mark, i)
-        self.mark = i
-        return self.mark_line
-
-    def _skip_blank(self) -> bool:
-        """Move past whitespace and commas, reading on; False at end of file."""
-        while True:
-            buf, pos = self.buf, self.pos
-            while pos < len(buf) and buf[pos] in " \t\r\n,":
-                pos += 1
-            self.pos = pos
-            if pos < len(buf):
-                return True
-            if not self.refill():
-                return False
-
-    def _bad_value(self, exc: ValueError | RecursionError) -> bool:
-        """Read on, or report the value and skip it; False at end of file."""
-        epos = getattr(exc, "pos", None) or self.pos
-        # A value cut by the chunk boundary fails at (or, for a string, before)
-        # the end of the buffer: read on before calling it bad.
-        truncated = len(self.buf) - epos <= 16 or str(exc).startswith("Unterminated string")
-        if truncated and not self.eof and len(self.buf) - self.pos < _MAX_VALUE:
-            self.refill()
-            return True
-        self._error(self.line_at(max(epos, self.pos)), f"bad JSON: {_short(exc)}")
-        return self._resync()
-
-    def _resync(self) -> bool:
-        """Resume at the next line that opens an object; False at end of file.
-
-        That is the next list element in both Scrapy's and the seed tool's layout.
-        """
-        start = self.pos + 1
-        while (m := _RESYNC.search(self.buf, start)) is None:
-            # Keep a last newline: it may start a match.
-            self.pos = max(self.pos, len(self.buf) - 1)
-            if not self.refill():
-                return False
-            start = 0
-        self.pos = m.end() - 1
-        return True
-
-    def _error(self, line: int, message: str) -> None:
-        self.on_error(InputError(self.name, line, message))
+    stack: list[Iterator[Any]] = [iter((value,))]
+    others: Counter[str] = Counter()
+    while stack:
+        item = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+        elif isinstance(item, dict):
+            yield lineno, item
+        elif isinstance(item, list):
+            stack.append(iter(item))
+        else:
+            others[type(item).__name__] += 1
+    if others:
+        n = others.total()
+        what = f"{n:,} values" if n > 1 else "a value"
+        on_error(InputError(name, lineno, f"not a record: {what} of type "
+                                          f"{', '.join(sorted(others))}"))
 
 
-def _short(exc: BaseException) -> str:
+_END = object()
+
+
+def crowded(text: bytes | str, start: int = 0) -> bool:
+    """Over 1 MiB from ``start`` with more than MAX_LINE_VALUES commas (within
+    strings too: a false alarm needs a million commas in one record)."""
+    if len(text) - start <= _CHUNK:
+        return False
+    if isinstance(text, bytes):
+        return text.count(b",", start) > MAX_LINE_VALUES
+    return text.count(",", start) > MAX_LINE_VALUES
+
+
+def size_text(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+def short_error(exc: BaseException) -> str:
     if isinstance(exc, json.JSONDecodeError):
         # json's own "line 1 column 5 (char 4)" counts within the chunk or line it
         # was given, not the file: the caller names the line.

@@ -2,7 +2,10 @@
 
 :func:`build_report` runs exact, near and site-sharing on a catalogue and
 returns the ``--json`` document, its long lists as :class:`Lazy` so writers
-stream them; :func:`write_json` and :func:`render_text` write it out.
+stream them; :func:`write_json` writes it out (:mod:`.text` as text). Given
+the files the catalogue was read from (``sources``), it reads them again for
+the copies in groups (:mod:`.details`): each copy then carries its pages and
+a summary of its metadata, each group a ``metadata_diff``.
 
 Every string in the report comes from crawled pages and is hostile: text output
 neutralises control and bidi characters (terminal escapes, spoofed URLs) with
@@ -14,11 +17,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
+from pathlib import Path
 from typing import IO, Any
 
 from imgprint.dupes.catalogue import HASH_FIELDS, Catalog
+from imgprint.dupes.details import Copy, collect, metadata_diff
 from imgprint.dupes.exact import exact_groups, identities
 from imgprint.dupes.near import DEFAULT_DISTANCE, NearGroup, near_groups
 from imgprint.dupes.sharing import SharedImage, SiteSharing, site_sharing
@@ -46,9 +51,17 @@ class Lazy:
         return map(self.make, self.items)
 
 
+Details = dict[str, Copy] | None
+
+
 def build_report(cat: Catalog, distance: int = DEFAULT_DISTANCE, near: bool = True,
-                 timings: dict[str, float] | None = None) -> dict[str, Any]:
-    """All three reports as one dict (the ``--json`` document); group lists are :class:`Lazy`."""
+                 timings: dict[str, float] | None = None,
+                 sources: Iterable[str | Path] | None = None) -> dict[str, Any]:
+    """All three reports as one dict (the ``--json`` document); group lists are :class:`Lazy`.
+
+    ``sources``: the files ``cat`` was loaded from, read again for the pages and
+    metadata of the copies in groups; without them the report has hashes and sites only.
+    """
     t0 = time.perf_counter()
     exact = {name: exact_groups(cat, name) for name in HASH_FIELDS}
     same = identities(cat, (g for gs in exact.values() for g in gs))
@@ -57,14 +70,25 @@ def build_report(cat: Catalog, distance: int = DEFAULT_DISTANCE, near: bool = Tr
     t2 = time.perf_counter()
     sharing = site_sharing(cat, same)
     t3 = time.perf_counter()
+    details: Details = None
+    if sources is not None:
+        urls = cat.urls
+        wanted = {urls[i] for gs in exact.values() for g in gs for i in g}
+        wanted.update(urls[i] for g in near_list for i in g.rows)
+        wanted.update(urls[i] for _, images in sharing.groups for img in images
+                      for i in img.rows)
+        details = collect(sources, wanted) if wanted else {}
+        del wanted
+    t4 = time.perf_counter()
     if timings is not None:
-        timings.update(exact=t1 - t0, near=t2 - t1, sites=t3 - t2)
+        timings.update(exact=t1 - t0, near=t2 - t1, sites=t3 - t2, details=t4 - t3)
     return {
-        "summary": _summary(cat, exact, distance if near else None),
-        "exact": {name: Lazy(groups, partial(_exact_out, cat, name))
+        "summary": {**_summary(cat, exact, distance if near else None),
+                    "details": details is not None},
+        "exact": {name: Lazy(groups, partial(_exact_out, cat, details, name))
                   for name, groups in exact.items()},
-        "near": Lazy(near_list, partial(_near_out, cat)),
-        "sites": _sites_out(cat, sharing),
+        "near": Lazy(near_list, partial(_near_out, cat, details)),
+        "sites": _sites_out(cat, details, sharing),
     }
 
 
@@ -82,42 +106,55 @@ def _summary(cat: Catalog, exact: dict[str, list[list[int]]],
     }
 
 
-def _image(cat: Catalog, i: int) -> dict[str, Any]:
-    return {"url": cat.urls[i], "sites": sorted(cat.sites(i))}
+def _image(cat: Catalog, details: Details, i: int) -> dict[str, Any]:
+    """One copy: its URL and sites, and with details its pages and metadata."""
+    out = {"url": cat.urls[i], "sites": sorted(cat.sites(i))}
+    if details is not None:
+        out.update((details.get(cat.urls[i]) or Copy()).as_dict())
+    return out
 
 
-def _exact_out(cat: Catalog, name: str, g: list[int]) -> dict[str, Any]:
+def _with_diff(group: dict[str, Any], details: Details) -> dict[str, Any]:
+    if details is not None:
+        group["metadata_diff"] = metadata_diff([img["metadata"] for img in group["images"]])
+    return group
+
+
+def _exact_out(cat: Catalog, details: Details, name: str, g: list[int]) -> dict[str, Any]:
     sizes = sorted({s for i in g if (s := cat.image_size(i)) is not None})
-    return {"hash": cat.hash_hex(name, g[0]), "count": len(g), "image_sizes": sizes,
-            "images": [_image(cat, i) for i in sorted(g, key=cat.urls.__getitem__)]}
+    return _with_diff({
+        "hash": cat.hash_hex(name, g[0]), "count": len(g), "image_sizes": sizes,
+        "images": [_image(cat, details, i) for i in sorted(g, key=cat.urls.__getitem__)]},
+        details)
 
 
-def _near_out(cat: Catalog, g: NearGroup) -> dict[str, Any]:
-    return {"count": len(g.rows), "center": cat.phash_hex(g.center),
-            "max_distance": max(g.distances),
-            "images": [{**_image(cat, i), "phash": cat.phash_hex(i), "distance": d,
-                        "content_sha256": cat.hash_hex("content_sha256", i),
-                        "sha256_first_10240_bytes": cat.hash_hex(HASH_FIELDS[1], i)}
-                       for i, d in zip(g.rows, g.distances, strict=True)]}
+def _near_out(cat: Catalog, details: Details, g: NearGroup) -> dict[str, Any]:
+    return _with_diff({
+        "count": len(g.rows), "center": cat.phash_hex(g.center),
+        "max_distance": max(g.distances),
+        "images": [{**_image(cat, details, i), "phash": cat.phash_hex(i), "distance": d,
+                    "content_sha256": cat.hash_hex("content_sha256", i),
+                    "sha256_first_10240_bytes": cat.hash_hex(HASH_FIELDS[1], i)}
+                   for i, d in zip(g.rows, g.distances, strict=True)]}, details)
 
 
-def _shared_out(cat: Catalog, img: SharedImage) -> dict[str, Any]:
+def _shared_out(cat: Catalog, details: Details, img: SharedImage) -> dict[str, Any]:
     i = img.rows[0]
-    return {"content_sha256": cat.hash_hex("content_sha256", i),
-            "sha256_first_10240_bytes": cat.hash_hex(HASH_FIELDS[1], i),
-            "images": [_image(cat, j) for j in img.rows]}
+    return _with_diff({"content_sha256": cat.hash_hex("content_sha256", i),
+                       "sha256_first_10240_bytes": cat.hash_hex(HASH_FIELDS[1], i),
+                       "images": [_image(cat, details, j) for j in img.rows]}, details)
 
 
-def _site_group_out(cat: Catalog,
+def _site_group_out(cat: Catalog, details: Details,
                     group: tuple[frozenset[str], list[SharedImage]]) -> dict[str, Any]:
     sites, images = group
     return {"sites": sorted(sites), "count": len(images),
-            "images": [_shared_out(cat, img) for img in images]}
+            "images": [_shared_out(cat, details, img) for img in images]}
 
 
-def _sites_out(cat: Catalog, sharing: SiteSharing) -> dict[str, Any]:
+def _sites_out(cat: Catalog, details: Details, sharing: SiteSharing) -> dict[str, Any]:
     return {
-        "groups": Lazy(sharing.groups, partial(_site_group_out, cat)),
+        "groups": Lazy(sharing.groups, partial(_site_group_out, cat, details)),
         "per_site": dict(sorted(sharing.per_site.items(), key=lambda kv: (-kv[1], kv[0]))),
         "edges": [{"a": a, "b": b, "images": n} for a, b, n in sharing.edges],
     }
@@ -148,66 +185,3 @@ def write_json(obj: Any, out: IO[str]) -> None:
         out.write("]")
     else:
         out.write(json.dumps(obj, ensure_ascii=False))
-
-
-def title(kind: str) -> str:
-    """The heading of the exact-duplicate section for hash field ``kind``."""
-    return {"content_sha256": "Identical images (content_sha256, metadata ignored)",
-            "sha256_first_10240_bytes": "Identical first 10,241 bytes "
-                                        "(sha256_first_10240_bytes, seed-compatible)"}[kind]
-
-
-def render_text(report: dict[str, Any], out: IO[str]) -> None:
-    """Write the report as text, a group at a time."""
-    def w(line: str) -> None:
-        out.write(line + "\n")
-
-    _text_summary(report, w)
-    s = report["summary"]
-    for kind, groups in report["exact"].items():
-        if not groups:
-            continue
-        w("")
-        w(f"== {title(kind)} ==")
-        for n, g in enumerate(groups, 1):
-            sizes = ", ".join(f"{x:,}" for x in g["image_sizes"]) or "unknown"
-            w(f"[{n}] {g['count']} URLs, {kind} {g['hash']}, size {sizes}")
-            for img in g["images"]:
-                w(f"    {safe(img['url'])}  ({safe(', '.join(img['sites']))})")
-
-    if report["near"]:
-        w("")
-        w(f"== Near-duplicates (phash within {s['distance']} bits) ==")
-        for n, g in enumerate(report["near"], 1):
-            w(f"[{n}] {g['count']} URLs, phash around {g['center']}, "
-              f"max distance {g['max_distance']}")
-            for img in g["images"]:
-                w(f"    d={img['distance']:<2} {img['phash']}  {safe(img['url'])}")
-
-    sites = report["sites"]
-    if sites["groups"]:
-        w("")
-        w("== Sites sharing images ==")
-        for n, g in enumerate(sites["groups"], 1):
-            w(f"[{n}] {g['count']} identical images between the sites: "
-              f"{safe(', '.join(g['sites']))}")
-            for img in g["images"]:
-                h = img["content_sha256"] or img["sha256_first_10240_bytes"]
-                w(f"    {h[:16]}  {safe('  '.join(i['url'] for i in img['images']))}")
-
-
-def _text_summary(report: dict[str, Any], w: Callable[[str], None]) -> None:
-    s = report["summary"]
-    w(f"{s['files']} files, {s['records']:,} records, {s['images']:,} image URLs "
-      f"({s['with_content_sha256']:,} with content_sha256, "
-      f"{s['with_sha256_first_10240_bytes']:,} with sha256_first_10240_bytes, "
-      f"{s['with_phash']:,} with phash)")
-    for kind, groups in report["exact"].items():
-        w(f"{kind}: {len(groups):,} groups of identical images "
-          f"({s['urls_in_exact_groups'][kind]:,} URLs)")
-    if s["distance"] is None:
-        w("near-duplicates: not searched")
-    else:
-        w(f"near-duplicates (phash, Hamming distance <= {s['distance']}): "
-          f"{len(report['near']):,} groups")
-    w(f"sites sharing images: {len(report['sites']['groups']):,} sets of sites")
