@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from imgprint import dupes
-from imgprint.dupes import Catalog, build_report, iter_file, load, near_groups, reading
+from imgprint.dupes import Catalog, bounds, build_report, iter_file, load, near_groups
 from imgprint.dupes import near_pairs as near_pairs_numpy
 from tests.dupes_oracle import near_pairs_brute, near_pairs_python
 
@@ -221,7 +221,7 @@ def test_usage_errors(tmp_path):
 
 def test_document_streaming_across_chunks(tmp_path, monkeypatch):
     """Small chunks: values, strings and the error resync all cross chunk ends."""
-    monkeypatch.setattr(reading, "_CHUNK", 7)
+    monkeypatch.setattr(bounds, "_CHUNK", 7)
     recs = [{"url": f"https://s{i}.org/{'x' * i}.jpg", "exif": {"k": "v" * i}} for i in range(30)]
     text = json.dumps(recs[:10], indent=4)[:-1] + ",\n    {\"url\": [1, }\n"
     text += ",\n".join(json.dumps(r, indent=4) for r in recs[10:]) + "]"

@@ -3,7 +3,7 @@
 A line longer than the bound, a gzip'd feed holding one huge line, a line of a
 thousand nested lists, a million bad lines: each costs its own line, reported
 as an input error (exit status 1); everything else is read and the report is
-always written, in bounded memory. The bound is ``reading.MAX_LINE_BYTES``
+always written, in bounded memory. The bound is ``bounds.MAX_LINE_BYTES``
 (64 MiB): a unit test lowers it to keep its file small; the command-level tests
 run the real command with the default, in a child whose peak RSS is measured.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from imgprint.dupes import iter_file, reading
+from imgprint.dupes import bounds, iter_file, reading
 
 PROJECT = Path(__file__).resolve().parents[1]
 H = "ab" * 32
@@ -58,7 +58,7 @@ def grouped_urls(report: dict) -> set[str]:
 
 def test_a_line_over_the_bound_is_skipped_and_reported(tmp_path, monkeypatch):
     """A valid record over the bound is not taken: the line is reported, the next read."""
-    monkeypatch.setattr(reading, "MAX_LINE_BYTES", 1 << 20)
+    monkeypatch.setattr(bounds, "MAX_LINE_BYTES", 1 << 20)
     big = record("https://b.org/huge.jpg", pad="x" * 3_000_000)
     jl = tmp_path / "feed.jsonl"
     jl.write_bytes(record("https://a.org/1.jpg") + big + record("https://c.org/3.jpg"))

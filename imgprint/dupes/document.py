@@ -3,7 +3,7 @@
 A JSON list as ``-O x.json`` writes it, the seed tool's indented list, a
 single object or several: :class:`Document` decodes their values one at a
 time from a text buffer refilled a chunk at a time, so no file is read whole
-and no value longer than ``reading.MAX_LINE_BYTES`` is held. A bad value is
+and no value longer than ``bounds.MAX_LINE_BYTES`` is held. A bad value is
 reported and reading resumes at the next line that opens an object.
 """
 
@@ -15,8 +15,8 @@ import sys
 from collections.abc import Iterator
 from typing import IO
 
-from imgprint.dupes import reading
-from imgprint.dupes.reading import (
+from imgprint.dupes import bounds
+from imgprint.dupes.bounds import (
     InputError,
     OnError,
     Record,
@@ -26,7 +26,7 @@ from imgprint.dupes.reading import (
     size_text,
 )
 
-# Bounds are read from ``reading`` when used (tests lower them there).
+# Bounds are read from ``bounds`` when used (tests lower them there).
 _MAX_CHUNK = 8 << 20
 # A line that opens an array element: where parsing resumes after a bad element.
 _RESYNC = re.compile(r"\n[ \t]*\{")
@@ -85,7 +85,7 @@ class Document:
         if self.eof:
             return False
         self.mark_line = self.line_at(self.pos)
-        chunk = self.f.read(min(max(reading._CHUNK, len(self.buf) - self.pos), _MAX_CHUNK))
+        chunk = self.f.read(min(max(bounds._CHUNK, len(self.buf) - self.pos), _MAX_CHUNK))
         self.buf = self.buf[self.pos :] + chunk
         self.pos = self.mark = 0
         self.eof = not chunk
@@ -118,15 +118,15 @@ class Document:
         truncated = len(self.buf) - epos <= 16 or str(exc).startswith("Unterminated string")
         if truncated and not self.eof:
             # The text held, in memory (4 bytes a character once one is astral).
-            if sys.getsizeof(self.buf) < reading.MAX_LINE_BYTES:
+            if sys.getsizeof(self.buf) < bounds.MAX_LINE_BYTES:
                 self.refill()
                 # Only a value read on past a chunk can be long: checked here,
                 # before the next decode attempt parses it.
                 if not crowded(self.buf, self.pos):
                     return True
-                message = f"value of more than {reading.MAX_LINE_VALUES:,} values: skipped"
+                message = f"value of more than {bounds.MAX_LINE_VALUES:,} values: skipped"
             else:
-                message = f"value longer than {size_text(reading.MAX_LINE_BYTES)}: skipped"
+                message = f"value longer than {size_text(bounds.MAX_LINE_BYTES)}: skipped"
             self._error(self.line_at(self.pos), message)
             return self._resync()
         self._error(self.line_at(max(epos, self.pos)), f"bad JSON: {short_error(exc)}")

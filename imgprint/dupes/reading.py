@@ -3,7 +3,7 @@
 :func:`iter_file` streams ``(line, record)`` pairs out of imgprint feeds (JSON
 lines, a JSON list as ``-O x.json`` writes it, gzip'd or not) and out of the
 seed tool's files (an indented JSON list, or a single object). No file is
-ever read whole, and no line or value longer than :data:`MAX_LINE_BYTES` is
+ever read whole, and no line or value longer than :data:`bounds.MAX_LINE_BYTES` is
 held: the rest of it is read past in chunks and the line reported. What cannot
 be used goes to an ``on_error`` callback as an :class:`InputError`, and reading
 goes on: nesting, a line too long, a value too deep cost only their own line.
@@ -16,48 +16,31 @@ import gzip
 import io
 import json
 import re
-from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, cast
+
+from imgprint.dupes import bounds
+from imgprint.dupes.bounds import (
+    InputError,
+    OnError,
+    Record,
+    crowded,
+    records_in,
+    short_error,
+    size_text,
+)
+from imgprint.dupes.document import Document
+
+__all__ = ["FEED_SUFFIXES", "InputError", "OnError", "Record", "crowded", "expand_paths",
+           "iter_file", "records_in", "short_error", "size_text"]
 
 # Suffixes taken when a directory is given instead of a file.
 FEED_SUFFIXES = (".jsonl", ".jl", ".json", ".ndjson")
 
-_CHUNK = 1 << 20
-# A line of JSON lines (bytes) or a value of a JSON document (its text in memory)
-# longer than this is skipped and reported, never held whole. imgprint's own
-# lines are well under 1 MB; the bound keeps a hostile line from taking gigabytes.
-MAX_LINE_BYTES = 64 << 20
-# Parsed, JSON takes up to 24 times its text (`{},` is a 64-byte dict): a line
-# or value over 1 MiB holding more commas than this is skipped unparsed.
-MAX_LINE_VALUES = 1_000_000
 # The URL of a JSON line written as imgprint writes it (``url`` first, no escape
 # in it): enough to pass over a line without parsing it.
 _URL_FIRST = re.compile(rb'\{\s*"url"\s*:\s*"([^"\\]*)"')
-
-Record = tuple[int, dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class InputError:
-    """A file or a line that could not be used."""
-
-    file: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.message}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "message": self.message}
-
-
-OnError = Callable[[InputError], None]
-
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Files as given; a directory stands for the feed files under it (recursively)."""
@@ -102,14 +85,11 @@ def iter_file(path: str | Path, on_error: OnError,
             # Read the whole first line (a record can be longer than the peek);
             # not kept: it may be as long as the bound.
             f.seek(offset)
-            lines = start[:1] == b"{" and _is_object(f.readline(MAX_LINE_BYTES))
+            lines = start[:1] == b"{" and _is_object(f.readline(bounds.MAX_LINE_BYTES))
             f.seek(0)
             if lines:
                 yield from _iter_lines(f, name, on_error, only)
             elif start[:1] in (b"[", b"{"):
-                # Imported here: the decoder uses this module's helpers and bounds.
-                from imgprint.dupes.document import Document
-
                 text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="replace")
                 yield from Document(text, name, on_error).records()
             else:
@@ -143,7 +123,7 @@ def _iter_lines(f: IO[bytes], name: str, on_error: OnError,
                 only: Collection[str] | None = None) -> Iterator[Record]:
     loads = json.loads
     lineno = 0
-    while line := f.readline(_CHUNK):
+    while line := f.readline(bounds._CHUNK):
         lineno += 1
         if only is not None and (m := _URL_FIRST.match(line)):
             try:
@@ -151,15 +131,16 @@ def _iter_lines(f: IO[bytes], name: str, on_error: OnError,
                     continue
             except UnicodeDecodeError:
                 continue
-        if len(line) == _CHUNK and not line.endswith(b"\n"):
+        if len(line) == bounds._CHUNK and not line.endswith(b"\n"):
             whole, length = _long_line(f, line)
             if whole is None:
-                on_error(InputError(name, lineno, f"line longer than {size_text(MAX_LINE_BYTES)} "
+                limit = size_text(bounds.MAX_LINE_BYTES)
+                on_error(InputError(name, lineno, f"line longer than {limit} "
                                                   f"({length:,} bytes): skipped"))
                 continue
             line = whole
             if crowded(line):
-                on_error(InputError(name, lineno, f"line of more than {MAX_LINE_VALUES:,} "
+                on_error(InputError(name, lineno, f"line of more than {bounds.MAX_LINE_VALUES:,} "
                                                   "values: skipped"))
                 continue
         try:
@@ -183,10 +164,10 @@ def _long_line(f: IO[bytes], first: bytes) -> tuple[bytes | None, int]:
     chunks dropped, the rest read past) once it is longer than the bound; its length."""
     parts = [first]
     length = len(first)
-    while chunk := f.readline(_CHUNK):
+    while chunk := f.readline(bounds._CHUNK):
         length += len(chunk)
         end = chunk.endswith(b"\n")
-        if length - end > MAX_LINE_BYTES:
+        if length - end > bounds.MAX_LINE_BYTES:
             parts.clear()
         elif parts:
             parts.append(chunk)
@@ -195,53 +176,3 @@ def _long_line(f: IO[bytes], first: bytes) -> tuple[bytes | None, int]:
     return (b"".join(parts) if parts else None), length
 
 
-def records_in(value: Any, name: str, lineno: int, on_error: OnError) -> Iterator[Record]:
-    """The objects in ``value``, lists flattened in order; the rest is one error.
-
-    Iterative: a line of a thousand nested lists must not exhaust the stack. A
-    line of millions of numbers is one error naming their types, not millions.
-    """
-    stack: list[Iterator[Any]] = [iter((value,))]
-    others: Counter[str] = Counter()
-    while stack:
-        item = next(stack[-1], _END)
-        if item is _END:
-            stack.pop()
-        elif isinstance(item, dict):
-            yield lineno, item
-        elif isinstance(item, list):
-            stack.append(iter(item))
-        else:
-            others[type(item).__name__] += 1
-    if others:
-        n = others.total()
-        what = f"{n:,} values" if n > 1 else "a value"
-        on_error(InputError(name, lineno, f"not a record: {what} of type "
-                                          f"{', '.join(sorted(others))}"))
-
-
-_END = object()
-
-
-def crowded(text: bytes | str, start: int = 0) -> bool:
-    """Over 1 MiB from ``start`` with more than MAX_LINE_VALUES commas (within
-    strings too: a false alarm needs a million commas in one record)."""
-    if len(text) - start <= _CHUNK:
-        return False
-    if isinstance(text, bytes):
-        return text.count(b",", start) > MAX_LINE_VALUES
-    return text.count(",", start) > MAX_LINE_VALUES
-
-
-def size_text(n: int) -> str:
-    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n:,} bytes"
-
-
-def short_error(exc: BaseException) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        # json's own "line 1 column 5 (char 4)" counts within the chunk or line it
-        # was given, not the file: the caller names the line.
-        text = f"{exc.msg} (column {exc.colno})"
-    else:
-        text = str(exc) or type(exc).__name__
-    return text if len(text) <= 200 else text[:200] + "..."

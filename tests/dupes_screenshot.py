@@ -1,7 +1,7 @@
 """The screenshot in docs/dupes-report.png: ``scrapy dupes --html`` in Debian's
 headless Chromium at 1400 px wide.
 
-    .venv/bin/python bench/dupes_screenshot.py [--out docs/dupes-report.png] [--sites 30]
+    .venv/bin/python -m tests.dupes_screenshot [--out docs/dupes-report.png] [--sites 30]
 
 Crawls the copies site of ``tests/test_dupes_report.py`` (corpus JPEGs with GPS,
 an author, a camera serial on 127.0.0.1; copies stripped by Pillow and by
@@ -20,15 +20,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
-
-from tests.test_dupes_report import (  # noqa: E402
+from tests.test_dupes_report import (
     OVERLAPS,
     crawl_copies,
     many_sites_feed,
     open_in_chromium,
 )
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
