@@ -69,6 +69,12 @@ IMGPRINT_RENDER_SCROLLS = 20
 # 512 MiB. Past it the render is aborted and recorded; the crawl goes on.
 IMGPRINT_RENDER_MEMORY = 512 * 1024 * 1024
 
+# --- Items with image_urls (imgprint.imageurls, the add-on's pipeline) ---------
+# The item field holding image URLs, and the one that gets a record per URL:
+# ImagesPipeline's names (IMAGES_URLS_FIELD, IMAGES_RESULT_FIELD).
+IMGPRINT_IMAGES_URLS_FIELD = "image_urls"
+IMGPRINT_IMAGES_RESULT_FIELD = "images"
+
 # --- Output (the images spider's) ---------------------------------------------
 # The feed used when no -o/-O (or FEEDS) is given; empty string: none.
 IMGPRINT_DEFAULT_FEED = "output/images-%(time)s.jsonl"
