@@ -174,7 +174,8 @@ class Addon:
     @staticmethod
     def add_middlewares(settings: BaseSettings) -> None:
         middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
-        pause_kept = issubclass(load_object(settings.get("SCHEDULER")), load_object(SCHEDULER))
+        # Not issubclass: Scrapy's scheduler metaclass answers it by duck typing.
+        pause_kept = load_object(SCHEDULER) in load_object(settings.get("SCHEDULER")).__mro__
         for path, order in defaults.DOWNLOADER_MIDDLEWARES.items():
             if path in (RETRY, BACKOFF):
                 # The pause needs imgprint's scheduler; a project that orders
