@@ -117,13 +117,16 @@ class ImageUrlsPipeline(FingerprintPipeline):
         return fields
 
     async def _record(self, url: str) -> ImageRecord:
-        record = ImageRecord(url)
         try:
             request = image_request(url, head=self.head)
         except ValueError as exc:  # not an absolute URL: nothing to fetch
             self.stats.inc_value("imgprint/images/failed")
+            record = ImageRecord(url)
             record.set(error=f"not a URL that can be fetched: {exc}")
             return record
+        # The URL as Scrapy sends it (non-ASCII percent-encoded), as
+        # ImagesPipeline's results and the images spider's records have it.
+        record = ImageRecord(request.url)
         engine = self.crawler.engine
         try:
             response = await engine.download_async(request)
