@@ -3,8 +3,9 @@ temporary directory outside this repository, with a spider of its own.
 
 With the add-on, every ``image_urls`` entry gets the record ``scrapy crawl
 images`` writes for that image; a spider's own image requests get the same;
-redirects and failures give the images spider's records; without the add-on
-nothing of imgprint runs. A wheel installed in a fresh virtualenv runs the
+redirects and failures give the images spider's records; a job stopped
+(SIGTERM) and resumed has every record; without the add-on nothing of
+imgprint runs. A wheel installed in a fresh virtualenv runs the
 add-on and ``scrapy dupes``. A conflicting setting is refused in one line.
 """
 
@@ -13,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -48,6 +51,10 @@ class GallerySpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.start_urls = pages.split(",")
         self.extra = [u for u in extra.split(",") if u]
+
+    async def start(self):
+        for url in self.start_urls:
+            yield scrapy.Request(url)  # a resumed job (JOBDIR) skips pages done
 
     def parse(self, response):
         urls = []
@@ -213,6 +220,39 @@ def test_without_the_addon_nothing_of_imgprint_runs(project, corpus_site, tmp_pa
     assert not any(m.startswith(("imgprint.fetch", "imgprint.middlewares", "imgprint.config",
                                  "imgprint.pipelines", "imgprint.imageurls"))
                    for m in loaded["modules"])
+
+
+def test_a_stopped_job_resumes_with_every_record(project, corpus_site, corpus_crawl,
+                                                 tmp_path):
+    """Ctrl-C or SIGTERM: the items being fetched are finished, not cut short;
+    the resumed job (JOBDIR) does the rest. (A kill -9 loses the items in
+    flight, as with ImagesPipeline: docs/addon.md.)"""
+    crawl_images, _ = corpus_crawl
+    expected = {key(r["url"]): r for r in crawl_images.records if not r.get("seen_before")}
+    pages = ",".join(corpus_site.server.url(p) for p in corpus_site.pages)
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    argv = [sys.executable, "-m", "scrapy", "crawl", "gallery", "-a", f"pages={pages}",
+            "-s", f"JOBDIR={tmp_path / 'job'}", "-s", "CONCURRENT_REQUESTS=1",
+            "-s", "DOWNLOAD_DELAY=0.005", "-s", "RANDOMIZE_DOWNLOAD_DELAY=False"]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    proc = subprocess.Popen([*argv, "-o", str(first)], cwd=project, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and not (
+            first.exists() and first.stat().st_size):
+        time.sleep(0.05)
+    stopped_early = proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 0 and stopped_early
+    again = subprocess.run([*argv, "-o", str(second)], cwd=project, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    items = [json.loads(line) for out in (first, second) for line in out.read_text().splitlines()]
+    assert sorted(i["page"] for i in items) == sorted(pages.split(","))
+    records = [r for item in items for r in item["images"]]
+    assert len(records) == sum(len(item["image_urls"]) for item in items) == 493
+    for record in records:
+        assert image_fields(record) == image_fields(expected[key(record["url"])])
 
 
 IMAGE = CORPUS / "exif-samples" / "jpg" / "Canon_PowerShot_S40.jpg"
