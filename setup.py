@@ -21,8 +21,12 @@ HERE = Path(__file__).resolve().parent
 
 
 def requirements(path: Path) -> list[str]:
-    """The requirement lines of a pip requirements file, comments and options dropped."""
-    found = []
+    """The requirement lines of a pip requirements file, comments and options
+    dropped. None without the file: an egg built from the package and this file
+    alone (Scrapyd's environment installs requirements.txt itself)."""
+    found: list[str] = []
+    if not path.exists():
+        return found
     for line in path.read_text().splitlines():
         line = line.split(" #", 1)[0].strip()
         if line and not line.startswith(("#", "-")):

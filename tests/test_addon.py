@@ -361,6 +361,13 @@ def test_a_wheel_in_a_fresh_virtualenv_runs_the_addon_and_dupes(project, corpus_
          ".joinpath('report.html.template').is_file())"],
         cwd=project, env=env, capture_output=True, text=True, check=True).stdout.split()
     assert where[0].startswith(str(tmp_path / "venv")) and where[1] == "True"
+    # Its runtime dependencies are requirements.txt's pins.
+    requires = subprocess.run(
+        [str(python), "-c", "import importlib.metadata as m; print(*m.requires('imgprint'))"],
+        cwd=project, env=env, capture_output=True, text=True, check=True).stdout.split()
+    pins = [line.split(" #")[0].strip() for line in (PROJECT / "requirements.txt").read_text()
+            .splitlines() if line.strip() and not line.startswith(("#", "-"))]
+    assert "scrapy==2.19.0" in pins and sorted(requires) == sorted(pins)
     pages = ",".join(corpus_site.server.url(p) for p in corpus_site.pages[:2])
     out = tmp_path / "records.jsonl"
     run = crawl(project, "direct", out, "-a", f"pages={pages}", python=str(python), env=env)
