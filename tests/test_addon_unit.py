@@ -48,6 +48,8 @@ def test_every_imgprint_setting_has_its_default_in_defaults():
     """One copy: a setting added to imgprint.settings alone would be missing
     in every project using the add-on."""
     own = {n for n in vars(defaults) if n.startswith(("IMGPRINT_", "TOR_"))}
+    missing = sorted(set(_FIELDS) - own)
+    assert not missing, f"{missing}: give their defaults in imgprint/defaults.py, not settings.py"
     assert own == set(_FIELDS)
     assert all(getattr(project_settings, n) == getattr(defaults, n) for n in own)
 
