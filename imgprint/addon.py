@@ -108,11 +108,20 @@ def reactor_problem(settings: BaseSettings) -> str | None:
     return None
 
 
+def loaded(path: Any) -> Any:
+    """The object ``path`` names, or None when it does not import (Scrapy says
+    why when it loads the component itself)."""
+    try:
+        return load_object(path)
+    except (ImportError, NameError, ValueError):
+        return None
+
+
 def handler_problem(settings: BaseSettings) -> str | None:
     handlers = settings.getdict("DOWNLOAD_HANDLERS")
     for scheme, ours in defaults.DOWNLOAD_HANDLERS.items():
         theirs = handlers.get(scheme, ours)
-        if theirs is None or load_object(theirs) is not load_object(str(ours)):
+        if theirs != ours and (theirs is None or loaded(theirs) is not load_object(str(ours))):
             return (f"DOWNLOAD_HANDLERS[{scheme!r}] = {theirs!r}: imgprint downloads"
                     f" {scheme} with {ours} (Tor routing); remove that entry")
     return None
@@ -120,11 +129,12 @@ def handler_problem(settings: BaseSettings) -> str | None:
 
 def pipeline_problem(settings: BaseSettings, config: Config) -> str | None:
     images = load_object(IMAGES_PIPELINE)
+    field = settings.get("IMAGES_RESULT_FIELD", "images")
+    if field != config.images_result_field:
+        return None
     for path, order in settings.getdict("ITEM_PIPELINES").items():
-        cls = load_object(path)
-        field = settings.get("IMAGES_RESULT_FIELD", "images")
-        if (order is not None and isinstance(cls, type) and issubclass(cls, images)
-                and field == config.images_result_field):
+        cls = loaded(path)
+        if order is not None and isinstance(cls, type) and issubclass(cls, images):
             return (f"ITEM_PIPELINES: {path} writes {field!r} too; remove it (imgprint's"
                     " pipeline takes image_urls instead) or set IMGPRINT_IMAGES_RESULT_FIELD")
     return None
