@@ -140,6 +140,14 @@ def parse_proxies(name: str, value: Any) -> list[str]:
     return items
 
 
+def parse_field_name(name: str, value: Any) -> str:
+    """An item field's name: a non-empty string."""
+    text = parse_text(name, value).strip()
+    if not text:
+        raise ConfigError(f"{name}: expected an item field name, got {value!r}")
+    return text
+
+
 def parse_redis_url(name: str, value: Any) -> str:
     """Empty (no shared frontier) or a redis://, rediss:// or unix:// URL."""
     text = parse_text(name, value).strip()
@@ -235,6 +243,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_REDIS_CRAWL": ("redis_crawl", parse_crawl_name),
     "IMGPRINT_REDIS_LEASE": ("redis_lease", parse_lease),
     "IMGPRINT_REDIS_RETRY": ("redis_retry", parse_seconds),
+    "IMGPRINT_IMAGES_URLS_FIELD": ("images_urls_field", parse_field_name),
+    "IMGPRINT_IMAGES_RESULT_FIELD": ("images_result_field", parse_field_name),
 }
 
 
@@ -284,6 +294,8 @@ class Config:
     redis_crawl: str
     redis_lease: float
     redis_retry: float
+    images_urls_field: str
+    images_result_field: str
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | Any) -> Config:

@@ -44,20 +44,14 @@ from imgprint import signals as imgprint_signals
 from imgprint.config import Config, check_spider_args
 from imgprint.discovery import count_too_long, find_images, find_links
 from imgprint.failures import describe_failure, failed_request, failed_seed_image
-from imgprint.fetch.image import error_image, record_fields
-from imgprint.fetch.protocol import (
-    ERROR_STATUSES,
-    FOUND_BY_KEY,
-    IMAGE_KEY,
-    SNIFF_KEY,
-    ImageResponse,
-)
+from imgprint.fetch.protocol import SNIFF_KEY, ImageResponse
 from imgprint.frontier import configure as use_frontier
 from imgprint.frontier import is_on as frontier_on
 from imgprint.frontier import worker_feed
 from imgprint.frontier.local import FOUND_ADDED, FOUND_NEW, FOUND_RECORDED
 from imgprint.frontier.state import CrawlState
 from imgprint.http import log_safe, original_url
+from imgprint.imagerequest import fail_record, fill_record, image_request
 from imgprint.items import ImageRecord
 from imgprint.render.page import RENDER_KEY
 from imgprint.render.spider import RenderingMixin
@@ -232,25 +226,17 @@ class ImagesSpider(SeedsMixin, RenderingMixin, Spider):
 
     def image_request(self, url: str, dont_filter: bool = False,
                       found_by: str | None = None) -> Request:
-        head_first = self.config.fetch_mode == "head"
-        meta: dict[str, Any] = {IMAGE_KEY: True, "handle_httpstatus_list": ERROR_STATUSES}
-        if found_by:
-            meta[FOUND_BY_KEY] = found_by
-        return Request(url, method="HEAD" if head_first else "GET",
-                       callback=self.image_record, errback=self.image_failed,
-                       meta=meta, dont_filter=dont_filter)
+        return image_request(url, self.image_record, self.image_failed,
+                             head=self.config.fetch_mode == "head", found_by=found_by,
+                             dont_filter=dont_filter)
 
     def image_record(self, response: Response) -> ImageRecord | None:
         """The record of an image answer; the pipeline adds the fingerprint."""
-        url = original_url(response.request)
-        image = response.image if isinstance(response, ImageResponse) else error_image(response)
-        record = self.crawl_state.new_record(url, response.request)
+        record = self.crawl_state.new_record(original_url(response.request), response.request)
         if record is None:  # recorded by another worker (imgprint.frontier)
             return None
-        record.set(**record_fields(image, response.meta.get(FOUND_BY_KEY), url))
-        if image.error:
+        if fill_record(record, response).error:
             self.crawler.stats.inc_value("imgprint/images/error")
-        record.fetched = image
         return record
 
     def image_failed(self, failure: Failure) -> ImageRecord | None:
@@ -259,7 +245,5 @@ class ImagesSpider(SeedsMixin, RenderingMixin, Spider):
         record = self.crawl_state.new_record(original_url(request), request)
         if record is None:  # recorded by another worker (imgprint.frontier)
             return None
-        if request.meta.get(FOUND_BY_KEY):
-            record.set(found_by=request.meta[FOUND_BY_KEY])
-        record.set(error=describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT")))
+        fail_record(record, failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
         return record
