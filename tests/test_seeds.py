@@ -19,7 +19,12 @@ pytestmark = pytest.mark.crawl
 IMAGES = {"big.jpg": ME / "jpg/ImageTestSuite/d22db5be7594c17a18a047ca9264ea0a.jpg",
           "z3.jpg": EX / "jpg/Konica_Minolta_DiMAGE_Z3.jpg"}
 SAME = ("image_size", "sha256_first_10240_bytes", "random_128_bytes_sample_start", "exif",
-        "format", "width", "height", "content_sha256", "phash", "phash_source", "camera")
+        "format", "width", "height", "content_sha256", "camera")
+# A seed is asked without Range: its answer is the file cut at a socket read
+# past the prefix, often the whole of a small file, so its perceptual hash may
+# come from the whole picture where the found copy's comes from its thumbnail.
+# Hashes from different sources of one picture are near, not equal.
+PHASH_NEAR = 8
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +54,11 @@ def test_a_seed_image_is_fingerprinted_like_a_found_one(records, name):
     seeded, found = records[0][f"/{name}"], records[1][f"/{name}"]
     assert seeded["content_sha256"] is not None
     assert {k: seeded.get(k) for k in SAME} == {k: found.get(k) for k in SAME}
+    if seeded.get("phash") is None and found.get("phash") is None:
+        return  # no source of the whole picture in either: nothing to compare
+    assert seeded.get("phash") and found.get("phash"), (seeded, found)
+    distance = bin(int(seeded["phash"], 16) ^ int(found["phash"], 16)).count("1")
+    assert distance <= PHASH_NEAR, (seeded["phash_source"], found["phash_source"], distance)
 
 
 def test_a_seed_image_gets_its_follow_ups(records):

@@ -50,16 +50,16 @@ def small_budget(budget: Budget) -> Budget:
 
 async def fetch_image(response: Response, download: RangesDownload, budget: Budget, *,
                       min_size: int, ranged: bool = True, multi: bool = True,
-                      requests: int = 1, first_bytes: int | None = None) -> FetchedImage:
+                      requests: int = 1) -> FetchedImage:
     """What the first answer holds, plus the follow-ups the parsers ask for.
 
     ``download`` fetches a list of ranges in one request (one range: a plain
     Range); ``multi``: it may be given several (IMGPRINT_MULTI_RANGE, and the
     host has not answered such a request badly). ``ranged``: the first request
-    asked for a range, so a 200 means the server ignores Range. ``first_bytes``:
-    what the first request asked for; a 200 (the whole file, cut at the first
-    socket read past it) is held only that far, so what is held, and every
-    fingerprint, does not depend on how the bytes arrived.
+    asked for a range, so a 200 means the server ignores Range.
+    A 200 (a seed asked without Range, or a server ignoring it) is the whole
+    file cut at the first socket read past the prefix: those bytes are kept,
+    metadata they hold needs no follow-up.
     """
     image = fetched_from(response, requests)
     image.error = first_answer_problem(response)
@@ -69,10 +69,7 @@ async def fetch_image(response: Response, download: RangesDownload, budget: Budg
         image.small = True
         budget = small_budget(budget)
     spans = Spans(image.size)
-    body = response.body
-    if response.status == 200 and first_bytes is not None:
-        body = body[:first_bytes]
-    spans.add(0, body)
+    spans.add(0, response.body)
 
     async def one(start: int, end: int) -> Response:
         return await download([(start, end)])

@@ -197,7 +197,7 @@ class ImageFetchMiddleware:
             response, self._ranges_download(request), self.budget,
             min_size=self.config.min_size, ranged=b"Range" in request.headers,
             multi=self.config.multi_range and host not in self._single_range_hosts,
-            requests=requests, first_bytes=stop_at(request, self.config.range_bytes))
+            requests=requests)
         self._count(image, host)
         return image
 
