@@ -2,8 +2,10 @@
 
 Reads imgprint feeds (JSON lines or a JSON list, ``.gz`` too) and the seed
 tool's JSON files, then reports identical images (same ``content_sha256`` or
-``sha256_first_10240_bytes``), near-duplicates (``phash`` within ``--distance``
-bits) and which sites carry the same images. The work is in the
+``sha256_first_10240_bytes``), near-duplicates (``pdq`` within
+``--pdq-distance`` bits where both images have one, else ``phash`` within
+``--distance``), which sites carry the same images and, with ``--known FILE``,
+which crawled images match an analyst's list of fingerprints. The work is in the
 ``imgprint.dupes`` package; this module parses options and writes the outputs.
 """
 
@@ -51,6 +53,16 @@ class Command(ScrapyCommand):
             "--distance", type=int, default=dupes.DEFAULT_DISTANCE, metavar="N",
             help=f"phash Hamming distance for near-duplicates "
                  f"(default {dupes.DEFAULT_DISTANCE}, 0..32)")
+        parser.add_argument(
+            "--pdq-distance", type=int, default=dupes.DEFAULT_PDQ_DISTANCE, metavar="N",
+            help=f"PDQ Hamming distance for near-duplicates and --known "
+                 f"(default {dupes.DEFAULT_PDQ_DISTANCE}, PDQ's guidance; 0..128)")
+        parser.add_argument(
+            "--known", metavar="FILE",
+            help="also report the crawled URLs, pages and sites matching a list of known "
+                 "fingerprints (CSV with a header row, or JSON lines: label and any of "
+                 "sha256_first_10240_bytes, content_sha256, pdq, phash), and the entries "
+                 "never seen")
         parser.add_argument("--json", action="store_true",
                             help="write one JSON document to stdout instead of text")
         parser.add_argument("--html", metavar="FILE",
@@ -65,6 +77,10 @@ class Command(ScrapyCommand):
             raise UsageError("give at least one feed file or directory")
         if not 0 <= opts.distance <= 32:
             raise UsageError("--distance must be between 0 and 32")
+        if not 0 <= opts.pdq_distance <= 128:
+            raise UsageError("--pdq-distance must be between 0 and 128")
+        if opts.known and not Path(opts.known).is_file():
+            raise UsageError(f"--known: no such file: {opts.known}")
 
         errors: list[dupes.InputError] = []
 
@@ -74,10 +90,18 @@ class Command(ScrapyCommand):
                 print(f"error: {safe(err)}", file=sys.stderr)
 
         t0 = time.perf_counter()
-        cat = dupes.load(args, on_error)
+        known = dupes.load_known(opts.known, on_error) if opts.known else None
+        cat = dupes.load(args, on_error, dupes.Catalog(keep_pages=known is not None))
         t1 = time.perf_counter()
         timings: dict[str, float] = {}
-        report = dupes.build_report(cat, opts.distance, near=not opts.no_near, timings=timings)
+        report = dupes.build_report(cat, opts.distance, near=not opts.no_near, timings=timings,
+                                    pdq_distance=opts.pdq_distance)
+        if known is not None:
+            tk = time.perf_counter()
+            matches = dupes.match_known(cat, known, opts.distance, opts.pdq_distance)
+            report["known"] = dupes.known_section(cat, known, matches, opts.distance,
+                                                  opts.pdq_distance)
+            timings["known"] = time.perf_counter() - tk
         report["errors"] = {"count": len(errors),
                             "first": [e.as_dict() for e in errors[:MAX_ERRORS_SHOWN]]}
         t2 = time.perf_counter()
@@ -90,6 +114,8 @@ class Command(ScrapyCommand):
             sys.stdout.write("\n")
         else:
             render_text(report, sys.stdout)
+            if known is not None:
+                dupes.render_known_text(report["known"], sys.stdout)
             if errors:
                 sys.stdout.write(f"{len(errors)} input errors (see stderr)\n")
         if opts.html:
@@ -104,6 +130,7 @@ class Command(ScrapyCommand):
         if opts.timings:
             print(f"timings: read {t1 - t0:.2f}s, exact {timings['exact']:.2f}s, "
                   f"near {timings['near']:.2f}s, sites {timings['sites']:.2f}s, "
+                  f"known {timings.get('known', 0.0):.2f}s, "
                   f"report {t2 - t1 - sum(timings.values()):.2f}s, output {t3 - t2:.2f}s",
                   file=sys.stderr)
         if errors:

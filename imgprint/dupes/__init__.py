@@ -9,10 +9,15 @@ package, whose modules follow the data path:
   needs; :func:`load` fills one from files;
 - :mod:`.exact`: groups of identical files (either SHA-256), and which rows
   are one image;
-- :mod:`.near`: perceptual-hash near-duplicates by multi-index hashing (numpy);
+- :mod:`.near`: near-duplicates by PDQ, else phash (and identical files):
+  the links and the groups they make;
+- :mod:`.mih`: the pair search under both, multi-index hashing with numpy;
 - :mod:`.sharing`: the sites carrying the same images;
 - :mod:`.report`: :func:`build_report` puts all three in one JSON-ready dict,
   written by :func:`write_json` or :func:`render_text`;
+- :mod:`.known`: ``--known``: :func:`load_known` reads an analyst's list of
+  fingerprints, :func:`match_known` finds the crawled images matching it and
+  :func:`known_section` reports them;
 - :mod:`.render`: :func:`render_html`, a self-contained page built on the
   package data file ``report.html.template``.
 """
@@ -21,7 +26,23 @@ from __future__ import annotations
 
 from imgprint.dupes.catalogue import HASH_FIELDS, Catalog, SiteNamer, load
 from imgprint.dupes.exact import UnionFind, exact_groups, identities
-from imgprint.dupes.near import DEFAULT_DISTANCE, NearGroup, near_groups, near_pairs
+from imgprint.dupes.known import (
+    KnownList,
+    KnownMatches,
+    known_section,
+    load_known,
+    match_known,
+    render_known_text,
+)
+from imgprint.dupes.near import (
+    DEFAULT_DISTANCE,
+    DEFAULT_PDQ_DISTANCE,
+    PDQ_MIN_QUALITY,
+    NearGroup,
+    near_entry,
+    near_groups,
+    near_pairs,
+)
 from imgprint.dupes.reading import InputError, OnError, expand_paths, iter_file
 from imgprint.dupes.render import render_html
 from imgprint.dupes.report import Lazy, build_report, render_text, safe, write_json
@@ -29,9 +50,13 @@ from imgprint.dupes.sharing import SiteSharing, site_sharing
 
 __all__ = [
     "DEFAULT_DISTANCE",
+    "DEFAULT_PDQ_DISTANCE",
+    "PDQ_MIN_QUALITY",
     "HASH_FIELDS",
     "Catalog",
     "InputError",
+    "KnownList",
+    "KnownMatches",
     "Lazy",
     "NearGroup",
     "OnError",
@@ -43,10 +68,15 @@ __all__ = [
     "expand_paths",
     "identities",
     "iter_file",
+    "known_section",
     "load",
+    "load_known",
+    "match_known",
+    "near_entry",
     "near_groups",
     "near_pairs",
     "render_html",
+    "render_known_text",
     "render_text",
     "safe",
     "site_sharing",

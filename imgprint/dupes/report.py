@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from imgprint.dupes.catalogue import HASH_FIELDS, Catalog
 from imgprint.dupes.exact import exact_groups, identities
-from imgprint.dupes.near import DEFAULT_DISTANCE, NearGroup, near_groups
+from imgprint.dupes.near import DEFAULT_DISTANCE, DEFAULT_PDQ_DISTANCE, near_entry, near_groups
 from imgprint.dupes.sharing import SharedImage, SiteSharing, site_sharing
 
 # C0/C1 controls (ANSI escapes), zero-width and bidi-override characters.
@@ -47,23 +47,27 @@ class Lazy:
 
 
 def build_report(cat: Catalog, distance: int = DEFAULT_DISTANCE, near: bool = True,
-                 timings: dict[str, float] | None = None) -> dict[str, Any]:
+                 timings: dict[str, float] | None = None,
+                 pdq_distance: int = DEFAULT_PDQ_DISTANCE) -> dict[str, Any]:
     """All three reports as one dict (the ``--json`` document); group lists are :class:`Lazy`."""
     t0 = time.perf_counter()
     exact = {name: exact_groups(cat, name) for name in HASH_FIELDS}
     same = identities(cat, (g for gs in exact.values() for g in gs))
     t1 = time.perf_counter()
-    near_list = near_groups(cat, distance, same) if near else []
+    near_list = (near_groups(cat, distance, same, pdq_distance=pdq_distance, exact=exact)
+                 if near else [])
     t2 = time.perf_counter()
     sharing = site_sharing(cat, same)
     t3 = time.perf_counter()
     if timings is not None:
         timings.update(exact=t1 - t0, near=t2 - t1, sites=t3 - t2)
     return {
-        "summary": _summary(cat, exact, distance if near else None),
+        "summary": {**_summary(cat, exact, distance if near else None),
+                    "pdq_distance": pdq_distance if near else None,
+                    "with_pdq": sum(cat.pdq.present)},
         "exact": {name: Lazy(groups, partial(_exact_out, cat, name))
                   for name, groups in exact.items()},
-        "near": Lazy(near_list, partial(_near_out, cat)),
+        "near": Lazy(near_list, partial(near_entry, cat)),
         "sites": _sites_out(cat, sharing),
     }
 
@@ -90,15 +94,6 @@ def _exact_out(cat: Catalog, name: str, g: list[int]) -> dict[str, Any]:
     sizes = sorted({s for i in g if (s := cat.image_size(i)) is not None})
     return {"hash": cat.hash_hex(name, g[0]), "count": len(g), "image_sizes": sizes,
             "images": [_image(cat, i) for i in sorted(g, key=cat.urls.__getitem__)]}
-
-
-def _near_out(cat: Catalog, g: NearGroup) -> dict[str, Any]:
-    return {"count": len(g.rows), "center": cat.phash_hex(g.center),
-            "max_distance": max(g.distances),
-            "images": [{**_image(cat, i), "phash": cat.phash_hex(i), "distance": d,
-                        "content_sha256": cat.hash_hex("content_sha256", i),
-                        "sha256_first_10240_bytes": cat.hash_hex(HASH_FIELDS[1], i)}
-                       for i, d in zip(g.rows, g.distances, strict=True)]}
 
 
 def _shared_out(cat: Catalog, img: SharedImage) -> dict[str, Any]:
@@ -177,12 +172,13 @@ def render_text(report: dict[str, Any], out: IO[str]) -> None:
 
     if report["near"]:
         w("")
-        w(f"== Near-duplicates (phash within {s['distance']} bits) ==")
+        w(f"== Near-duplicates (PDQ within {s['pdq_distance']} bits where both have one, "
+          f"else phash within {s['distance']}) ==")
         for n, g in enumerate(report["near"], 1):
-            w(f"[{n}] {g['count']} URLs, phash around {g['center']}, "
-              f"max distance {g['max_distance']}")
+            w(f"[{n}] {g['count']} URLs by {'+'.join(g['by'])}, {g['center_hash']} around "
+              f"{g['center']}, max distance {g['max_distance']}")
             for img in g["images"]:
-                w(f"    d={img['distance']:<2} {img['phash']}  {safe(img['url'])}")
+                w(f"    d={img['distance']:<3} {img['by'] or 'centre':<8} {safe(img['url'])}")
 
     sites = report["sites"]
     if sites["groups"]:
@@ -201,13 +197,14 @@ def _text_summary(report: dict[str, Any], w: Callable[[str], None]) -> None:
     w(f"{s['files']} files, {s['records']:,} records, {s['images']:,} image URLs "
       f"({s['with_content_sha256']:,} with content_sha256, "
       f"{s['with_sha256_first_10240_bytes']:,} with sha256_first_10240_bytes, "
-      f"{s['with_phash']:,} with phash)")
+      f"{s['with_phash']:,} with phash, {s['with_pdq']:,} with pdq)")
     for kind, groups in report["exact"].items():
         w(f"{kind}: {len(groups):,} groups of identical images "
           f"({s['urls_in_exact_groups'][kind]:,} URLs)")
     if s["distance"] is None:
         w("near-duplicates: not searched")
     else:
-        w(f"near-duplicates (phash, Hamming distance <= {s['distance']}): "
+        w(f"near-duplicates (PDQ Hamming distance <= {s['pdq_distance']} where both have "
+          f"one, else phash Hamming distance <= {s['distance']}): "
           f"{len(report['near']):,} groups")
     w(f"sites sharing images: {len(report['sites']['groups']):,} sets of sites")
