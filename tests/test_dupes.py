@@ -570,3 +570,12 @@ def test_pdq_command(tmp_path):
     assert "by content_sha256+pdq, pdq around" in text
     proc = run_dupes("--pdq-distance", "129", f)
     assert proc.returncode == 2 and "--pdq-distance must be between 0 and 128" in proc.stderr
+
+
+def test_pdq_index_in_small_batches(monkeypatch):
+    """Candidates checked a batch and a word pair at a time find the same pairs."""
+    monkeypatch.setattr("imgprint.dupes.mih._BATCH", 1000)
+    vals = planted256(400, seed=99)
+    pairs, dists = mih.self_pairs(words256(vals), 31, 256, 16)
+    assert list(zip(*pairs.tolist(), dists.tolist(), strict=True)) == brute(vals, vals, 31,
+                                                                            same=True)
