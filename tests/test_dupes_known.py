@@ -20,7 +20,7 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from imgprint import dupes, formats
-from imgprint.dupes import Catalog, known_section, load_known, match_known
+from imgprint.dupes import known_section, load_known, match_known, matched_pages
 from imgprint.fingerprint.pdq import pdq_distance, pdq_hash
 from imgprint.fingerprint.phash import dct_hash
 from imgprint.fingerprint.seed import seed_fingerprint
@@ -81,6 +81,9 @@ def case(photos, tmp_path_factory) -> dict[str, Any]:
         {"url": "https://mirror-site.net/p0.jpg", "pages": ["https://mirror-site.net/x",
                                                           "https://blog.mirror-site.net/y"], **f0},
         {"url": "https://b-site.org/p1.jpg", "pages": ["https://b-site.org/"], **f1},
+        # A later sighting adds a page (the second pass reads it too).
+        {"url": "https://a-site.org/p0.jpg", "pages": ["https://a-site.org/more"],
+         "seen_before": True},
         {"url": "https://c-site.org/p2.jpg", "pages": ["https://c-site.org/"],
          **{**f2, "pdq_quality": 30}},
         {"url": "https://d-site.org/p3.jpg", "pages": ["https://d-site.org/"],
@@ -137,6 +140,8 @@ def expected_matches(by_label: dict) -> None:
     assert seed["sites"] == ["a-site.org", "mirror-site.net"]
     mirror = next(i for i in seed["images"] if i["url"].startswith("https://mirror"))
     assert mirror["pages"] == ["https://blog.mirror-site.net/y", "https://mirror-site.net/x"]
+    a0 = next(i for i in seed["images"] if i["url"].startswith("https://a-site"))
+    assert a0["pages"] == ["https://a-site.org/gallery", "https://a-site.org/more"]
     assert [(i["url"], i["by"]) for i in by_label["exact-content"]["images"]] == [
         ("https://b-site.org/p1.jpg", "content_sha256")]
     [near] = by_label["near-pdq"]["images"]
@@ -156,8 +161,10 @@ def test_match_known_functions(case, name, header):
     assert len(known) == 7
     assert [(e.line, e.message) for e in errors] == [(7 + header, "pdq: not 64 hex digits"),
                                                      (8 + header, "no label")]
-    cat = dupes.load([case["dir"] / "feed.jsonl"], errors.append, Catalog(keep_pages=True))
-    section = known_section(cat, known, match_known(cat, known, 8, 31), 8, 31)
+    feeds = [case["dir"] / "feed.jsonl"]
+    cat = dupes.load(feeds, errors.append)
+    matches = match_known(cat, known, 8, 31)
+    section = known_section(cat, known, matches, 8, 31, matched_pages(feeds, cat, matches))
     assert (section["entries"], section["matched"], section["never_seen_count"]) == (7, 5, 2)
     expected_matches({m["label"]: m for m in section["matches"]})
     never = list(section["never_seen"])
@@ -237,3 +244,19 @@ def test_bad_rows_are_reported_and_the_rest_used(tmp_path):
     assert load_known(lines, errors.append).labels == ["a"]
     assert [(e.line, e.message.split(":")[0]) for e in errors] == [
         (2, "bad JSON"), (3, "not a record"), (4, "no label")]
+
+
+def test_pages_of_matches_are_capped(tmp_path):
+    feed = tmp_path / "f.jsonl"
+    feed.write_text(json.dumps({"url": "https://x.org/a.jpg", "phash": "00000000000000ff",
+                                "pages": [f"https://x.org/{n:03d}" for n in range(80)]}) + "\n"
+                    + json.dumps({"url": "https://y.org/b.jpg", "phash": "ffffffffffff0000",
+                                  "pages": ["https://y.org/"]}) + "\n")
+    known_file = tmp_path / "k.csv"
+    known_file.write_text("label,phash\nx,00000000000000fe\n")
+    cat = dupes.load([feed], pytest.fail)
+    known = load_known(known_file, pytest.fail)
+    matches = match_known(cat, known, 8, 31)
+    pages = matched_pages([feed], cat, matches)
+    assert list(pages) == ["https://x.org/a.jpg"]  # only matching URLs are gathered
+    assert pages["https://x.org/a.jpg"] == [f"https://x.org/{n:03d}" for n in range(50)]

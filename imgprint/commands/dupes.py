@@ -43,8 +43,10 @@ class Command(ScrapyCommand):
         return (
             "Read imgprint feeds (JSON lines, JSON list, .gz) and the seed tool's JSON "
             "files (a directory stands for the *.json/*.jsonl files under it) and report "
-            "exact duplicate groups, phash near-duplicates and the sites sharing images. "
-            "Exit status 1 when some input could not be read (the rest is still reported)."
+            "exact duplicate groups, near-duplicates (PDQ where both images have one, else "
+            "phash), the sites sharing images and, with --known FILE, the crawled images "
+            "matching a list of known fingerprints. Exit status 1 when some input could not "
+            "be read (the rest is still reported)."
         )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
@@ -91,7 +93,7 @@ class Command(ScrapyCommand):
 
         t0 = time.perf_counter()
         known = dupes.load_known(opts.known, on_error) if opts.known else None
-        cat = dupes.load(args, on_error, dupes.Catalog(keep_pages=known is not None))
+        cat = dupes.load(args, on_error)
         t1 = time.perf_counter()
         timings: dict[str, float] = {}
         report = dupes.build_report(cat, opts.distance, near=not opts.no_near, timings=timings,
@@ -100,7 +102,8 @@ class Command(ScrapyCommand):
             tk = time.perf_counter()
             matches = dupes.match_known(cat, known, opts.distance, opts.pdq_distance)
             report["known"] = dupes.known_section(cat, known, matches, opts.distance,
-                                                  opts.pdq_distance)
+                                                  opts.pdq_distance,
+                                                  dupes.matched_pages(args, cat, matches))
             timings["known"] = time.perf_counter() - tk
         report["errors"] = {"count": len(errors),
                             "first": [e.as_dict() for e in errors[:MAX_ERRORS_SHOWN]]}

@@ -32,6 +32,7 @@ from imgprint.dupes.known import (
     known_section,
     load_known,
     match_known,
+    matched_pages,
     render_known_text,
 )
 from imgprint.dupes.near import (
@@ -72,6 +73,7 @@ __all__ = [
     "load",
     "load_known",
     "match_known",
+    "matched_pages",
     "near_entry",
     "near_groups",
     "near_pairs",

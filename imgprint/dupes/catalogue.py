@@ -25,8 +25,6 @@ _PHASH = re.compile(r"[0-9a-fA-F]{16}\Z")
 # Sources a phash may name: anything else is kept as "other" (the field is
 # crawler output, but a feed is input: its strings are not interned unbounded).
 PHASH_SOURCES = 32
-# Pages kept per image URL when a catalogue keeps pages.
-MAX_PAGES_KEPT = 50
 
 
 class SiteNamer:
@@ -107,15 +105,8 @@ class Catalog:
     ``seen_before`` records only add pages.
     """
 
-    def __init__(self, site_namer: Callable[[str], str | None] | None = None,
-                 keep_pages: bool = False) -> None:
+    def __init__(self, site_namer: Callable[[str], str | None] | None = None) -> None:
         self.site_of = site_namer or SiteNamer()
-        # Pages themselves (not only their sites) are kept for ``--known``, which
-        # names them; interned as sets like the sites, at most MAX_PAGES_KEPT a URL.
-        self.keep_pages = keep_pages
-        self.page_set = array("I")
-        self.page_sets: list[frozenset[str]] = [frozenset()]
-        self._page_set_id: dict[frozenset[str], int] = {frozenset(): 0}
         self.urls: list[str] = []
         self._row: dict[str, int] = {}
         self.hashes = {name: _HashColumn() for name in HASH_FIELDS}
@@ -165,8 +156,6 @@ class Catalog:
         self.phash_source.append(0)
         self.size.append(-1)
         self.site_set.append(0)
-        if self.keep_pages:
-            self.page_set.append(0)
         return i
 
     def _add_fingerprints(self, i: int, rec: dict[str, Any],
@@ -223,8 +212,6 @@ class Catalog:
         if not isinstance(pages, list):
             where("pages: not a list")
             return
-        if self.keep_pages:
-            self._keep_pages(i, pages)
         sites = {s for p in pages if type(p) is str and (s := self.site_of(p))}
         old = self.site_sets[self.site_set[i]]
         if sites <= old:
@@ -235,22 +222,6 @@ class Catalog:
             sid = self._site_set_id[new] = len(self.site_sets)
             self.site_sets.append(new)
         self.site_set[i] = sid
-
-    def _keep_pages(self, i: int, pages: list[Any]) -> None:
-        old = self.page_sets[self.page_set[i]]
-        room = MAX_PAGES_KEPT - len(old)
-        new = old | {p for p in pages[:room] if type(p) is str}
-        if room <= 0 or len(new) == len(old):
-            return
-        pid = self._page_set_id.get(new)
-        if pid is None:
-            pid = self._page_set_id[new] = len(self.page_sets)
-            self.page_sets.append(new)
-        self.page_set[i] = pid
-
-    def pages(self, i: int) -> list[str]:
-        """The pages an image was found on (kept with ``keep_pages``), sorted."""
-        return sorted(self.page_sets[self.page_set[i]]) if self.keep_pages else []
 
     def sites(self, i: int) -> frozenset[str]:
         """Sites of the pages an image was found on, else the site of the image itself."""

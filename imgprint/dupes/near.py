@@ -27,8 +27,8 @@ from imgprint.dupes.catalogue import HASH_FIELDS, Catalog
 from imgprint.dupes.exact import UnionFind, exact_groups, identities
 from imgprint.dupes.mih import ball_masks as ball_masks
 from imgprint.dupes.mih import block_spans as block_spans
+from imgprint.dupes.mih import cross_pairs, self_pairs, words_of_digests, words_of_ints
 from imgprint.dupes.mih import plan as plan
-from imgprint.dupes.mih import self_pairs, words_of_digests, words_of_ints
 
 # Default Hamming threshold for 64-bit perceptual hashes; the usual pHash
 # guidance is "<= 10 similar", kept a little stricter until an evaluation on
@@ -138,10 +138,18 @@ def _phash_links(cat: Catalog, usable: bytearray, distance: int, links: _Links) 
     for rows in by_value.values():
         if len(rows) > 1:
             _join_values(rows, rows, usable, links, 0)
-    values = list(by_value)
+    # Values some row without a usable PDQ carries, and the others: pairs of two
+    # of the others would join only usable-PDQ rows, so they are never searched.
+    values = [v for v, rows in by_value.items() if not all(usable[i] for i in rows)]
+    others = [v for v, rows in by_value.items() if all(usable[i] for i in rows)]
     for a, b in near_pairs(values, distance):
         _join_values(by_value[values[a]], by_value[values[b]], usable, links,
                      (values[a] ^ values[b]).bit_count())
+    if values and others:
+        pairs, dists = cross_pairs(words_of_ints(values), words_of_ints(others), distance,
+                                   PHASH_BITS)
+        for a, b, d in zip(pairs[0].tolist(), pairs[1].tolist(), dists.tolist(), strict=True):
+            _join_values(by_value[values[a]], by_value[others[b]], usable, links, d)
 
 
 def _join_values(a: list[int], b: list[int], usable: bytearray, links: _Links, d: int) -> None:
