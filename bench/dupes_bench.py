@@ -211,9 +211,11 @@ def main() -> None:
                       f"{r['exact']:>6} {r['near']:>6} {r['sites']:>6} {r['known']:>6} "
                       f"{r['rss_mb']:>7.0f}", flush=True)
                 if mode == "known":
-                    print(f"# --known: {n // 10:,} entries against {n:,} records in "
-                          f"{r['known']}s: {n / float(str(r['known'])):,.0f} records a second",
-                          flush=True)
+                    match, pages, read = (float(str(r[k])) for k in ("known", "pages", "read"))
+                    print(f"# --known: {n // 10:,} entries matched against {n:,} records in "
+                          f"{match:.2f}s ({n / match:,.0f} records a second, "
+                          f"{match / read:.2f}x the read); pages of the matches read again "
+                          f"in {pages:.2f}s ({pages / read:.2f}x the read)", flush=True)
             feed.unlink()
             known.unlink()
         index_bench()

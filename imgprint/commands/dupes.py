@@ -101,10 +101,11 @@ class Command(ScrapyCommand):
         if known is not None:
             tk = time.perf_counter()
             matches = dupes.match_known(cat, known, opts.distance, opts.pdq_distance)
+            tp = time.perf_counter()
+            pages = dupes.matched_pages(args, cat, matches)
             report["known"] = dupes.known_section(cat, known, matches, opts.distance,
-                                                  opts.pdq_distance,
-                                                  dupes.matched_pages(args, cat, matches))
-            timings["known"] = time.perf_counter() - tk
+                                                  opts.pdq_distance, pages)
+            timings.update(known=tp - tk, pages=time.perf_counter() - tp)
         report["errors"] = {"count": len(errors),
                             "first": [e.as_dict() for e in errors[:MAX_ERRORS_SHOWN]]}
         t2 = time.perf_counter()
@@ -134,6 +135,7 @@ class Command(ScrapyCommand):
             print(f"timings: read {t1 - t0:.2f}s, exact {timings['exact']:.2f}s, "
                   f"near {timings['near']:.2f}s, sites {timings['sites']:.2f}s, "
                   f"known {timings.get('known', 0.0):.2f}s, "
+                  f"pages {timings.get('pages', 0.0):.2f}s, "
                   f"report {t2 - t1 - sum(timings.values()):.2f}s, output {t3 - t2:.2f}s",
                   file=sys.stderr)
         if errors:
