@@ -51,9 +51,9 @@ from imgprint.formats.picture import band_data, band_span
 from imgprint.spans import join_ranges
 
 try:
-    from imgprint.fingerprint.pdq import pdq_distance, pdq_hash  # type: ignore[import-not-found]
+    from imgprint.fingerprint.pdq import pdq_distance, pdq_hash
 except ImportError:  # the PDQ module lands from another branch
-    pdq_hash = pdq_distance = None
+    pdq_hash = pdq_distance = None  # type: ignore[assignment]
 
 warnings.simplefilter("ignore")
 PREFIX = 10_241

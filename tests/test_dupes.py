@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from imgprint import dupes
-from imgprint.dupes import Catalog, bounds, build_report, iter_file, load, near_groups
+from imgprint.dupes import Catalog, bounds, build_report, iter_file, load, mih, near_groups
 from imgprint.dupes import near_pairs as near_pairs_numpy
 from tests.dupes_oracle import near_pairs_brute, near_pairs_python
 
@@ -327,7 +327,7 @@ def test_numpy_search_matches_python_oracle(distance):
 
 def test_numpy_batches_match_python_oracle(monkeypatch):
     """Small batches: candidate lists are cut inside buckets and across them."""
-    monkeypatch.setattr("imgprint.dupes.near._BATCH", 1000)
+    monkeypatch.setattr("imgprint.dupes.mih._BATCH", 1000)
     vals = planted(3000, seed=42)
     assert sorted(near_pairs_numpy(vals, 8, 4)) == sorted(near_pairs_python(vals, 8, 4))
 
@@ -409,3 +409,173 @@ def test_html_keeps_a_data_marker_in_a_url_as_text(tmp_path):
     html = render_html(build_report(load([f], pytest.fail)))
     assert "%DATA%.jpg" in html  # the URL as written, not the graph pasted into it
     assert html.count('"nodes"') == 1
+
+
+# --- PDQ: the 256-bit index and grouping by PDQ, else phash ----------------------------
+
+
+def planted256(n: int, seed: int, spread: int = 40) -> list[int]:
+    """Random 256-bit hashes plus copies at 0..``spread`` flipped bits."""
+    rnd = random.Random(seed)
+    vals = [rnd.getrandbits(256) for _ in range(n)]
+    for _ in range(n // 3):
+        v = rnd.choice(vals)
+        for b in rnd.sample(range(256), rnd.randint(0, spread)):
+            v ^= 1 << b
+        vals.append(v)
+    return list(dict.fromkeys(vals))
+
+
+def words256(vals: list[int]):
+    return mih.words_of_digests(b"".join(v.to_bytes(32, "big") for v in vals), 32)
+
+
+def brute(a: list[int], b: list[int], distance: int, same: bool) -> list[tuple[int, int, int]]:
+    return sorted((i, j, (x ^ y).bit_count()) for i, x in enumerate(a) for j, y in enumerate(b)
+                  if (not same or i < j) and (x ^ y).bit_count() <= distance)
+
+
+@pytest.mark.parametrize(("distance", "blocks"), [(31, None), (31, 12), (20, 20), (0, None),
+                                                  (45, None)])
+def test_pdq_index_matches_brute_force(distance, blocks):
+    """256 bits as four words; 12 blocks of 21-22 bits straddle the word boundaries."""
+    vals = planted256(500, seed=distance)
+    pairs, dists = mih.self_pairs(words256(vals), distance, 256, blocks)
+    found = list(zip(*pairs.tolist(), dists.tolist(), strict=True))
+    assert found == brute(vals, vals, distance, same=True)
+    if distance == 31:
+        assert len(found) > 50
+
+
+@pytest.mark.parametrize(("nq", "nt"), [(300, 40), (40, 300)])
+def test_cross_pairs_match_brute_force(nq, nt):
+    rnd = random.Random(nq)
+    table = planted256(nt, seed=7)
+    queries = [rnd.choice(table) ^ (1 << rnd.randrange(256)) ^ (1 << rnd.randrange(256))
+               for _ in range(nq // 2)] + [rnd.getrandbits(256) for _ in range(nq // 2)]
+    for distance in (0, 2, 31):
+        pairs, dists = mih.cross_pairs(words256(queries), words256(table), distance, 256)
+        found = list(zip(*pairs.tolist(), dists.tolist(), strict=True))
+        assert found == brute(queries, table, distance, same=False)
+    phashes = [v & ((1 << 64) - 1) for v in queries]
+    pairs, dists = mih.cross_pairs(mih.words_of_ints(phashes), mih.words_of_ints(phashes[:10]),
+                                   8, 64)
+    assert list(zip(*pairs.tolist(), dists.tolist(), strict=True)) == brute(
+        phashes, phashes[:10], 8, same=False)
+
+
+def flipped(value: int, bits: int, seed: int, width: int = 256) -> int:
+    for b in random.Random(seed).sample(range(width), bits):
+        value ^= 1 << b
+    return value
+
+
+def pdq_feed_catalog(records: list[dict]) -> Catalog:
+    cat = Catalog(site_namer=lambda u: u.split("/")[2])
+    for rec in records:
+        assert cat.add(rec) == []
+    return cat
+
+
+P1, P2 = random.Random(1).getrandbits(256), random.Random(2).getrandbits(256)
+
+
+def pdq_records() -> list[dict]:
+    return [
+        # Joined by PDQ (20 bits), although their phash are far apart.
+        {"url": "https://a/1", "pdq": f"{P1:064x}", "pdq_quality": 90,
+         "phash": "0000ffff0000ffff", "phash_source": "exif_thumbnail", "content_sha256": C1},
+        {"url": "https://b/1", "pdq": f"{flipped(P1, 20, 1):064x}", "pdq_quality": 80,
+         "phash": "ffffffffffffffff", "phash_source": "progressive_scan"},
+        # Identical to a/1 (content_sha256), without any perceptual hash.
+        {"url": "https://c/1", "content_sha256": C1},
+        # Same phash, PDQ 100 bits apart: PDQ decides, not joined.
+        {"url": "https://d/1", "pdq": f"{P2:064x}", "pdq_quality": 90, "phash": "1234123412341234"},
+        {"url": "https://e/1", "pdq": f"{flipped(P2, 100, 2):064x}", "pdq_quality": 90,
+         "phash": "1234123412341234"},
+        # PDQ of quality 30 is not grouped by: its phash joins f to g (phash only).
+        {"url": "https://f/1", "pdq": f"{P2:064x}", "pdq_quality": 30, "phash": "00000000ffffff00"},
+        {"url": "https://g/1", "phash": "00000000ffffff03"},
+        # Same PDQ, quality 30 both: not grouped.
+        {"url": "https://h/1", "pdq": f"{P1 ^ 1:064x}", "pdq_quality": 30},
+        {"url": "https://i/1", "pdq": f"{P1 ^ 1:064x}", "pdq_quality": 30},
+    ]
+
+
+def test_near_groups_by_pdq_else_phash():
+    cat = pdq_feed_catalog(pdq_records())
+    report = build_report(cat)
+    groups = {tuple(sorted(i["url"][8] for i in g["images"])): g for g in report["near"]}
+    assert set(groups) == {("a", "b", "c"), ("f", "g")}
+    abc = groups["a", "b", "c"]
+    assert abc["by"] == ["content_sha256", "pdq"] and abc["center_hash"] == "pdq"
+    assert abc["center"] == f"{P1:064x}" and abc["center_url"] == "https://a/1"
+    members = {i["url"]: i for i in abc["images"]}
+    assert (members["https://b/1"]["by"], members["https://b/1"]["distance"]) == ("pdq", 20)
+    assert members["https://b/1"]["via"] == "https://a/1"
+    assert members["https://b/1"]["phash_source"] == "progressive_scan"
+    assert members["https://c/1"]["by"] == "content_sha256"
+    assert members["https://a/1"]["by"] is None and members["https://a/1"]["pdq_quality"] == 90
+    fg = groups["f", "g"]
+    assert fg["by"] == ["phash"] and fg["max_distance"] == 2
+    assert report["summary"]["pdq_distance"] == 31 and report["summary"]["with_pdq"] == 7
+    # A tighter PDQ threshold leaves a/b apart (c still identical to a: no group).
+    tight = build_report(pdq_feed_catalog(pdq_records()), pdq_distance=19)
+    assert [sorted(i["url"] for i in g["images"]) for g in tight["near"]] == [
+        ["https://f/1", "https://g/1"]]
+
+
+def test_near_groups_phash_only_rows_meet_pdq_rows_by_phash():
+    """A row without PDQ joins a row with one by phash; two PDQ rows never do."""
+    cat = pdq_feed_catalog([
+        {"url": "https://a/1", "pdq": f"{P1:064x}", "phash": "00000000000000ff"},
+        {"url": "https://b/1", "phash": "00000000000000fe"},
+        {"url": "https://c/1", "pdq": f"{P2:064x}", "phash": "00000000000000fc"},
+    ])
+    [g] = near_groups(cat, 8)
+    assert [cat.urls[i] for i in g.rows] == ["https://a/1", "https://b/1", "https://c/1"]
+    assert [b for b in g.by if b] == ["phash", "phash"]
+    # a and c meet only through b, the only phash-only row (a, with PDQ, is the centre).
+    via = {cat.urls[i]: None if v is None else cat.urls[v]
+           for i, v in zip(g.rows, g.via, strict=True)}
+    assert via == {"https://a/1": None, "https://b/1": "https://a/1",
+                   "https://c/1": "https://b/1"}
+
+
+def test_pdq_fields_checked(tmp_path):
+    f = tmp_path / "f.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in [
+        {"url": "https://a/1", "pdq": "xyz"},
+        {"url": "https://a/2", "pdq": "ab" * 32, "pdq_quality": 101},
+        {"url": "https://a/3", "pdq": "ab" * 32, "pdq_quality": "90"},
+    ]) + "\n")
+    errors: list = []
+    cat = load([f], errors.append)
+    assert [str(e) for e in errors] == [f"{f}:1: pdq: not 64 hex digits",
+                                        f"{f}:2: pdq_quality: not an integer from 0 to 100",
+                                        f"{f}:3: pdq_quality: not an integer from 0 to 100"]
+    assert cat.pdq_hex(0) is None and cat.pdq_hex(1) == "ab" * 32 and cat.quality(1) is None
+
+
+@pytest.mark.crawl
+def test_pdq_command(tmp_path):
+    f = tmp_path / "f.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in pdq_records()))
+    report = json.loads(run_dupes("--json", f).stdout)
+    assert sorted(g["count"] for g in report["near"]) == [2, 3]
+    assert json.loads(run_dupes("--json", "--pdq-distance", "10", f).stdout)["near"][0][
+        "by"] == ["phash"]
+    text = run_dupes(f).stdout
+    assert "PDQ Hamming distance <= 31 where both have one" in text
+    assert "(by content_sha256+pdq), pdq around" in text
+    proc = run_dupes("--pdq-distance", "129", f)
+    assert proc.returncode == 2 and "--pdq-distance must be between 0 and 128" in proc.stderr
+
+
+def test_pdq_index_in_small_batches(monkeypatch):
+    """Candidates checked a batch and a word pair at a time find the same pairs."""
+    monkeypatch.setattr("imgprint.dupes.mih._BATCH", 1000)
+    vals = planted256(400, seed=99)
+    pairs, dists = mih.self_pairs(words256(vals), 31, 256, 16)
+    assert list(zip(*pairs.tolist(), dists.tolist(), strict=True)) == brute(vals, vals, 31,
+                                                                            same=True)

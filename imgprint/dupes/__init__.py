@@ -10,12 +10,17 @@ package, whose modules follow the data path:
   needs; :func:`load` fills one from files;
 - :mod:`.exact`: groups of identical files (either SHA-256), and which rows
   are one image;
-- :mod:`.near`: perceptual-hash near-duplicates by multi-index hashing (numpy);
+- :mod:`.near`: near-duplicates by PDQ, else phash (and identical files):
+  the links and the groups they make;
+- :mod:`.mih`: the pair search under both, multi-index hashing with numpy;
 - :mod:`.sharing`: the sites carrying the same images;
 - :mod:`.details`: for the copies in groups, their pages and a summary of
   their metadata (a second reading of the files), and how a group's copies differ;
 - :mod:`.report`: :func:`build_report` puts all of it in one JSON-ready dict,
   written by :func:`write_json` or :func:`render_text` (:mod:`.text`);
+- :mod:`.known`: ``--known``: :func:`load_known` reads an analyst's list of
+  fingerprints, :func:`match_known` finds the crawled images matching it and
+  :func:`known_section` reports them;
 - :mod:`.render`: :func:`render_html`, a self-contained page built on the
   package data file ``report.html.template`` (a group's rows: :mod:`.render_groups`).
 """
@@ -24,7 +29,24 @@ from __future__ import annotations
 
 from imgprint.dupes.catalogue import HASH_FIELDS, Catalog, SiteNamer, load
 from imgprint.dupes.exact import UnionFind, exact_groups, identities
-from imgprint.dupes.near import DEFAULT_DISTANCE, NearGroup, near_groups, near_pairs
+from imgprint.dupes.known import (
+    KnownList,
+    KnownMatches,
+    known_section,
+    load_known,
+    match_known,
+    matched_pages,
+    render_known_text,
+)
+from imgprint.dupes.near import (
+    DEFAULT_DISTANCE,
+    DEFAULT_PDQ_DISTANCE,
+    PDQ_MIN_QUALITY,
+    NearGroup,
+    near_entry,
+    near_groups,
+    near_pairs,
+)
 from imgprint.dupes.reading import InputError, OnError, expand_paths, iter_file
 from imgprint.dupes.render import render_html
 from imgprint.dupes.report import Lazy, build_report, safe, write_json
@@ -33,9 +55,13 @@ from imgprint.dupes.text import render_text
 
 __all__ = [
     "DEFAULT_DISTANCE",
+    "DEFAULT_PDQ_DISTANCE",
+    "PDQ_MIN_QUALITY",
     "HASH_FIELDS",
     "Catalog",
     "InputError",
+    "KnownList",
+    "KnownMatches",
     "Lazy",
     "NearGroup",
     "OnError",
@@ -47,10 +73,16 @@ __all__ = [
     "expand_paths",
     "identities",
     "iter_file",
+    "known_section",
     "load",
+    "load_known",
+    "match_known",
+    "matched_pages",
+    "near_entry",
     "near_groups",
     "near_pairs",
     "render_html",
+    "render_known_text",
     "render_text",
     "safe",
     "site_sharing",

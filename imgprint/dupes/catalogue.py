@@ -1,8 +1,9 @@
 """The catalogue: per image URL, only what grouping needs.
 
-:class:`Catalog` keeps hashes as bytes, the perceptual hash as an int and the
-sites of an image's pages as an interned set, in flat arrays, so a million
-records fit in a few hundred MB. :class:`SiteNamer` turns a URL into its site
+:class:`Catalog` keeps hashes as bytes (the SHA-256s and PDQ), the phash as an
+int, PDQ's quality and the phash's source as small ints and the sites of an
+image's pages as an interned set, in flat arrays, so a million records fit in a
+few hundred MB. :class:`SiteNamer` turns a URL into its site
 (registrable domain); :func:`load` reads files into a catalogue.
 """
 
@@ -21,6 +22,9 @@ HASH_FIELDS = ("content_sha256", "sha256_first_10240_bytes")
 _NETLOC = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#\\]*)")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}\Z")
 _PHASH = re.compile(r"[0-9a-fA-F]{16}\Z")
+# Sources a phash may name: anything else is kept as "other" (the field is
+# crawler output, but a feed is input: its strings are not interned unbounded).
+PHASH_SOURCES = 32
 
 
 class SiteNamer:
@@ -108,6 +112,10 @@ class Catalog:
         self.hashes = {name: _HashColumn() for name in HASH_FIELDS}
         self.phash = array("Q")
         self.has_phash = bytearray()
+        self.pdq = _HashColumn()
+        self.pdq_quality = array("b")  # -1: not given
+        self.phash_source = bytearray()  # index into phash_sources; 0: none
+        self.phash_sources: list[str | None] = [None]
         self.size = array("q")  # -1: unknown
         # Site sets are interned: most images share the set of their neighbours.
         self.site_set = array("I")
@@ -143,6 +151,9 @@ class Catalog:
             col.grow()
         self.phash.append(0)
         self.has_phash.append(0)
+        self.pdq.grow()
+        self.pdq_quality.append(-1)
+        self.phash_source.append(0)
         self.size.append(-1)
         self.site_set.append(0)
         return i
@@ -164,9 +175,38 @@ class Catalog:
                 self.has_phash[i] = 1
             else:
                 where("phash: not 16 hex digits")
+        self._add_pdq(i, rec, where)
+        source = rec.get("phash_source")
+        if type(source) is str:
+            self.phash_source[i] = self._source_id(source)
         size = rec.get("image_size")
         if type(size) is int and size >= 0:
             self.size[i] = size
+
+    def _add_pdq(self, i: int, rec: dict[str, Any], where: Callable[[str], None]) -> None:
+        value, quality = rec.get("pdq"), rec.get("pdq_quality")
+        if value is None:
+            return
+        if type(value) is not str or not _SHA256.match(value):
+            where("pdq: not 64 hex digits")
+            return
+        self.pdq.set(i, bytes.fromhex(value))
+        self.pdq_quality[i] = -1  # a later hash replaces the quality with it
+        if type(quality) is int and 0 <= quality <= 100:
+            self.pdq_quality[i] = quality
+        elif quality is not None:
+            where("pdq_quality: not an integer from 0 to 100")
+
+    def _source_id(self, source: str) -> int:
+        try:
+            return self.phash_sources.index(source)
+        except ValueError:
+            if len(self.phash_sources) >= PHASH_SOURCES:
+                source = "other"
+                if source in self.phash_sources:
+                    return self.phash_sources.index(source)
+            self.phash_sources.append(source)
+            return len(self.phash_sources) - 1
 
     def _add_pages(self, i: int, pages: Any, where: Callable[[str], None]) -> None:
         if not isinstance(pages, list):
@@ -197,6 +237,24 @@ class Catalog:
 
     def phash_hex(self, i: int) -> str | None:
         return f"{self.phash[i]:016x}" if self.has_phash[i] else None
+
+    def pdq_hex(self, i: int) -> str | None:
+        d = self.pdq.get(i)
+        return d.hex() if d is not None else None
+
+    def quality(self, i: int) -> int | None:
+        q = self.pdq_quality[i]
+        return q if q >= 0 else None
+
+    def source(self, i: int) -> str | None:
+        return self.phash_sources[self.phash_source[i]]
+
+    def pdq_usable(self, i: int, min_quality: int) -> bool:
+        """Has a PDQ hash to group by: quality not given, or at least ``min_quality``."""
+        if not self.pdq.present[i]:
+            return False
+        q = self.pdq_quality[i]
+        return q < 0 or q >= min_quality
 
     def image_size(self, i: int) -> int | None:
         s = self.size[i]

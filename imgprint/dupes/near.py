@@ -1,220 +1,230 @@
-"""Near duplicates: perceptual hashes within a Hamming distance, with numpy.
+"""Near duplicates: images whose PDQ or phash lie within a Hamming distance.
 
-The search is multi-index hashing: the 64-bit perceptual hash is split into
-``m`` blocks; two hashes within Hamming distance ``d`` have, by the pigeonhole
-principle, at least one block within distance ``d // m`` of each other, so
-only items whose block lies in that small ball are compared
-(:func:`near_pairs`). :func:`near_groups` clusters the pairs found (single
-linkage) into the groups the report lists.
+Two images are linked
+
+* by PDQ when both carry a usable PDQ hash (``pdq``, with ``pdq_quality`` at
+  least ``PDQ_MIN_QUALITY`` or not given) within ``pdq_distance`` bits
+  (default 31, PDQ's own guidance); the phash is then not consulted;
+* by phash otherwise, when both carry one, within ``distance`` bits;
+* by an exact hash (``content_sha256``, ``sha256_first_10240_bytes``) when
+  their files are identical.
+
+:func:`near_groups` clusters the links (single linkage) and keeps the clusters
+spanning at least two different images (identical files alone are an exact
+group). Each member says which hash joined it (``by``) and to which member
+(``via``): the path from the group's centre along the links found. The pairs
+come from multi-index hashing (:mod:`imgprint.dupes.mih`).
 """
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
-from typing import TYPE_CHECKING
+from typing import Any
 
-from imgprint.dupes.catalogue import Catalog
-from imgprint.dupes.exact import UnionFind
-
-if TYPE_CHECKING:
-    # numpy (~0.1 s to import) is imported where it is used, as it always was:
-    # ``scrapy`` imports every command module at start-up, and a run without
-    # the near-duplicate search never needs it.
-    import numpy as np
-    import numpy.typing as npt
-
-    Ints = npt.NDArray[np.int64]
-    UInts = npt.NDArray[np.uint64]
+from imgprint.dupes.catalogue import HASH_FIELDS, Catalog
+from imgprint.dupes.exact import UnionFind, exact_groups, identities
+from imgprint.dupes.mih import ball_masks as ball_masks
+from imgprint.dupes.mih import block_spans as block_spans
+from imgprint.dupes.mih import cross_pairs, self_pairs, words_of_digests, words_of_ints
+from imgprint.dupes.mih import plan as plan
 
 # Default Hamming threshold for 64-bit perceptual hashes; the usual pHash
 # guidance is "<= 10 similar", kept a little stricter until an evaluation on
 # real crawls says otherwise.
 DEFAULT_DISTANCE = 8
 PHASH_BITS = 64
-# Candidate pairs expanded at once by the search: bounds its memory.
-_BATCH = 1 << 22
-
-
-def ball_masks(bits: int, radius: int) -> list[int]:
-    """Every XOR mask of at most ``radius`` set bits within ``bits`` bits, 0 first."""
-    masks = [0]
-    for r in range(1, radius + 1):
-        for pos in combinations(range(bits), r):
-            m = 0
-            for p in pos:
-                m |= 1 << p
-            masks.append(m)
-    return masks
-
-
-def block_spans(m: int, bits: int = PHASH_BITS) -> list[tuple[int, int]]:
-    """``m`` contiguous blocks as (shift, width), widths differing by at most one."""
-    out = []
-    shift = 0
-    for k in range(m):
-        width = bits // m + (1 if k < bits % m else 0)
-        out.append((shift, width))
-        shift += width
-    return out
-
-
-def numpy_probe_cost(n: int, width: int) -> float:
-    """Probing one mask costs n/2: numpy gathers over all values."""
-    return n / 2
-
-
-def plan(n: int, distance: int,
-         probe_cost: Callable[[int, int], float] = numpy_probe_cost) -> tuple[int, int]:
-    """Number of blocks ``m`` and per-block radius ``distance // m`` for ``n`` hashes.
-
-    Picks the cheapest m of 3..16 (narrower blocks keep the bucket offsets a
-    dense array) under a simple cost model for uniform hashes, per block of
-    width w with a radius ball of V masks: the n²V/2^(w+1) candidate pairs
-    the probes hit, plus the probing itself, ``probe_cost(n, w)`` per mask
-    (n/2 for numpy, which gathers over all values). Measured on this machine,
-    both terms cost about the same.
-    """
-    best: tuple[float, int] = (math.inf, 3)
-    for m in range(3, 17):
-        r = distance // m
-        cost = 0.0
-        for _, width in block_spans(m):
-            if r >= width:
-                cost = math.inf
-                break
-            v = sum(math.comb(width, k) for k in range(r + 1))
-            cost += v * (probe_cost(n, width) + n * n / 2 ** (width + 1))
-        best = min(best, (cost, m))
-    m = best[1]
-    return m, distance // m
+# PDQ's guidance (ThreatExchange pdq/README.md): distance <= 31 is a match,
+# hashes of quality 49 or less are to be discarded.
+DEFAULT_PDQ_DISTANCE = 31
+PDQ_MIN_QUALITY = 50
+PDQ_BITS = 256
+PERCEPTUAL = ("pdq", "phash")
 
 
 def near_pairs(values: Sequence[int], distance: int,
                blocks: int | None = None) -> Iterator[tuple[int, int]]:
-    """Index pairs ``(i, j)``, ``i < j``, with ``popcount(values[i] ^ values[j]) <= distance``.
-
-    Each pair once, in increasing order of ``i * len(values) + j``. ``blocks``
-    overrides :func:`plan` (tests, benchmarks).
-    """
-    import numpy as np
-
-    n = len(values)
-    if distance < 0 or n < 2:
+    """Index pairs ``(i, j)``, ``i < j``, with ``popcount(values[i] ^ values[j]) <= distance``
+    over 64-bit ``values``, each once, in increasing order of ``i * len(values) + j``.
+    ``blocks`` overrides :func:`~imgprint.dupes.mih.plan` (tests, benchmarks)."""
+    if distance < 0 or len(values) < 2:
         return
-    m, r = plan(n, distance) if blocks is None else (blocks, distance // blocks)
-    vals = np.fromiter(values, dtype=np.uint64, count=n)
-    found: list[Ints] = []
-    for shift, width in block_spans(m):
-        found.extend(_block_pairs(vals, shift, width, r, distance))
-    if not found:
-        return
-    pairs = np.concatenate(found, axis=1)
-    # A pair close in several blocks is found once per block.
-    codes = np.unique(pairs[0] * n + pairs[1])
-    for code in codes.tolist():
-        yield divmod(code, n)
-
-
-def _block_pairs(vals: UInts, shift: int, width: int, radius: int,
-                 distance: int) -> Iterator[Ints]:
-    """Close pairs sharing one block within ``radius``, as (2, k) arrays of rows.
-
-    Values are sorted by their block key and a dense table gives each key's
-    range in that order. For each mask ``e`` of the radius ball, every value
-    whose key lacks ``e``'s top bit looks up the bucket ``key ^ e`` (so each
-    pair of buckets is joined once; ``e = 0`` pairs a value with the later
-    values of its own bucket).
-    """
-    import numpy as np
-
-    n = len(vals)
-    keys = ((vals >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
-    order = np.argsort(keys, kind="stable")
-    off = np.zeros((1 << width) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(keys, minlength=1 << width), out=off[1:])
-    everyone = np.arange(n, dtype=np.int64)
-    for e in ball_masks(width, radius):
-        if e == 0:
-            pos = np.empty(n, dtype=np.int64)
-            pos[order] = everyone
-            src, lo, hi = everyone, pos + 1, off[keys + 1]
-        else:
-            src = np.flatnonzero((keys & (1 << (e.bit_length() - 1))) == 0)
-            q = keys[src] ^ e
-            lo, hi = off[q], off[q + 1]
-        cnt = hi - lo
-        hit = cnt > 0
-        src, lo, cnt = src[hit], lo[hit], cnt[hit]
-        if len(src):
-            yield from _check(vals, order, src, lo, cnt, distance)
-
-
-def _check(vals: UInts, order: Ints, src: Ints, lo: Ints, cnt: Ints,
-           distance: int) -> Iterator[Ints]:
-    """Compare each ``src[k]`` with the ``cnt[k]`` rows from ``order[lo[k]]`` on.
-
-    Candidates are expanded in batches of about ``_BATCH`` (a crowded bucket,
-    many images of one colour sharing a block, cannot blow the memory up) and
-    checked with a vectorised popcount.
-    """
-    import numpy as np
-
-    ends = np.cumsum(cnt)
-    cuts = np.searchsorted(ends, np.arange(_BATCH, int(ends[-1]), _BATCH))
-    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(src)], strict=True):
-        if a == b:
-            continue
-        c = cnt[a:b]
-        total = int(c.sum())
-        first = np.repeat(lo[a:b] - (np.cumsum(c) - c), c)
-        dst = order[first + np.arange(total)]
-        s = np.repeat(src[a:b], c)
-        ok = np.bitwise_count(vals[s] ^ vals[dst]) <= distance
-        yield np.stack((np.minimum(s[ok], dst[ok]), np.maximum(s[ok], dst[ok])))
+    pairs, _ = self_pairs(words_of_ints(list(values)), distance, PHASH_BITS, blocks)
+    yield from zip(pairs[0].tolist(), pairs[1].tolist(), strict=True)
 
 
 @dataclass
 class NearGroup:
-    """Rows whose perceptual hashes chain within the threshold (single linkage)."""
+    """Rows linked by near perceptual hashes (single linkage) or identical files."""
 
     rows: list[int]
-    center: int  # the phash most rows carry: distances are measured from it
+    center: int  # the row whose hash most members carry
     distances: list[int] = field(default_factory=list)
+    by: list[str | None] = field(default_factory=list)  # None for the centre
+    via: list[int | None] = field(default_factory=list)
+    center_hash: str | None = None  # "pdq" or "phash": the centre's own hash
 
 
-def near_groups(cat: Catalog, distance: int, same: UnionFind | None = None) -> list[NearGroup]:
-    """Clusters of rows with near phashes, spanning >= 2 different images.
+class _Links:
+    """Union-find that keeps the links which joined two clusters: a spanning
+    forest, so each member can say how it joined its group."""
 
-    ``same`` (from :func:`~imgprint.dupes.exact.identities`) tells which rows
-    are already known to be one image; a cluster made only of those adds
-    nothing and is left out.
-    """
+    def __init__(self, n: int) -> None:
+        self.uf = UnionFind(n)
+        self.adj: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
+
+    def join(self, a: int, b: int, by: str, distance: int) -> None:
+        if self.uf.union(a, b):
+            self.adj[a].append((b, by, distance))
+            self.adj[b].append((a, by, distance))
+
+    def clusters(self) -> list[list[int]]:
+        out: dict[int, list[int]] = defaultdict(list)
+        for i in self.adj:
+            out[self.uf.find(i)].append(i)
+        return list(out.values())
+
+
+def near_groups(cat: Catalog, distance: int = DEFAULT_DISTANCE, same: UnionFind | None = None,
+                *, pdq_distance: int = DEFAULT_PDQ_DISTANCE,
+                exact: dict[str, list[list[int]]] | None = None,
+                min_quality: int = PDQ_MIN_QUALITY) -> list[NearGroup]:
+    """Clusters of rows linked by PDQ, phash or an exact hash, spanning >= 2
+    different images. ``exact`` (the groups of each hash field) and ``same``
+    (:func:`~imgprint.dupes.exact.identities` of them) are computed when not
+    given; a negative distance turns that hash's search off."""
+    if exact is None:
+        exact = {name: exact_groups(cat, name) for name in HASH_FIELDS}
+    if same is None:
+        same = identities(cat, (g for gs in exact.values() for g in gs))
+    links = _Links(len(cat))
+    for name, groups in exact.items():
+        for g in groups:
+            for i in g[1:]:
+                links.join(g[0], i, name, 0)
+    usable = bytearray(cat.pdq_usable(i, min_quality) for i in range(len(cat)))
+    if pdq_distance >= 0:
+        _pdq_links(cat, usable, pdq_distance, links)
+    if distance >= 0:
+        _phash_links(cat, usable, distance, links)
+    out = [_group(cat, rows, links, usable) for rows in links.clusters()
+           if len({same.find(i) for i in rows}) > 1]
+    out.sort(key=lambda g: (-len(g.rows), cat.urls[g.rows[0]]))
+    return out
+
+
+def _pdq_links(cat: Catalog, usable: bytearray, distance: int, links: _Links) -> None:
+    first: dict[bytes, int] = {}  # distinct PDQ value -> its first row
+    for i in range(len(cat)):
+        if usable[i]:
+            j = first.setdefault(cat.pdq.digest(i), i)
+            if j != i:
+                links.join(j, i, "pdq", 0)
+    if len(first) < 2:
+        return
+    rows = list(first.values())
+    pairs, dists = self_pairs(words_of_digests(b"".join(first), 32), distance, PDQ_BITS)
+    for a, b, d in zip(pairs[0].tolist(), pairs[1].tolist(), dists.tolist(), strict=True):
+        links.join(rows[a], rows[b], "pdq", d)
+
+
+def _phash_links(cat: Catalog, usable: bytearray, distance: int, links: _Links) -> None:
+    """phash links, except between two rows that both have a usable PDQ."""
     by_value: dict[int, list[int]] = {}
     for i in range(len(cat)):
         if cat.has_phash[i]:
             by_value.setdefault(cat.phash[i], []).append(i)
-    values = list(by_value)
-    uf = UnionFind(len(values))
+    for rows in by_value.values():
+        if len(rows) > 1:
+            _join_values(rows, rows, usable, links, 0)
+    # Values some row without a usable PDQ carries, and the others: pairs of two
+    # of the others would join only usable-PDQ rows, so they are never searched.
+    values = [v for v, rows in by_value.items() if not all(usable[i] for i in rows)]
+    others = [v for v, rows in by_value.items() if all(usable[i] for i in rows)]
     for a, b in near_pairs(values, distance):
-        uf.union(a, b)
-    clusters: dict[int, list[int]] = defaultdict(list)
-    for k in range(len(values)):
-        clusters[uf.find(k)].append(k)
-    out: list[NearGroup] = []
-    for members in clusters.values():
-        rows = [i for k in members for i in by_value[values[k]]]
-        if len(rows) < 2:
-            continue
-        if same is not None and len({same.find(i) for i in rows}) < 2:
-            continue
-        center = max(members, key=lambda k: (len(by_value[values[k]]), -values[k]))
-        cv = values[center]
-        rows.sort(key=lambda i: ((cat.phash[i] ^ cv).bit_count(), cat.urls[i]))
-        out.append(NearGroup(rows, by_value[cv][0],
-                             [(cat.phash[i] ^ cv).bit_count() for i in rows]))
-    out.sort(key=lambda g: (-len(g.rows), cat.urls[g.rows[0]]))
-    return out
+        _join_values(by_value[values[a]], by_value[values[b]], usable, links,
+                     (values[a] ^ values[b]).bit_count())
+    if values and others:
+        pairs, dists = cross_pairs(words_of_ints(values), words_of_ints(others), distance,
+                                   PHASH_BITS)
+        for a, b, d in zip(pairs[0].tolist(), pairs[1].tolist(), dists.tolist(), strict=True):
+            _join_values(by_value[values[a]], by_value[others[b]], usable, links, d)
+
+
+def _join_values(a: list[int], b: list[int], usable: bytearray, links: _Links, d: int) -> None:
+    """Link rows of two phash values (or of one, ``a is b``) but no two usable-PDQ rows."""
+    ha = next((i for i in a if not usable[i]), None)
+    hb = ha if a is b else next((i for i in b if not usable[i]), None)
+    if ha is not None:
+        for j in b:
+            if j != ha:
+                links.join(ha, j, "phash", d)
+    if hb is not None and a is not b:
+        for j in a:
+            links.join(hb, j, "phash", d)
+
+
+def _primary(cat: Catalog, usable: bytearray, i: int) -> tuple[str, Any] | None:
+    if usable[i]:
+        return "pdq", cat.pdq.digest(i)
+    if cat.has_phash[i]:
+        return "phash", cat.phash[i]
+    return None
+
+
+def _distance(cat: Catalog, usable: bytearray, kind: str | None, i: int, c: int) -> int | None:
+    """Hamming distance of rows ``i`` and ``c`` on hash ``kind``, if both carry it."""
+    if kind == "pdq" and usable[i] and usable[c]:
+        return (int.from_bytes(cat.pdq.digest(i)) ^ int.from_bytes(cat.pdq.digest(c))).bit_count()
+    if kind == "phash" and cat.has_phash[i] and cat.has_phash[c]:
+        return (cat.phash[i] ^ cat.phash[c]).bit_count()
+    return None
+
+
+def _group(cat: Catalog, rows: list[int], links: _Links, usable: bytearray) -> NearGroup:
+    """The group of ``rows``: centred on the row whose hash most members carry
+    (PDQ before phash, then the first URL); each member's distance is from the
+    centre on the hash that joined it (on the centre's own for an exact link),
+    or that of the link itself where one of them lacks that hash."""
+    primary = {i: _primary(cat, usable, i) for i in rows}
+    counts = Counter(p for p in primary.values() if p is not None)
+
+    def rank(i: int) -> tuple[int, str, str]:
+        p = primary[i]
+        return (1, "~", cat.urls[i]) if p is None else (-counts[p], p[0], cat.urls[i])
+
+    center = min(rows, key=rank)
+    own = primary[center]
+    center_kind = None if own is None else own[0]
+    via: dict[int, int | None] = {center: None}
+    by: dict[int, str | None] = {center: None}
+    dist = {center: 0}
+    queue = deque([center])
+    while queue:
+        u = queue.popleft()
+        for v, kind, d in links.adj[u]:
+            if v not in via:
+                via[v], by[v] = u, kind
+                measure = kind if kind in PERCEPTUAL else center_kind
+                from_center = _distance(cat, usable, measure, v, center)
+                dist[v] = d if from_center is None else from_center
+                queue.append(v)
+    ordered = sorted(rows, key=lambda i: (dist[i], cat.urls[i]))
+    return NearGroup(ordered, center, [dist[i] for i in ordered], [by[i] for i in ordered],
+                     [via[i] for i in ordered], center_kind)
+
+
+def near_entry(cat: Catalog, g: NearGroup) -> dict[str, Any]:
+    """One group as the ``--json`` report lists it."""
+    center = cat.pdq_hex(g.center) if g.center_hash == "pdq" else cat.phash_hex(g.center)
+    return {"count": len(g.rows), "by": sorted({b for b in g.by if b is not None}),
+            "center": center, "center_hash": g.center_hash, "center_url": cat.urls[g.center],
+            "max_distance": max(g.distances),
+            "images": [{"url": cat.urls[i], "sites": sorted(cat.sites(i)),
+                        "by": b, "via": None if v is None else cat.urls[v], "distance": d,
+                        "pdq": cat.pdq_hex(i), "pdq_quality": cat.quality(i),
+                        "phash": cat.phash_hex(i), "phash_source": cat.source(i),
+                        "content_sha256": cat.hash_hex("content_sha256", i),
+                        "sha256_first_10240_bytes": cat.hash_hex(HASH_FIELDS[1], i)}
+                       for i, d, b, v in zip(g.rows, g.distances, g.by, g.via, strict=True)]}

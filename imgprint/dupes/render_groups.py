@@ -50,7 +50,10 @@ def flagged(g: dict[str, Any]) -> bool:
 
 
 def by_label(g: dict[str, Any]) -> str:
-    return f"<span class=by>by {escape(safe(g['by']))}</span> " if g.get("by") else ""
+    by = g.get("by")
+    if isinstance(by, list):  # a near group: the hashes that joined it
+        by = "+".join(by)
+    return f"<span class=by>by {escape(safe(by))}</span> " if by else ""
 
 
 def hash_label(kind: str, value: str | None) -> str:

@@ -25,7 +25,13 @@ from typing import IO, Any
 from imgprint.dupes.catalogue import HASH_FIELDS, Catalog
 from imgprint.dupes.details import Copy, collect, metadata_diff
 from imgprint.dupes.exact import exact_groups, identities
-from imgprint.dupes.near import DEFAULT_DISTANCE, NearGroup, near_groups
+from imgprint.dupes.near import (
+    DEFAULT_DISTANCE,
+    DEFAULT_PDQ_DISTANCE,
+    NearGroup,
+    near_entry,
+    near_groups,
+)
 from imgprint.dupes.sharing import SharedImage, SiteSharing, site_sharing
 
 # C0/C1 controls (ANSI escapes), zero-width and bidi-override characters.
@@ -56,7 +62,8 @@ Details = dict[str, Copy] | None
 
 def build_report(cat: Catalog, distance: int = DEFAULT_DISTANCE, near: bool = True,
                  timings: dict[str, float] | None = None,
-                 sources: Iterable[str | Path] | None = None) -> dict[str, Any]:
+                 sources: Iterable[str | Path] | None = None,
+                 pdq_distance: int = DEFAULT_PDQ_DISTANCE) -> dict[str, Any]:
     """All three reports as one dict (the ``--json`` document); group lists are :class:`Lazy`.
 
     ``sources``: the files ``cat`` was loaded from, read again for the pages and
@@ -66,7 +73,8 @@ def build_report(cat: Catalog, distance: int = DEFAULT_DISTANCE, near: bool = Tr
     exact = {name: exact_groups(cat, name) for name in HASH_FIELDS}
     same = identities(cat, (g for gs in exact.values() for g in gs))
     t1 = time.perf_counter()
-    near_list = near_groups(cat, distance, same) if near else []
+    near_list = (near_groups(cat, distance, same, pdq_distance=pdq_distance, exact=exact)
+                 if near else [])
     t2 = time.perf_counter()
     sharing = site_sharing(cat, same)
     t3 = time.perf_counter()
@@ -84,7 +92,9 @@ def build_report(cat: Catalog, distance: int = DEFAULT_DISTANCE, near: bool = Tr
         timings.update(exact=t1 - t0, near=t2 - t1, sites=t3 - t2, details=t4 - t3)
     return {
         "summary": {**_summary(cat, exact, distance if near else None),
-                    "details": details is not None},
+                    "details": details is not None,
+                    "pdq_distance": pdq_distance if near else None,
+                    "with_pdq": sum(cat.pdq.present)},
         "exact": {name: Lazy(groups, partial(_exact_out, cat, details, name))
                   for name, groups in exact.items()},
         "near": Lazy(near_list, partial(_near_out, cat, details)),
@@ -129,13 +139,11 @@ def _exact_out(cat: Catalog, details: Details, name: str, g: list[int]) -> dict[
 
 
 def _near_out(cat: Catalog, details: Details, g: NearGroup) -> dict[str, Any]:
-    return _with_diff({
-        "count": len(g.rows), "center": cat.phash_hex(g.center),
-        "max_distance": max(g.distances),
-        "images": [{**_image(cat, details, i), "phash": cat.phash_hex(i), "distance": d,
-                    "content_sha256": cat.hash_hex("content_sha256", i),
-                    "sha256_first_10240_bytes": cat.hash_hex(HASH_FIELDS[1], i)}
-                   for i, d in zip(g.rows, g.distances, strict=True)]}, details)
+    group = near_entry(cat, g)
+    if details is not None:
+        group["images"] = [{**img, **(details.get(img["url"]) or Copy()).as_dict()}
+                           for img in group["images"]]
+    return _with_diff(group, details)
 
 
 def _shared_out(cat: Catalog, details: Details, img: SharedImage) -> dict[str, Any]:

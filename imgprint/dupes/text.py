@@ -44,13 +44,16 @@ def render_text(report: dict[str, Any], out: IO[str]) -> None:
 
     if report["near"]:
         w("")
-        w(f"== Near-duplicates (phash within {s['distance']} bits) ==")
+        w(f"== Near-duplicates (PDQ within {s['pdq_distance']} bits where both have one, "
+          f"else phash within {s['distance']}) ==")
         for n, g in enumerate(report["near"], 1):
-            w(f"[{n}] {g['count']} URLs{_by(g)}, phash around {g['center']}, "
+            w(f"[{n}] {g['count']} URLs{_by(g)}, {g['center_hash']} around {g['center']}, "
               f"max distance {g['max_distance']}")
             _text_diff(g, w)
             for img in g["images"]:
-                _text_copy(img, f"d={img['distance']:<2} phash {img['phash']}  ", w)
+                how = img.get("by") or "centre"
+                shown = img["pdq"] if how == "pdq" else img["phash"]
+                _text_copy(img, f"d={img['distance']:<3} {how} {shown}  ", w)
 
     sites = report["sites"]
     if sites["groups"]:
@@ -75,7 +78,10 @@ def hash_of(img: dict[str, Any]) -> tuple[str, str]:
 
 
 def _by(g: dict[str, Any]) -> str:
-    return f" (by {safe(g['by'])})" if g.get("by") else ""
+    by = g.get("by")
+    if isinstance(by, list):
+        by = "+".join(by)
+    return f" (by {safe(by)})" if by else ""
 
 
 def differences(diff: dict[str, Any]) -> list[str]:
@@ -132,13 +138,15 @@ def _text_summary(report: dict[str, Any], w: Callable[[str], None]) -> None:
     w(f"{s['files']} files, {s['records']:,} records, {s['images']:,} image URLs "
       f"({s['with_content_sha256']:,} with content_sha256, "
       f"{s['with_sha256_first_10240_bytes']:,} with sha256_first_10240_bytes, "
-      f"{s['with_phash']:,} with phash)")
+      f"{s['with_phash']:,} with phash, {s.get('with_pdq', 0):,} with pdq)")
     for kind, groups in report["exact"].items():
         w(f"{kind}: {len(groups):,} groups of identical images "
           f"({s['urls_in_exact_groups'][kind]:,} URLs)")
     if s["distance"] is None:
         w("near-duplicates: not searched")
     else:
-        w(f"near-duplicates (phash, Hamming distance <= {s['distance']}): "
+        w(f"near-duplicates (PDQ Hamming distance <= {s['pdq_distance']} where both have "
+          f"one, else phash Hamming distance <= {s['distance']}): "
           f"{len(report['near']):,} groups")
-    w(f"sites sharing images: {len(report['sites']['groups']):,} sets of sites")
+    sets = len(report["sites"]["groups"])
+    w(f"sites sharing images: {sets:,} {'set' if sets == 1 else 'sets'} of sites")
