@@ -9,7 +9,9 @@ byte 0 (``200``). ``answer_parts`` turns such an answer into (offset, bytes)
 pieces, bounded: at most ``MAX_PARTS`` parts, part headers of at most
 ``MAX_HEADER_BYTES``, and every part inside the ranges asked for (ranges a
 server may coalesce: closer than ``COALESCE_GAP``); anything else refuses the
-whole answer, so no byte a server misplaced reaches the parsers.
+whole answer, so no byte a server misplaced reaches the parsers. Parts that
+give a range twice with other bytes keep the first (``first_wins``), and the
+conflict is reported.
 ``answer_kind`` and ``answer_limit`` say how many body bytes an answer may
 hold before its download is cut.
 
@@ -220,6 +222,25 @@ def answer_parts(status: int, headers_content_type: bytes | str | None,
     if not _inside(first, last + 1, _allowed(asked)):
         return [], f"206 answer bytes {first}-{last} outside the ranges asked for"
     return [(first, body[: last + 1 - first])], None
+
+
+def first_wins(pieces: Sequence[Piece]) -> tuple[list[Piece], list[Range]]:
+    """The pieces of one answer with each byte given once: a piece that
+    overlaps an earlier one with other bytes is dropped, the earlier kept, and
+    its range listed as a conflict (which of the two is the file's, nothing
+    tells). A piece repeating the same bytes is harmless and kept."""
+    kept: list[Piece] = []
+    conflicts: list[Range] = []
+    for start, data in pieces:
+        end = start + len(data)
+        for s, held in kept:
+            lo, hi = max(s, start), min(s + len(held), end)
+            if lo < hi and held[lo - s:hi - s] != data[lo - start:hi - start]:
+                conflicts.append((start, end))
+                break
+        else:
+            kept.append((start, data))
+    return kept, conflicts
 
 
 def covers(pieces: Sequence[Piece], asked: Sequence[Range]) -> bool:

@@ -21,6 +21,7 @@ import asyncio
 import re
 import struct
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,10 @@ from scrapy.http import Headers, Response
 
 from imgprint.fetch.loop import Budget, fetch_spans
 from imgprint.fetch.protocol import FOLLOWUP_KEY, FOLLOWUP_LIMIT_KEY, IMAGE_KEY, OVERRUN_FLAG
+from imgprint.fetch.replay import replay, shipped_budget
 from imgprint.middlewares.imagefetch import ImageFetchMiddleware
-from imgprint.multirange import PART_OVERHEAD, ranges_header
+from imgprint.multirange import PART_OVERHEAD, first_wins, ranges_header
+from imgprint.pipelines import fingerprint_fields
 from imgprint.spans import Spans
 from imgprint.spiders.images import ImagesSpider
 from tests.conftest import Server, run_crawl
@@ -197,6 +200,38 @@ def test_the_loop_gives_the_download_what_is_left_and_notes_an_overrun():
                                  f" bytes asked for (cut after {end - start + 5000})")
 
 
+# -- finding 9: parts in conflict, in-process ------------------------------------------
+
+
+def test_first_wins():
+    real, other = b"abcdef", b"ABCDEF"
+    kept, conflicts = first_wins([(10, real), (10, other), (12, real[2:]), (30, b"x")])
+    assert kept == [(10, real), (12, real[2:]), (30, b"x")]  # the same bytes again: harmless
+    assert conflicts == [(10, 16)]
+    assert first_wins([(0, b"ab"), (1, b"bc")]) == ([(0, b"ab"), (1, b"bc")], [])
+    assert first_wins([(0, b"ab"), (1, b"Xc")]) == ([(0, b"ab")], [(1, 3)])
+
+
+def test_each_range_twice_keeps_the_first_and_says_so():
+    data = tiff_bytes(300_000, BLOCKS)
+    budget = replace(shipped_budget(), content_bytes=0, scan_bytes=0, hash_requests=0)
+    honest = replay(data, budget)
+    log: list = []
+    twice = replay(data, budget, answer="twice", log=log)
+    assert len(log[0]) == 3  # XMP, IPTC and ICC asked in one request
+    assert honest.spans is not None and twice.spans is not None and twice.followup is not None
+    want = fingerprint_fields(honest.spans)
+    got = fingerprint_fields(twice.spans)
+    for block in ("xmp", "iptc", "icc"):
+        assert want[block] and got[block] == want[block], block
+    assert honest.incomplete is None
+    assert twice.incomplete and "twice, differently (the first kept)" in twice.incomplete
+    assert twice.followup.conflicts == [(60_000, 60_000 + len(XMP)),
+                                        (140_000, 140_000 + len(IPTC)),
+                                        (220_000, 220_000 + len(ICC))]
+    assert twice.followup.multirange_fallback
+
+
 # -- the crawls --------------------------------------------------------------------------
 
 
@@ -248,3 +283,23 @@ def test_crawl_a_far_follow_up_reads_what_it_asked(tmp_path):
         assert whole["bytes_fetched"] < 10241 + budget + ONE_READ, whole
         assert "byte budget" in whole["metadata_incomplete"]
     assert stat(crawl.log, "imgprint/followup/overrun") == 3
+
+
+@pytest.mark.crawl
+def test_crawl_parts_given_twice_keep_the_first(tmp_path):
+    root = tmp_path / "site"
+    root.mkdir()
+    write_tiff(root / "blocks.tif", 300_000, BLOCKS)
+    (root / "p.html").write_text('<img src="/ok/blocks.tif"><img src="/twice/blocks.tif">')
+    server = hostile_server(root, tmp_path / "access.jsonl")
+    try:
+        crawl, records = crawl_page(tmp_path, server, "/ok/p.html", "twice")
+        served = server.requests()
+    finally:
+        server.stop()
+    honest, twice = records["ok/blocks.tif"], records["twice/blocks.tif"]
+    assert any(r["mode"] == "twice" and "," in (r["range"] or "") for r in served)
+    for block in ("xmp", "iptc", "icc"):
+        assert honest.get(block) and twice.get(block) == honest[block], block
+    assert "twice, differently (the first kept)" in twice["metadata_incomplete"]
+    assert stat(crawl.log, "imgprint/followup/conflicts") == 3

@@ -30,11 +30,12 @@ A follow-up reads at most what is left of ``IMGPRINT_FOLLOWUP_BYTES`` (the
 download is told, and cuts the answer there). A partial answer the download
 cut for running past the bytes asked (``OVERRUN_FLAG``: a server that answers
 206 and streams) gives only the bytes asked, and makes the metadata
-incomplete.
+incomplete; so does a multipart answer that gives a range twice with other
+bytes, of which the first is kept (``multirange.first_wins``).
 
 ``incomplete`` says why metadata known to exist was not read: needed spans
 past a budget, or blocks skipped for their caps or announced and never found
-(``formats.unread_blocks``), or an answer that overran.
+(``formats.unread_blocks``), or an answer that overran or was in conflict.
 
 The loop is a plain function with the download injected
 (``imgprint.fetch.image.fetch_image``): the crawler passes one that goes
@@ -57,7 +58,7 @@ from imgprint.fetch.protocol import OVERRUN_FLAG
 from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES
 from imgprint.formats.plan import next_fetch_ranges
 from imgprint.http import content_encoding, range_problem
-from imgprint.multirange import answer_parts, covers
+from imgprint.multirange import answer_parts, covers, first_wins
 from imgprint.spans import Range, Spans
 
 if TYPE_CHECKING:
@@ -108,6 +109,8 @@ class FollowupResult:
     multirange: int = 0  # multi-range requests sent
     #: A multi-range answer did not hold every range asked for: none sent after it.
     multirange_fallback: bool = False
+    #: Ranges a multipart answer gave twice with other bytes (the first kept).
+    conflicts: list[Range] = field(default_factory=list)
     #: Answers cut for running past the bytes asked (``OVERRUN_FLAG``): (ranges, body bytes).
     overruns: list[tuple[str, int]] = field(default_factory=list)
 
@@ -128,25 +131,28 @@ def add_answer(spans: Spans, start: int, end: int, response: Response) -> str | 
 
 
 def add_ranges_answer(spans: Spans, ranges: list[tuple[int, int]],
-                      response: Response) -> tuple[str | None, bool]:
+                      response: Response) -> tuple[str | None, bool, list[Range]]:
     """Add the bytes of an answer to a multi-range request; return (why the
     answer ends the follow-ups, or None; whether it did not hold every range
-    asked for, so that multi-range requests are best not sent again).
+    asked for, so that multi-range requests are best not sent again; the
+    ranges its parts gave twice with other bytes, of which the first is kept).
 
     A 416 or a refused multipart body is a fallback, not an end: the next
     follow-up asks one range. Other statuses end the follow-ups as for one
-    range."""
+    range. Conflicting parts are a fallback too: that server's multipart
+    answers are not to be trusted."""
     if response.status not in (200, 206, 416):
-        return f"follow-up answer HTTP {response.status}", False  # not the ranges' fault
+        return f"follow-up answer HTTP {response.status}", False, []  # not the ranges' fault
     encoding = content_encoding(response)
     if encoding:
         return (f"follow-up: server applied Content-Encoding {encoding}:"
-                " the bytes are not the file's"), False
+                " the bytes are not the file's"), False, []
     pieces, _ = answer_parts(response.status, response.headers.get(b"Content-Type"),
                              response.headers.get(b"Content-Range"), response.body, ranges)
+    pieces, conflicts = first_wins(pieces)
     for start, data in pieces:
         spans.add(start, data)
-    return None, response.status != 206 or not covers(pieces, ranges)
+    return None, response.status != 206 or bool(conflicts) or not covers(pieces, ranges), conflicts
 
 
 def _overrun(response: Response, ranges: list[Range], result: FollowupResult) -> None:
@@ -191,7 +197,8 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
     file, so a span costs every byte from offset 0 up to its end.
     ``multi``: a download that asks several ranges in one request (None: one
     range a request); not used when Range is ignored. An answer that ran
-    past the bytes asked makes the metadata incomplete, whatever came after.
+    past the bytes asked, or parts of a multipart answer in conflict, make the
+    metadata incomplete, whatever came after.
     """
     result = FollowupResult()
     await _follow_up(spans, download, budget, range_ignored, multi, result)
@@ -200,6 +207,10 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
         asked, got = result.overruns[0]
         notes.append(f"follow-up: answer to bytes {asked} ran past the bytes asked for"
                      f" (cut after {got})")
+    if result.conflicts:
+        given = ", ".join(f"{s}-{e - 1}" for s, e in result.conflicts[:4])
+        notes.append(f"follow-up: multipart answer gave bytes {given} twice, differently"
+                     " (the first kept)")
     if notes:
         result.incomplete = "; ".join([*notes, *filter(None, [result.incomplete])])
     return result
@@ -241,8 +252,9 @@ async def _follow_up(spans: Spans, download: SpanDownload, budget: Budget,
                 return
             result.bytes += len(response.body)
             _overrun(response, ranges, result)
-            problem, fallback = add_ranges_answer(spans, ranges, response)
+            problem, fallback, conflicts = add_ranges_answer(spans, ranges, response)
             result.multirange_fallback = result.multirange_fallback or fallback
+            result.conflicts += conflicts
             if problem:
                 result.incomplete = problem
                 return

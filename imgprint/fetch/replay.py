@@ -5,7 +5,8 @@ reads ``data``: tests and bench run the very code a crawl runs, without a
 server. Answers are nginx's: 206 with ``Content-Range`` for one range,
 ``multipart/byteranges`` for several; ``answer`` makes it a server that
 handles several ranges badly ("whole": 200 with the file from byte 0, cut as
-the crawler cuts it; "first": only the first range; "416").
+the crawler cuts it; "first": only the first range; "416"; "twice": each
+range's part, then each again with other bytes).
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def file_download(data: bytes, log: list[list[tuple[int, int]]] | None = None,
         if answer == "416":
             return Response(url, status=416, headers={"Content-Range": f"bytes */{len(data)}"})
         body = byteranges_body(data, ranges, BOUNDARY.encode())
+        if answer == "twice":  # each range again, with other bytes
+            other = data.translate(bytes(range(255, -1, -1)))
+            body = body[:body.rindex(b"\r\n--")] + byteranges_body(other, ranges,
+                                                                   BOUNDARY.encode())
         return Response(url, status=206, body=body,
                         headers={"Content-Type": f"multipart/byteranges; boundary={BOUNDARY}"})
 

@@ -47,7 +47,9 @@ ranged GET), ``imgprint/range/unsatisfiable`` (416), ``imgprint/download_stopped
 ``imgprint/followup/overrun`` (partial answers longer than the bytes asked),
 ``imgprint/followup/multirange`` (multi-range follow-ups sent),
 ``imgprint/followup/multirange_fallback`` (answers to one that did not hold
-every range: a 200, a single range, a 416; that host gets no more).
+every range: a 200, a single range, a 416, parts in conflict; that host gets
+no more), ``imgprint/followup/conflicts`` (ranges a multipart answer gave
+twice with other bytes: the first kept, ``metadata_incomplete`` says so).
 """
 
 from __future__ import annotations
@@ -249,6 +251,8 @@ class ImageFetchMiddleware:
             self.stats.inc_value("imgprint/followup/incomplete")
         if result.multirange:
             self.stats.inc_value("imgprint/followup/multirange", result.multirange)
+        if result.conflicts:
+            self.stats.inc_value("imgprint/followup/conflicts", len(result.conflicts))
         if result.multirange_fallback:
             self.stats.inc_value("imgprint/followup/multirange_fallback")
             if len(self._single_range_hosts) < MAX_SINGLE_RANGE_HOSTS:
