@@ -18,7 +18,8 @@
   answers came back. Parked requests are looked at first, then up to
   ``SCAN`` new ones per call.
 * Pages wait while images are pending: a page (a seed or a link) is handed
-  out only while ``CrawlState.may_start_page`` says so (no more than
+  out only while the crawl's ``PageGate`` says so (``CrawlState``, which
+  registers itself with ``set_page_gate``: no more than
   ``IMGPRINT_MAX_PENDING_IMAGES`` images pending, fewer than ``PAGE_WINDOW``
   pages being fetched or parsed); meanwhile pages are held here and images
   go first, although pages outrank them. Pages reached with ``-a depth`` used
@@ -41,14 +42,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 from scrapy import Request
 from scrapy.core.scheduler import Scheduler as ScrapyScheduler
 
 from imgprint.config import Config
 from imgprint.fetch.protocol import IMAGE_KEY, SNIFF_KEY
-from imgprint.frontier.state import CrawlState
 from imgprint.scrapy_internals import NoDiskQueues, crawl_busy, slot_load
 
 NOT_BEFORE_KEY = "_imgprint_not_before"
@@ -59,6 +60,28 @@ SCAN = 64
 def is_page(request: Request) -> bool:
     """A page request (a seed, which may turn out an image, or a link)."""
     return bool(request.meta.get(SNIFF_KEY)) and not request.meta.get(IMAGE_KEY)
+
+
+class PageGate(Protocol):
+    """What the scheduler asks before it hands out a page
+    (``imgprint.frontier.state.CrawlState``)."""
+
+    pages_running: int  # pages handed out and not yet done
+
+    def may_start_page(self) -> bool: ...
+
+    def page_started(self, request: Request) -> None: ...
+
+
+# The crawl's gate, by crawler: the crawl state registers itself (it lives in
+# imgprint.frontier, which builds on this module, not the other way round).
+_GATES: WeakKeyDictionary[Any, PageGate] = WeakKeyDictionary()
+
+
+def set_page_gate(crawler: Any, gate: PageGate) -> None:
+    """``gate`` decides when ``crawler``'s scheduler may hand out pages (none
+    set: at once, as Scrapy's scheduler)."""
+    _GATES[crawler] = gate
 
 
 class Scheduler(NoDiskQueues, ScrapyScheduler):
@@ -79,8 +102,8 @@ class Scheduler(NoDiskQueues, ScrapyScheduler):
         key, load = slot_load(self.crawler, request)
         return key, load < self.max_per_site
 
-    def _state(self) -> CrawlState | None:
-        return CrawlState.of(self.crawler) if self.crawler is not None else None
+    def _state(self) -> PageGate | None:
+        return _GATES.get(self.crawler) if self.crawler is not None else None
 
     def _hold(self, page: Request) -> None:
         self._pages.append(page)
@@ -123,7 +146,7 @@ class Scheduler(NoDiskQueues, ScrapyScheduler):
                 self.stats.inc_value("imgprint/scheduler/parked")
         return None
 
-    def _unstall(self, state: CrawlState | None) -> Request | None:
+    def _unstall(self, state: PageGate | None) -> Request | None:
         """A held page when nothing else can run: no page running, nothing in
         the downloader or the scraper (pending images that never come: a
         request a spider middleware dropped after its page found it)."""

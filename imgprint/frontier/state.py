@@ -36,6 +36,7 @@ from imgprint.fetch.protocol import IMAGE_KEY, SNIFF_KEY
 from imgprint.frontier.local import Frontier, LocalFrontier
 from imgprint.items import ImageRecord, split_pages
 from imgprint.resume.journal import ResumeState
+from imgprint.scheduler import set_page_gate
 from imgprint.scrapy_internals import start_itemproc
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class CrawlState:
         self.fatal: str | None = None
         self._late: set[asyncio.Future[Any]] = set()
         self.frontier.watch(self.update_room)
+        set_page_gate(crawler, self)  # the scheduler asks may_start_page
         crawler.signals.connect(self.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
 
