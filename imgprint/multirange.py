@@ -9,7 +9,11 @@ byte 0 (``200``). ``answer_parts`` turns such an answer into (offset, bytes)
 pieces, bounded: at most ``MAX_PARTS`` parts, part headers of at most
 ``MAX_HEADER_BYTES``, and every part inside the ranges asked for (ranges a
 server may coalesce: closer than ``COALESCE_GAP``); anything else refuses the
-whole answer, so no byte a server misplaced reaches the parsers.
+whole answer, so no byte a server misplaced reaches the parsers. Parts that
+give a range twice with other bytes keep the first (``first_wins``), and the
+conflict is reported.
+``answer_kind`` and ``answer_limit`` say how many body bytes an answer may
+hold before its download is cut.
 
 Pure functions over bytes and header values.
 """
@@ -31,8 +35,8 @@ MAX_HEADER_BYTES = 1024
 #: Asked ranges closer than this may come back as one part (RFC 9110 lets a
 #: server coalesce ranges separated by less than the cost of another part).
 COALESCE_GAP = 1024
-#: Bytes a multi-range answer may carry past its furthest range end before the
-#: download is cut (part headers and boundaries), a range.
+#: Bytes a multipart answer may carry besides the bytes asked (part headers
+#: and boundaries), a range: past them the download is cut.
 PART_OVERHEAD = 256
 
 _BOUNDARY = re.compile(r"""boundary\s*=\s*(?:"([^"]{1,70})"|([^\s;,"]{1,70})(?![^\s;,"]))""",
@@ -73,12 +77,33 @@ def parse_ranges_header(value: bytes | str | None) -> list[Range] | None:
     return out
 
 
-def cut_off(ranges: Sequence[Range]) -> int:
-    """Body bytes after which an answer to ``ranges`` is cut: the furthest range
-    end (a 200's body is the file from byte 0), plus room for part headers
-    when there are several."""
-    end = max(e for _, e in ranges)
-    return end + (PART_OVERHEAD * len(ranges) if len(ranges) > 1 else 0)
+def answer_kind(content_type: bytes | str | None, content_range: bytes | str | None) -> str:
+    """What an answer to a range request holds, from its headers alone (the
+    status is not known while the body arrives): "multipart" (a
+    ``multipart/byteranges`` body), "part" (one range: a Content-Range) or
+    "whole" (the file from byte 0: a server that ignores Range)."""
+    if boundary_of(content_type) is not None:
+        return "multipart"
+    return "part" if content_range is not None else "whole"
+
+
+def answer_limit(ranges: Sequence[Range], kind: str, left: int | None = None) -> int:
+    """Most body bytes an answer of ``kind`` (``answer_kind``) to a request for
+    ``ranges`` may hold: the bytes asked, never more than ``left`` (what is left
+    of the image's follow-up budget), plus PART_OVERHEAD a range for a
+    multipart body's part headers.
+
+    A part holds one asked range, or asked ranges a server coalesced (closer
+    than COALESCE_GAP): "part" allows the largest of those, "multipart" all
+    of them; "whole" is the file from byte 0 up to the furthest range end."""
+    if kind == "whole":
+        size = max(e for _, e in ranges)
+    else:
+        allowed = [e - s for s, e in _allowed(ranges)]
+        size = max(allowed) if kind == "part" else sum(allowed)
+    if left is not None:
+        size = min(size, max(left, 0))
+    return size + (PART_OVERHEAD * len(ranges) if kind == "multipart" else 0)
 
 
 def boundary_of(content_type: bytes | str | None) -> bytes | None:
@@ -197,6 +222,25 @@ def answer_parts(status: int, headers_content_type: bytes | str | None,
     if not _inside(first, last + 1, _allowed(asked)):
         return [], f"206 answer bytes {first}-{last} outside the ranges asked for"
     return [(first, body[: last + 1 - first])], None
+
+
+def first_wins(pieces: Sequence[Piece]) -> tuple[list[Piece], list[Range]]:
+    """The pieces of one answer with each byte given once: a piece that
+    overlaps an earlier one with other bytes is dropped, the earlier kept, and
+    its range listed as a conflict (which of the two is the file's, nothing
+    tells). A piece repeating the same bytes is harmless and kept."""
+    kept: list[Piece] = []
+    conflicts: list[Range] = []
+    for start, data in pieces:
+        end = start + len(data)
+        for s, held in kept:
+            lo, hi = max(s, start), min(s + len(held), end)
+            if lo < hi and held[lo - s:hi - s] != data[lo - start:hi - start]:
+                conflicts.append((start, end))
+                break
+        else:
+            kept.append((start, data))
+    return kept, conflicts
 
 
 def covers(pieces: Sequence[Piece], asked: Sequence[Range]) -> bool:

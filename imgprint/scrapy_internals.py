@@ -24,6 +24,9 @@ changed, rather than a crawl that quietly misbehaves:
   (``Scraper.start_itemproc_async``): records owed by dropped requests.
 * ``flush_feeds``: flush the open feed files (``FeedSlot.file``), so a record
   is on disk before the shared frontier counts it as done (``imgprint.frontier``).
+* ``crawl_busy``: requests in the downloader or answers in the scraper
+  (``Downloader.active``, ``Scraper.slot``, as ``ExecutionEngine.spider_is_idle``
+  reads them): the scheduler hands out a held page when nothing else runs.
 
 Tested range: Scrapy 2.19. Outside it, import still works if every attribute
 below exists; a missing one raises ``ImportError`` naming it.
@@ -118,6 +121,17 @@ def slot_load(crawler: Any, request: Any) -> tuple[str, int]:
     _require(isinstance(slots, dict), "Downloader.slots")
     slot = slots.get(key)
     return key, len(getattr(slot, "active", ())) if slot is not None else 0
+
+
+def crawl_busy(crawler: Any) -> bool:
+    """Whether requests are in the downloader or answers in the scraper."""
+    engine = getattr(crawler, "engine", None)
+    if engine is None:
+        return False
+    active = getattr(engine.downloader, "active", None)
+    _require(active is not None, "Downloader.active")
+    slot = getattr(engine.scraper, "slot", None)
+    return bool(active) or (slot is not None and not slot.is_idle())
 
 
 def set_slot_concurrency(crawler: Any, slot: str, concurrency: int) -> None:

@@ -54,8 +54,9 @@ async def fetch_image(response: Response, download: RangesDownload, budget: Budg
     """What the first answer holds, plus the follow-ups the parsers ask for.
 
     ``download`` fetches a list of ranges in one request (one range: a plain
-    Range); ``multi``: it may be given several (IMGPRINT_MULTI_RANGE, and the
-    host has not answered such a request badly). ``ranged``: the first request
+    Range), reading at most a given number of body bytes; ``multi``: it may
+    be given several (IMGPRINT_MULTI_RANGE, and the host has not answered such
+    a request badly). ``ranged``: the first request
     asked for a range, so a 200 means the server ignores Range.
     A 200 (a seed asked without Range, or a server ignoring it) is the whole
     file cut at the first socket read past the prefix: those bytes are kept,
@@ -71,8 +72,8 @@ async def fetch_image(response: Response, download: RangesDownload, budget: Budg
     spans = Spans(image.size)
     spans.add(0, response.body)
 
-    async def one(start: int, end: int) -> Response:
-        return await download([(start, end)])
+    async def one(start: int, end: int, limit: int) -> Response:
+        return await download([(start, end)], limit)
 
     result = await fetch_spans(spans, one, budget,
                                range_ignored=ranged and response.status == 200,

@@ -26,9 +26,16 @@ that does not hold every range asked for (a 200 with the file from byte 0, a
 single range, a 416) is used for whatever correct bytes it holds, and the
 loop sends no more multi-range requests (``FollowupResult.multirange_fallback``).
 
+A follow-up reads at most what is left of ``IMGPRINT_FOLLOWUP_BYTES`` (the
+download is told, and cuts the answer there). A partial answer the download
+cut for running past the bytes asked (``OVERRUN_FLAG``: a server that answers
+206 and streams) gives only the bytes asked, and makes the metadata
+incomplete; so does a multipart answer that gives a range twice with other
+bytes, of which the first is kept (``multirange.first_wins``).
+
 ``incomplete`` says why metadata known to exist was not read: needed spans
 past a budget, or blocks skipped for their caps or announced and never found
-(``formats.unread_blocks``).
+(``formats.unread_blocks``), or an answer that overran or was in conflict.
 
 The loop is a plain function with the download injected
 (``imgprint.fetch.image.fetch_image``): the crawler passes one that goes
@@ -40,26 +47,29 @@ one loop.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from imgprint import formats
+from imgprint.fetch.protocol import OVERRUN_FLAG
 from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES
 from imgprint.formats.plan import next_fetch_ranges
 from imgprint.http import content_encoding, range_problem
-from imgprint.multirange import answer_parts, covers
-from imgprint.spans import Spans
+from imgprint.multirange import answer_parts, covers, first_wins
+from imgprint.spans import Range, Spans
 
 if TYPE_CHECKING:
     from imgprint.config import Config
 
-#: Fetch the half-open byte span [start, end) of the image.
-SpanDownload = Callable[[int, int], Awaitable[Response]]
-#: Fetch several half-open byte spans (sorted, disjoint) in one request.
-RangesDownload = Callable[[list[tuple[int, int]]], Awaitable[Response]]
+#: Fetch the half-open byte span [start, end) of the image, reading at most
+#: the given number of body bytes (what is left of the byte budget).
+SpanDownload = Callable[[int, int, int], Awaitable[Response]]
+#: Fetch several half-open byte spans (sorted, disjoint) in one request, reading
+#: at most the given number of body bytes (plus the parts' headers).
+RangesDownload = Callable[[list[tuple[int, int]], int], Awaitable[Response]]
 
 
 class ContentEncoded(IgnoreRequest):
@@ -99,6 +109,10 @@ class FollowupResult:
     multirange: int = 0  # multi-range requests sent
     #: A multi-range answer did not hold every range asked for: none sent after it.
     multirange_fallback: bool = False
+    #: Ranges a multipart answer gave twice with other bytes (the first kept).
+    conflicts: list[Range] = field(default_factory=list)
+    #: Answers cut for running past the bytes asked (``OVERRUN_FLAG``): (ranges, body bytes).
+    overruns: list[tuple[str, int]] = field(default_factory=list)
 
 
 def add_answer(spans: Spans, start: int, end: int, response: Response) -> str | None:
@@ -117,24 +131,36 @@ def add_answer(spans: Spans, start: int, end: int, response: Response) -> str | 
 
 
 def add_ranges_answer(spans: Spans, ranges: list[tuple[int, int]],
-                      response: Response) -> tuple[str | None, bool]:
+                      response: Response) -> tuple[str | None, bool, list[Range]]:
     """Add the bytes of an answer to a multi-range request; return (why the
     answer ends the follow-ups, or None; whether it did not hold every range
-    asked for, so that multi-range requests are best not sent again).
+    asked for, so that multi-range requests are best not sent again; the
+    ranges its parts gave twice with other bytes, of which the first is kept).
 
     A 416 or a refused multipart body is a fallback, not an end: the next
-    follow-up asks one range. Other statuses end the follow-ups as for one range."""
+    follow-up asks one range. Other statuses end the follow-ups as for one
+    range. Conflicting parts are a fallback too: that server's multipart
+    answers are not to be trusted."""
     if response.status not in (200, 206, 416):
-        return f"follow-up answer HTTP {response.status}", False  # not the ranges' fault
+        return f"follow-up answer HTTP {response.status}", False, []  # not the ranges' fault
     encoding = content_encoding(response)
     if encoding:
         return (f"follow-up: server applied Content-Encoding {encoding}:"
-                " the bytes are not the file's"), False
+                " the bytes are not the file's"), False, []
     pieces, _ = answer_parts(response.status, response.headers.get(b"Content-Type"),
                              response.headers.get(b"Content-Range"), response.body, ranges)
+    pieces, conflicts = first_wins(pieces)
     for start, data in pieces:
         spans.add(start, data)
-    return None, response.status != 206 or not covers(pieces, ranges)
+    return None, response.status != 206 or bool(conflicts) or not covers(pieces, ranges), conflicts
+
+
+def _overrun(response: Response, ranges: list[Range], result: FollowupResult) -> None:
+    """Note an answer the download cut for running past the bytes asked: its
+    bytes within the ranges asked are used, the record says it happened."""
+    if OVERRUN_FLAG in response.flags:
+        asked = ",".join(f"{s}-{e - 1}" for s, e in ranges)
+        result.overruns.append((asked, len(response.body)))
 
 
 def _stop_reason(spans: Spans, span: tuple[int, int] | None, result: FollowupResult,
@@ -170,9 +196,30 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
     ``range_ignored``: the server answered the first ranged GET with the whole
     file, so a span costs every byte from offset 0 up to its end.
     ``multi``: a download that asks several ranges in one request (None: one
-    range a request); not used when Range is ignored.
+    range a request); not used when Range is ignored. An answer that ran
+    past the bytes asked, or parts of a multipart answer in conflict, make the
+    metadata incomplete, whatever came after.
     """
     result = FollowupResult()
+    await _follow_up(spans, download, budget, range_ignored, multi, result)
+    notes = []
+    if result.overruns:
+        asked, got = result.overruns[0]
+        notes.append(f"follow-up: answer to bytes {asked} ran past the bytes asked for"
+                     f" (cut after {got})")
+    if result.conflicts:
+        given = ", ".join(f"{s}-{e - 1}" for s, e in result.conflicts[:4])
+        notes.append(f"follow-up: multipart answer gave bytes {given} twice, differently"
+                     " (the first kept)")
+    if notes:
+        result.incomplete = "; ".join([*notes, *filter(None, [result.incomplete])])
+    return result
+
+
+async def _follow_up(spans: Spans, download: SpanDownload, budget: Budget,
+                     range_ignored: bool, multi: RangesDownload | None,
+                     result: FollowupResult) -> None:
+    """``fetch_spans``' loop, filling ``result``."""
     while True:
         left = budget.bytes - result.bytes
         # Past the metadata's own follow-ups, only the hash inputs are fetched.
@@ -190,36 +237,39 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
                 result.incomplete = stop
             else:
                 result.incomplete = _unread(spans)
-            return result
+            return
         start, end = span
         result.requests += 1
         if len(ranges) > 1 and multi is not None:
             result.multirange += 1
             try:
-                response = await multi(ranges)
+                response = await multi(ranges, left)
             except ContentEncoded as exc:
                 result.incomplete = f"follow-up: {exc}"
-                return result
+                return
             except Exception as exc:  # noqa: BLE001 - costs metadata, not the record
                 result.incomplete = f"follow-up request failed: {type(exc).__name__}: {exc}"
-                return result
+                return
             result.bytes += len(response.body)
-            problem, fallback = add_ranges_answer(spans, ranges, response)
+            _overrun(response, ranges, result)
+            problem, fallback, conflicts = add_ranges_answer(spans, ranges, response)
             result.multirange_fallback = result.multirange_fallback or fallback
+            result.conflicts += conflicts
             if problem:
                 result.incomplete = problem
-                return result
+                return
             continue
         try:
-            response = await download(start, end)
+            response = await download(start, end, left)
         except ContentEncoded as exc:
             result.incomplete = f"follow-up: {exc}"
-            return result
+            return
         except Exception as exc:  # a follow-up failure costs metadata, not the record
             result.incomplete = f"follow-up request failed: {type(exc).__name__}: {exc}"
-            return result
+            return
         result.bytes += len(response.body)
+        _overrun(response, ranges, result)
         problem = add_answer(spans, start, end, response)
         if problem:
             result.incomplete = problem
-            return result
+            return

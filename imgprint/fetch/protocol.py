@@ -4,7 +4,8 @@ Meta (set by whoever asks for an image: the images spider, a user's spider):
 ``imgprint_image`` (an image request), ``imgprint_sniff`` (a seed: a page or an
 image, which only the answer tells), ``imgprint_found_by`` (how the page showed
 the image, copied to the record). ``_imgprint_followup`` marks the fetch
-path's own follow-ups.
+path's own follow-ups, ``_imgprint_followup_limit`` the most body bytes one may
+read.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ IMAGE_KEY = "imgprint_image"
 SNIFF_KEY = "imgprint_sniff"
 FOUND_BY_KEY = "imgprint_found_by"
 FOLLOWUP_KEY = "_imgprint_followup"  # a follow-up: its answer goes back to the loop
+# A follow-up's most body bytes: what is left of the image's IMGPRINT_FOLLOWUP_BYTES.
+FOLLOWUP_LIMIT_KEY = "_imgprint_followup_limit"
+# Response flag of a follow-up answer cut for running past the bytes asked.
+OVERRUN_FLAG = "imgprint_overrun"
 # Meta that says how a request reaches its host; follow-ups keep it.
 ROUTING_META = ("tor", "tor_proxy", "proxy", "download_timeout", "max_retry_times",
                 "download_slot", "bindaddress", "dont_proxy", "imgprint_guard_private")

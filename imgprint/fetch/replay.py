@@ -5,7 +5,8 @@ reads ``data``: tests and bench run the very code a crawl runs, without a
 server. Answers are nginx's: 206 with ``Content-Range`` for one range,
 ``multipart/byteranges`` for several; ``answer`` makes it a server that
 handles several ranges badly ("whole": 200 with the file from byte 0, cut as
-the crawler cuts it; "first": only the first range; "416").
+the crawler cuts it; "first": only the first range; "416"; "twice": each
+range's part, then each again with other bytes).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from scrapy.http import Response
 from imgprint.fetch.image import fetch_image
 from imgprint.fetch.loop import Budget, RangesDownload
 from imgprint.fetch.protocol import FetchedImage
-from imgprint.multirange import byteranges_body, cut_off
+from imgprint.multirange import answer_limit, byteranges_body
 
 #: The seed tool's prefix: 10,240 bytes hashed, one more read.
 PREFIX = 10241
@@ -37,16 +38,21 @@ def file_download(data: bytes, log: list[list[tuple[int, int]]] | None = None,
                   answer: str = "multipart", url: str = "http://local/file") -> RangesDownload:
     """A download of ranges of ``data``; ``log`` collects each request's ranges."""
 
-    async def download(ranges: list[tuple[int, int]]) -> Response:
+    async def download(ranges: list[tuple[int, int]], limit: int) -> Response:
         if log is not None:
             log.append(list(ranges))
         if len(ranges) == 1 or answer == "first":
             return range_answer(data, *ranges[0], url=url)
         if answer == "whole":
-            return Response(url, status=200, body=data[:cut_off(ranges)])
+            return Response(url, status=200, body=data[:answer_limit(ranges, "whole", limit)])
         if answer == "416":
             return Response(url, status=416, headers={"Content-Range": f"bytes */{len(data)}"})
-        return Response(url, status=206, body=byteranges_body(data, ranges, BOUNDARY.encode()),
+        body = byteranges_body(data, ranges, BOUNDARY.encode())
+        if answer == "twice":  # each range again, with other bytes
+            other = data.translate(bytes(range(255, -1, -1)))
+            body = body[:body.rindex(b"\r\n--")] + byteranges_body(other, ranges,
+                                                                   BOUNDARY.encode())
+        return Response(url, status=206, body=body,
                         headers={"Content-Type": f"multipart/byteranges; boundary={BOUNDARY}"})
 
     return download

@@ -11,7 +11,10 @@ Scrapy's in-memory queues and dupefilter, with the shared frontier:
   ``request_dropped`` as Scrapy's own dupefilter would.
 * ``next_request``: leases the next request (``imgprint.frontier.store``); its
   lease id travels in ``meta["imgprint_lease"]`` and the spider acknowledges it
-  when the request is done (``imgprint.frontier.shared``).
+  when the request is done (``imgprint.frontier.shared``). While the crawl's
+  queued images exceed ``IMGPRINT_MAX_PENDING_IMAGES`` (or this worker has
+  ``PAGE_WINDOW`` pages running) it leases images only, so pages wait in
+  Redis, not their images.
 * A request that already holds a lease -- a retry or a redirect of a request
   this worker took -- stays in this worker's memory: its lease (renewed by
   ``imgprint.frontier.worker``) still covers it, and if the worker dies the
@@ -78,7 +81,9 @@ class FrontierQueue(ScrapyScheduler):
             return self._local.popleft()
         if not self.may_take():
             return None
-        popped = self.frontier.pop()
+        # While images are pending over IMGPRINT_MAX_PENDING_IMAGES, lease images
+        # only: the pages wait in Redis (``imgprint.scheduler``, ``take_pages``).
+        popped = self.frontier.pop(pages=getattr(self, "take_pages", True))
         if popped is None:
             return None
         lease, data = popped

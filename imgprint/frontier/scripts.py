@@ -56,7 +56,8 @@ end
 """
 
 # KEYS: queue, reqs, leases, scores, owner, seedhosts, tries, failed, popped.
-# ARGV: worker token, lease ms, reap limit, max tries, call nonce.
+# ARGV: worker token, lease ms, reap limit, max tries, call nonce, '0' to lease
+# no page (only a request of priority <= 0: a score from 0 up) or '1'.
 # Returns {id or nil, data, queue length, requeued, failed, seed hosts, pages
 # queued (priority >= 1: a score below 0)}.
 # A call repeated with the same nonce (the client retried after the connection
@@ -73,7 +74,13 @@ if last and string.sub(last, 1, #ARGV[5] + 1) == ARGV[5] .. ':' then
             redis.call('ZCOUNT', KEYS[1], '-inf', '(0')}
   end
 end
-local top = redis.call('ZPOPMIN', KEYS[1])
+local top
+if ARGV[6] == '0' then
+  top = redis.call('ZRANGEBYSCORE', KEYS[1], 0, '+inf', 'LIMIT', 0, 1)
+  if #top > 0 then redis.call('ZREM', KEYS[1], top[1]) end
+else
+  top = redis.call('ZPOPMIN', KEYS[1])
+end
 if #top == 0 then return {false, false, 0, requeued, failed, hosts, 0} end
 local id = top[1]
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), id)

@@ -64,7 +64,9 @@ class RedisFrontier:
         return None  # pages wait in Redis; the scheduler filters there
 
     def waiting(self, open_pages: int) -> tuple[int, int]:
-        return self.store.queued, self.store.queued_pages  # the whole crawl's queue
+        # The whole crawl's queue: its requests other than pages, and its pages.
+        store = self.store
+        return max(store.queued - store.queued_pages, 0), store.queued_pages
 
     def watch(self, changed: Callable[[], None]) -> None:
         # Other workers' pushes and pops change the queue: the seed window follows.

@@ -8,14 +8,17 @@ frontier worker: nobody reads crawl state off the spider. It holds:
 * ``seed_hosts``: hosts the operator seeded (the guard lets them be private);
 * ``frontier``: ``LocalFrontier`` or, with ``IMGPRINT_REDIS_URL``,
   ``RedisFrontier``, behind one interface (``imgprint.frontier.local``);
-* the pages open and the seed window (``IMGPRINT_MAX_PENDING_IMAGES``);
+* the pages open, the seed window and the page window
+  (``IMGPRINT_MAX_PENDING_IMAGES``: ``room`` for seeds, ``may_start_page`` for
+  every page the scheduler hands out);
 * records written outside a callback (``emit_late``): an image that redirected
   to a URL fetched before, pages that reference an image recorded earlier;
   the crawl stays open until they are written;
 * ``resume`` (what an earlier run of the job left, ``imgprint.resume``),
   ``render_mode`` and ``fatal`` (why the crawl could not start).
 
-Stats: ``imgprint/images/redirect_seen``, ``imgprint/images/seen_before``.
+Stats: ``imgprint/images/redirect_seen``, ``imgprint/images/seen_before``,
+``imgprint/images/pending_max`` (the most images pending at once).
 """
 
 from __future__ import annotations
@@ -34,17 +37,22 @@ from imgprint.fetch.protocol import IMAGE_KEY, SNIFF_KEY
 from imgprint.frontier.local import Frontier, LocalFrontier
 from imgprint.items import ImageRecord, split_pages
 from imgprint.resume.journal import ResumeState
+from imgprint.scheduler import set_page_gate
 from imgprint.scrapy_internals import start_itemproc
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-#: Seed pages in flight at once when IMGPRINT_MAX_PENDING_IMAGES applies.
+#: Seed pages open, and pages being fetched or parsed, at once when
+#: IMGPRINT_MAX_PENDING_IMAGES applies.
 PAGE_WINDOW = 16
 #: Most same-site links at the depth limit remembered for the summary's hint.
 LINKS_NOT_FOLLOWED_CAP = 100_000
 #: Meta of a render request: the page it renders (``imgprint.render.spider``).
 RENDERED_PAGE_KEY = "_imgprint_page"
+#: Meta of a page request the scheduler handed out (``CrawlState.page_started``):
+#: its redirects and retries carry it, and count once.
+PAGE_STARTED_KEY = "_imgprint_page_started"
 
 _STATES: WeakKeyDictionary[Any, CrawlState] = WeakKeyDictionary()
 
@@ -59,6 +67,7 @@ class CrawlState:
         self.seed_hosts: set[str] = set()
         self.render_mode = config.render
         self.open_pages = 0  # page requests made and not yet parsed, failed or dropped
+        self.pages_running = 0  # pages handed out by the scheduler and not yet done
         self.depth_pages: dict[int, int] = {}  # pages requested per depth
         # Same-site links on pages at the depth limit (the summary's hint); bounded.
         self.links_not_followed: set[str] = set()
@@ -66,6 +75,7 @@ class CrawlState:
         self.fatal: str | None = None
         self._late: set[asyncio.Future[Any]] = set()
         self.frontier.watch(self.update_room)
+        set_page_gate(crawler, self)  # the scheduler asks may_start_page
         crawler.signals.connect(self.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
 
@@ -96,8 +106,12 @@ class CrawlState:
     def page_opened(self) -> None:
         self.open_pages += 1
 
-    def page_closed(self) -> None:
+    def page_closed(self, started: bool = True) -> None:
+        """A page is parsed, failed or dropped (``started``: it had been handed
+        out by the scheduler; only a page dropped before is not)."""
         self.open_pages -= 1
+        if started:
+            self.pages_running = max(self.pages_running - 1, 0)
         self.update_room()
 
     def links_at_depth_limit(self, links: Callable[[], list[str]]) -> None:
@@ -105,6 +119,21 @@ class CrawlState:
         under ``LINKS_NOT_FOLLOWED_CAP``: finding them costs a parse)."""
         if len(self.links_not_followed) < LINKS_NOT_FOLLOWED_CAP:
             self.links_not_followed.update(links())
+
+    def page_started(self, request: Request) -> None:
+        """The scheduler hands out page ``request`` (again, for a retry or a redirect)."""
+        if not request.meta.get(PAGE_STARTED_KEY):
+            request.meta[PAGE_STARTED_KEY] = True
+            self.pages_running += 1
+
+    def may_start_page(self) -> bool:
+        """Whether the scheduler may hand out a page (a seed or a link): not
+        while more images than IMGPRINT_MAX_PENDING_IMAGES are pending, or
+        PAGE_WINDOW pages are being fetched or parsed. Pages outrank images, so
+        without this every page of a deep crawl was parsed before its images
+        were fetched, and its image requests all waited in memory at once."""
+        limit = self.config.max_pending_images
+        return not limit or (self.waiting()[0] <= limit and self.pages_running < PAGE_WINDOW)
 
     def waiting(self) -> tuple[int, int]:
         """(images pending, pages pending), for the seed window and progress."""
@@ -116,6 +145,7 @@ class CrawlState:
         outrank images, so without this every seed page would be parsed first."""
         limit = self.config.max_pending_images
         pending, pages = self.waiting()
+        self.crawler.stats.max_value("imgprint/images/pending_max", pending)
         if not limit or (pending <= limit and pages < PAGE_WINDOW):
             self.room.set()
         else:
@@ -129,6 +159,7 @@ class CrawlState:
         codes = self.frontier.found_many(urls, page)
         for url, pages in self.frontier.overflow():
             self.emit_late(ImageRecord.sighting(url, pages))
+        self.update_room()
         return codes
 
     def new_record(self, url: str, request: Request | None) -> ImageRecord | None:
@@ -163,7 +194,7 @@ class CrawlState:
                 signal=imgprint_signals.page_finished, url=meta[RENDERED_PAGE_KEY], spider=spider)
             return
         if meta.get(SNIFF_KEY):  # a page (or seed) seen before: it will not be parsed
-            self.page_closed()
+            self.page_closed(started=bool(meta.get(PAGE_STARTED_KEY)))
         elif meta.get(IMAGE_KEY):
             self._image_dropped(request)
             self.update_room()

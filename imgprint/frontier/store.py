@@ -130,11 +130,12 @@ class Frontier:
         """Add a fingerprint without queueing; False when it was seen before."""
         return bool(self._safe(lambda: self.client.sadd(self.key("seen"), fingerprint), 1))
 
-    def pop(self) -> tuple[str, bytes] | None:
-        """Lease the next request: (lease id, serialized request), or None."""
+    def pop(self, pages: bool = True) -> tuple[str, bytes] | None:
+        """Lease the next request: (lease id, serialized request), or None;
+        without ``pages``, the next that is not a page (priority <= 0)."""
         reply = self._safe(lambda: self._run(
             "POP", _POP_KEYS, (self.token, self.lease_ms, REAP_LIMIT, MAX_TRIES,
-                               uuid.uuid4().hex)), None)
+                               uuid.uuid4().hex, "1" if pages else "0")), None)
         if reply is None:
             self._sized(0, 0)
             return None

@@ -8,6 +8,11 @@ was reached (page, seed, redirect, retry, resume), it:
   identity`` (a range of a compressed representation is not the file's bytes);
 * stops reading once the asked bytes arrived when a server ignores Range and
   sends the whole file (``bytes_received`` + ``StopDownload(fail=False)``);
+  a follow-up is cut by the bytes received for it: the bytes asked (plus part
+  headers), never more than what is left of ``IMGPRINT_FOLLOWUP_BYTES``
+  (``answer_cut``); a partial answer that runs past them is flagged
+  (``OVERRUN_FLAG``): the loop keeps the bytes asked and the record says so
+  in ``metadata_incomplete``;
 * in HEAD-first mode (``IMGPRINT_FETCH_MODE = "head"``, a HEAD image request)
   sends the ranged GET only for images of at least ``IMGPRINT_MIN_SIZE`` bytes
   or of unknown size (the seed tool's way: the mode exists to skip small files);
@@ -39,13 +44,17 @@ ranged GET), ``imgprint/range/unsatisfiable`` (416), ``imgprint/download_stopped
 ``imgprint/head/small``, ``imgprint/head/get``, ``imgprint/content_encoding``,
 ``imgprint/images/small``, ``imgprint/followup/requests``,
 ``imgprint/followup/bytes``, ``imgprint/followup/incomplete``,
+``imgprint/followup/overrun`` (partial answers longer than the bytes asked),
 ``imgprint/followup/multirange`` (multi-range follow-ups sent),
 ``imgprint/followup/multirange_fallback`` (answers to one that did not hold
-every range: a 200, a single range, a 416; that host gets no more).
+every range: a 200, a single range, a 416, parts in conflict; that host gets
+no more), ``imgprint/followup/conflicts`` (ranges a multipart answer gave
+twice with other bytes: the first kept, ``metadata_incomplete`` says so).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -61,8 +70,10 @@ from imgprint.fetch.loop import Budget, ContentEncoded, RangesDownload
 from imgprint.fetch.protocol import (
     ERROR_STATUSES,
     FOLLOWUP_KEY,
+    FOLLOWUP_LIMIT_KEY,
     IMAGE_KEY,
     IMAGE_STATUSES,
+    OVERRUN_FLAG,
     ROUTING_META,
     SNIFF_KEY,
     FetchedImage,
@@ -70,7 +81,7 @@ from imgprint.fetch.protocol import (
 )
 from imgprint.formats.signatures import SNIFF_BYTES
 from imgprint.http import content_encoding, is_image_type, range_end, range_header, total_size
-from imgprint.multirange import cut_off, parse_ranges_header, ranges_header
+from imgprint.multirange import answer_kind, answer_limit, parse_ranges_header, ranges_header
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -89,15 +100,35 @@ def is_image_answer(request: Request, headers: Any, body: bytes = b"") -> bool:
                                        or formats.sniff(body[:SNIFF_BYTES]) is not None))
 
 
-def stop_at(request: Request, default: int) -> int:
-    """Bytes after which a whole-file answer is cut: the end of the asked range
-    (of a multi-range follow-up: the furthest end, plus room for part headers)."""
+def answer_cut(request: Request, headers: Any, default: int) -> tuple[int, int | None]:
+    """(body bytes after which an answer is cut, bytes past which it overruns
+    what was asked; None: no overrun to tell).
+
+    The first request: the end of its range (``default`` without one), which
+    is the bytes asked, as it starts at byte 0. A follow-up: by what its
+    headers say it holds (``multirange.answer_kind``), the bytes asked of a
+    206 (plus part headers), or of a 200 the file from byte 0 up to the
+    furthest range end; never more than its ``FOLLOWUP_LIMIT_KEY`` (what is
+    left of IMGPRINT_FOLLOWUP_BYTES). A partial answer with more bytes than
+    asked overruns: a 200 cut is a server that ignores Range, not an overrun."""
     value = request.headers.get(b"Range")
-    end = range_end(value)
-    if end is not None:
-        return end
     ranges = parse_ranges_header(value) if request.meta.get(FOLLOWUP_KEY) else None
-    return cut_off(ranges) if ranges else default
+    if not ranges:
+        end = range_end(value)
+        return (end if end is not None else default), None
+    kind = answer_kind(headers.get(b"Content-Type"), headers.get(b"Content-Range"))
+    cut = answer_limit(ranges, kind, request.meta.get(FOLLOWUP_LIMIT_KEY))
+    return cut, (None if kind == "whole" else answer_limit(ranges, kind))
+
+
+@dataclass
+class _Reading:
+    """An image answer as its body arrives."""
+
+    cut: int  # stop once this many body bytes arrived
+    expected: int | None  # Content-Length
+    asked: int | None  # more body bytes than this overrun the follow-up's ranges
+    got: int = 0
 
 
 class ImageFetchMiddleware:
@@ -107,8 +138,8 @@ class ImageFetchMiddleware:
         self.config = config
         self.budget = Budget.from_config(config)
         # Per attempt: a retry is a new Request object, so it starts afresh.
-        self._received: WeakKeyDictionary[Request, list[int | None]] = WeakKeyDictionary()
-        self._sniffing: WeakKeyDictionary[Request, int | None] = WeakKeyDictionary()
+        self._received: WeakKeyDictionary[Request, _Reading] = WeakKeyDictionary()
+        self._sniffing: WeakKeyDictionary[Request, _Reading] = WeakKeyDictionary()
         # Hosts (host:port) whose answer to a multi-range follow-up did not hold
         # every range: their images get one range a follow-up for the rest of the crawl.
         self._single_range_hosts: set[str] = set()
@@ -132,28 +163,28 @@ class ImageFetchMiddleware:
                          spider: Any) -> None:
         expected = body_length if isinstance(body_length, int) and body_length >= 0 else None
         if is_image_answer(request, headers):
-            self._received[request] = [0, expected]
+            cut, asked = answer_cut(request, headers, self.config.range_bytes)
+            self._received[request] = _Reading(cut, expected, asked)
         elif request.meta.get(SNIFF_KEY):
-            self._sniffing[request] = expected  # an image only its bytes can tell
+            # An image only its bytes can tell.
+            self._sniffing[request] = _Reading(self.config.range_bytes, expected, None)
 
     def bytes_received(self, data: bytes, request: Request, spider: Any) -> None:
         if request in self._sniffing:
-            expected = self._sniffing.pop(request)
+            reading = self._sniffing.pop(request)
             if formats.sniff(data[:SNIFF_BYTES]) is None:
                 return
             # A seed that is an image under another Content-Type: cut it at the
             # byte budget and keep it out of the HTTP cache like any image.
             request.meta["dont_cache"] = True
-            self._received[request] = [0, expected]
+            self._received[request] = reading
         state = self._received.get(request)
         if state is None:
             return
-        got = state[0] = (state[0] or 0) + len(data)
-        expected = state[1]
+        state.got += len(data)
         # A body that ends by itself at the limit is left alone: aborting it
         # would cost the keep-alive connection for nothing.
-        if got >= stop_at(request, self.config.range_bytes) and (
-                expected is None or expected > got):
+        if state.got >= state.cut and (state.expected is None or state.expected > state.got):
             self.stats.inc_value("imgprint/download_stopped")
             raise StopDownload(fail=False)
 
@@ -165,9 +196,15 @@ class ImageFetchMiddleware:
         if encoding:
             self.stats.inc_value("imgprint/content_encoding")
         if request.meta.get(FOLLOWUP_KEY):
+            reading = self._received.pop(request, None)
             if encoding and response.status in (200, 206):
                 raise ContentEncoded(f"server applied Content-Encoding {encoding}:"
                                      " the bytes are not the file's")
+            if reading is not None and reading.asked is not None and reading.got > reading.asked:
+                # More than a partial answer should hold: the loop uses the
+                # bytes asked and notes it (imgprint.fetch.loop).
+                self.stats.inc_value("imgprint/followup/overrun")
+                response.flags.append(OVERRUN_FLAG)
             return response
         if response.status not in IMAGE_STATUSES:
             return response  # redirects, errors and retries are handled further on
@@ -214,6 +251,8 @@ class ImageFetchMiddleware:
             self.stats.inc_value("imgprint/followup/incomplete")
         if result.multirange:
             self.stats.inc_value("imgprint/followup/multirange", result.multirange)
+        if result.conflicts:
+            self.stats.inc_value("imgprint/followup/conflicts", len(result.conflicts))
         if result.multirange_fallback:
             self.stats.inc_value("imgprint/followup/multirange_fallback")
             if len(self._single_range_hosts) < MAX_SINGLE_RANGE_HOSTS:
@@ -221,18 +260,18 @@ class ImageFetchMiddleware:
 
     def _ranges_download(self, request: Request) -> RangesDownload:
         """A follow-up download of several ranges in one request (one: a plain
-        Range); ``stop_at`` cuts a whole-file answer after the furthest."""
+        Range), reading at most ``limit`` body bytes (``answer_cut``)."""
         meta = {k: request.meta[k] for k in ROUTING_META if k in request.meta}
         url = request.url
 
-        async def download(ranges: list[tuple[int, int]]) -> Response:
+        async def download(ranges: list[tuple[int, int]], limit: int) -> Response:
             engine = self.crawler.engine
             assert engine is not None
             value = (range_header(*ranges[0]) if len(ranges) == 1
                      else ranges_header(ranges))
             followup = Request(
                 url, headers={b"Range": value},
-                meta={**meta, IMAGE_KEY: True, FOLLOWUP_KEY: True,
+                meta={**meta, IMAGE_KEY: True, FOLLOWUP_KEY: True, FOLLOWUP_LIMIT_KEY: limit,
                       "handle_httpstatus_list": ERROR_STATUSES},
                 dont_filter=True,
             )
