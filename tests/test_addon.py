@@ -380,8 +380,9 @@ def test_a_wheel_in_a_fresh_virtualenv_runs_the_addon_and_dupes(project, corpus_
     assert dupes.returncode == 0, dupes.stderr[-3000:]
     n = len(run.items)
     counts = [sum(1 for r in run.items if r.get(f)) for f in
-              ("content_sha256", "sha256_first_10240_bytes", "phash")]
+              ("content_sha256", "sha256_first_10240_bytes", "phash", "pdq")]
     assert dupes.stdout.splitlines()[0] == (
         f"1 files, {n} records, {n} image URLs ({counts[0]} with content_sha256,"
-        f" {counts[1]} with sha256_first_10240_bytes, {counts[2]} with phash)")
+        f" {counts[1]} with sha256_first_10240_bytes, {counts[2]} with phash,"
+        f" {counts[3]} with pdq)")
     assert counts[1] > 0 and html.read_text().startswith("<!DOCTYPE html>")

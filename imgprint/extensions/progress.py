@@ -15,7 +15,8 @@ redrawn once a second on one line of stderr, cleared before each log line.
 It also keeps the ``Tally`` of the records (``imgprint.extensions.tally``) from
 which ``scrapy crawl`` writes its summary at the end.
 
-Settings: ``IMGPRINT_PROGRESS_INTERVAL``, ``IMGPRINT_PROGRESS_BAR``. No stats.
+Settings: ``IMGPRINT_PROGRESS_INTERVAL``, ``IMGPRINT_PROGRESS_BAR``. Stats:
+``imgprint/memory/peak`` (the crawl process's own peak RSS in bytes, at close).
 """
 
 from __future__ import annotations
@@ -66,6 +67,22 @@ class _ClearBar(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         self.progress.clear_bar()
         return True
+
+
+def peak_rss() -> int | None:
+    """This process's own peak resident size in bytes (Linux's VmHWM), or None.
+
+    Scrapy's ``memusage/max`` is ``ru_maxrss``, which survives ``exec``: a crawl
+    started by a big process (a test runner, a scheduler) reports that
+    process's peak. VmHWM is the crawl's own address space's."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 class Progress:
@@ -149,6 +166,9 @@ class Progress:
             self._bar_shown = False
 
     def spider_closed(self, spider: Any) -> None:
+        peak = peak_rss()
+        if peak is not None:
+            self.crawler.stats.set_value("imgprint/memory/peak", peak)
         for loop in self._loops:
             if loop.running:
                 loop.stop()
