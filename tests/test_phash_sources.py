@@ -15,13 +15,13 @@ from PIL import Image
 
 from imgprint import formats
 from imgprint.fingerprint import decode, sources
-from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES, Limits
+from imgprint.fingerprint.limits import BAND_MARGIN, MAX_THUMBNAIL_BYTES, Limits
 from imgprint.fingerprint.phash import hashes, perceptual_fields
 from imgprint.formats import Spans
 from imgprint.formats.picture import band_data, band_want
 from tests.helpers import EX, ME, PREFIX, whole
 
-LIMITS = Limits(scan_bytes=65536, whole_bytes=0, band=0.25, band_bytes=1 << 20, band_margin=1.25)
+LIMITS = Limits(scan_bytes=65536, band=0.25, band_bytes=1 << 20)
 #: Band hashes of copies of one picture from any two sources (bench/fingerprint_eval.py).
 BAND_DISTANCE = 8
 #: The same for an EXIF thumbnail's band, over these photos.
@@ -42,7 +42,7 @@ def held(data: bytes, limits: Limits = LIMITS) -> Spans:
             break
         for start, end in want:
             spans.add(start, data[start:end])
-    want_band = band_want(spans, limits.band * limits.band_margin, limits.band_bytes)
+    want_band = band_want(spans, limits.band * BAND_MARGIN, limits.band_bytes)
     if want_band is not None:
         spans.add(want_band[0], data[want_band[0]:want_band[1]])
     return spans

@@ -47,7 +47,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from imgprint import formats
-from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES
+from imgprint.fingerprint.limits import BAND_MARGIN, BAND_RETRY, MAX_THUMBNAIL_BYTES
+from imgprint.formats.picture import band_guess, band_span, band_want
 from imgprint.formats.plan import next_fetch_ranges
 from imgprint.http import content_encoding, range_problem
 from imgprint.multirange import answer_parts, covers
@@ -60,6 +61,10 @@ if TYPE_CHECKING:
 SpanDownload = Callable[[int, int], Awaitable[Response]]
 #: Fetch several half-open byte spans (sorted, disjoint) in one request.
 RangesDownload = Callable[[list[tuple[int, int]]], Awaitable[Response]]
+#: Whether the top band (share of the height, most coded bytes) is located
+#: and begun but not all held: decodes it, so the crawler runs it off the
+#: event loop.
+BandCheck = Callable[[Spans, float, int], Awaitable[bool]]
 
 
 class ContentEncoded(IgnoreRequest):
@@ -81,6 +86,14 @@ class Budget:
     #: IMGPRINT_FOLLOWUP_AHEAD_BYTES: most bytes of the speculative window the
     #: metadata's last follow-up may add (the rest of a TIFF page chain).
     ahead_bytes: int = 0
+    #: IMGPRINT_PHASH_BAND: the perceptual hash's top band, a share of the
+    #: height (0: none fetched).
+    band: float = 0.0
+    #: IMGPRINT_PHASH_BAND_BYTES: most bytes fetched for the band, besides `bytes`.
+    band_bytes: int = 0
+    #: The band may take a follow-up of its own; False: it only rides along
+    #: the others (an image under IMGPRINT_MIN_SIZE).
+    band_alone: bool = True
 
     @classmethod
     def from_config(cls, config: Config) -> Budget:
@@ -88,7 +101,7 @@ class Budget:
         replay it) from checked settings."""
         return cls(config.followups, config.followup_bytes, config.content_bytes,
                    MAX_THUMBNAIL_BYTES, config.phash_scan_bytes, config.hash_followups,
-                   config.followup_ahead_bytes)
+                   config.followup_ahead_bytes, config.phash_band, config.phash_band_bytes)
 
 
 @dataclass
@@ -99,6 +112,14 @@ class FollowupResult:
     multirange: int = 0  # multi-range requests sent
     #: A multi-range answer did not hold every range asked for: none sent after it.
     multirange_fallback: bool = False
+    #: Bytes of the answers that were the top band's (outside `Budget.bytes`).
+    band_bytes: int = 0
+    #: A request carried bytes of the top band (or of its guessed window).
+    band_asked: bool = False
+    #: The first band request fell short: a second one was planned.
+    band_retry: bool = False
+    #: Whether the band was checked after its first share (`BandCheck`).
+    band_checked: bool = False
 
 
 def add_answer(spans: Spans, start: int, end: int, response: Response) -> str | None:
@@ -162,27 +183,76 @@ def _unread(spans: Spans) -> str | None:
     return f"metadata blocks not read: {', '.join(kinds)}" if kinds else None
 
 
+async def _band(spans: Spans, budget: Budget, result: FollowupResult,
+                check: BandCheck | None) -> tuple[int, int] | None:
+    """The top band's bytes to ask for next, never past ``Budget.band_bytes``
+    from the start of the image data: its first share (``BAND_MARGIN`` times
+    the band's; while a JPEG's header walk is short of its scan, a window
+    guessed from where it stopped, ``formats.picture.band_guess``); then, once
+    that was asked for (or is mostly held anyway) and ``check`` says the
+    band's rows are not all there, ``BAND_RETRY`` times that share."""
+    share = budget.band * BAND_MARGIN
+    located = band_span(spans)
+    if located is None:
+        return None if result.band_asked else band_guess(spans, share, budget.band_bytes)
+    if result.band_retry:
+        return band_want(spans, share * BAND_RETRY, budget.band_bytes)
+    first = band_want(spans, share, budget.band_bytes)
+    asked = result.band_asked and spans.has(located[0], located[0] + 1)
+    if first is not None and not asked and not _mostly_held(spans, first):
+        return first
+    asks = budget.requests + (budget.hash_requests if budget.requests else 0)
+    if result.band_checked or check is None or not budget.band_alone or result.requests >= asks:
+        return None if asked else first
+    result.band_checked = True
+    if not await check(spans, budget.band, budget.band_bytes):
+        return None
+    result.band_retry = True
+    return band_want(spans, share * BAND_RETRY, budget.band_bytes)
+
+
+def _mostly_held(spans: Spans, want: tuple[int, int]) -> bool:
+    """Half of `want` or more is held from its start: the band may decode already."""
+    start, stop = want
+    return (spans.missing(start, stop)[0][0] - start) * 2 >= stop - start
+
+
+def _band_part(ranges: list[tuple[int, int]], band: tuple[int, int] | None, got: int) -> int:
+    """Bytes of an answer to `ranges` (`got` in all) that were the band's."""
+    if band is None:
+        return 0
+    part = sum(max(0, min(e, band[1]) - max(s, band[0])) for s, e in ranges)
+    return min(part, got)
+
+
 async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
                       range_ignored: bool = False,
-                      multi: RangesDownload | None = None) -> FollowupResult:
+                      multi: RangesDownload | None = None,
+                      band_check: BandCheck | None = None) -> FollowupResult:
     """Fetch the spans the parsers still need into ``spans``, within ``budget``.
 
     ``range_ignored``: the server answered the first ranged GET with the whole
-    file, so a span costs every byte from offset 0 up to its end.
+    file, so a span costs every byte from offset 0 up to its end (no band is
+    fetched then).
     ``multi``: a download that asks several ranges in one request (None: one
     range a request); not used when Range is ignored.
+    ``band_check``: whether the band's rows are not all held after its first
+    share (None: no second band request).
     """
     result = FollowupResult()
+    banded = budget.band > 0 and budget.band_bytes > 0 and not range_ignored
     while True:
-        left = budget.bytes - result.bytes
+        left = budget.bytes - (result.bytes - result.band_bytes)
         # Past the metadata's own follow-ups, only the hash inputs are fetched.
         extra = result.requests >= budget.requests > 0
         # The metadata's last follow-up gathers what it can (`next_fetch`).
         last = not extra and result.requests + 1 == budget.requests
         several = multi is not None and not range_ignored and not result.multirange_fallback
+        band = await _band(spans, budget, result, band_check) if banded else None
         ranges = next_fetch_ranges(spans, left, budget.content_bytes, budget.thumbnail_bytes,
                                    budget.scan_bytes, metadata=not extra, last=last,
-                                   ahead=budget.ahead_bytes, multi=several)
+                                   ahead=budget.ahead_bytes, multi=several, band=band,
+                                   band_leads=budget.band_alone)
         span = (ranges[0][0], ranges[-1][1]) if ranges else None
         stop = _stop_reason(spans, span, result, budget, range_ignored, extra)
         if stop is not None or span is None or ranges is None:
@@ -204,6 +274,8 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
                 result.incomplete = f"follow-up request failed: {type(exc).__name__}: {exc}"
                 return result
             result.bytes += len(response.body)
+            result.band_bytes += _band_part(ranges, band, len(response.body))
+            result.band_asked = result.band_asked or result.band_bytes > 0
             problem, fallback = add_ranges_answer(spans, ranges, response)
             result.multirange_fallback = result.multirange_fallback or fallback
             if problem:
@@ -219,6 +291,8 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
             result.incomplete = f"follow-up request failed: {type(exc).__name__}: {exc}"
             return result
         result.bytes += len(response.body)
+        result.band_bytes += _band_part(ranges, band, len(response.body))
+        result.band_asked = result.band_asked or result.band_bytes > 0
         problem = add_answer(spans, start, end, response)
         if problem:
             result.incomplete = problem

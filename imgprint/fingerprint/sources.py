@@ -124,6 +124,23 @@ def top_band(spans: Spans, limits: Limits) -> Picture | None:
     return Picture("top_band", decode.band(fmt, data, width, height, limits.band), False)
 
 
+def band_short(spans: Spans, fraction: float, max_bytes: int) -> bool:
+    """Whether the top band's first coded bytes are held but not all of its
+    rows: more of its bytes may give it (the fetch's second band request).
+    False when held whole, not applicable, or refused for another reason."""
+    found = band_data(spans, max_bytes)
+    if found is None or fraction <= 0:
+        return False
+    fmt, data, width, height = found
+    try:
+        decode.band(fmt, data, width, height, fraction)
+    except decode.BandShort:
+        return True
+    except decode.DecodeRefused:
+        return False
+    return False
+
+
 #: The sources in the order tried.
 SOURCES = (_whole_file, _progressive_scan, _exif_thumbnail, top_band)
 
