@@ -159,7 +159,7 @@ def settings(**values) -> Config:
 
 
 def test_band_settings_are_checked():
-    assert (settings().phash_band, settings().phash_band_bytes) == (0.25, 1 << 20)
+    assert (settings().phash_band, settings().phash_band_bytes) == (0.2, 1572864)
     assert settings(IMGPRINT_PHASH_BAND="0").phash_band == 0
     assert Budget.from_config(settings(IMGPRINT_PHASH_BAND="0.5")).band == 0.5
     for value in ("0.01", "1.5", "-0.2", "a quarter", "nan"):

@@ -202,13 +202,15 @@ async def _band(spans: Spans, budget: Budget, result: FollowupResult,
     if first is not None and not asked and not _mostly_held(spans, first):
         return first
     asks = budget.requests + (budget.hash_requests if budget.requests else 0)
-    if result.band_checked or check is None or not budget.band_alone or result.requests >= asks:
+    more = band_want(spans, share * BAND_RETRY, budget.band_bytes)
+    if (more is None or result.band_checked or check is None or not budget.band_alone
+            or result.requests >= asks):
         return None if asked else first
     result.band_checked = True
     if not await check(spans, budget.band, budget.band_bytes):
         return None
     result.band_retry = True
-    return band_want(spans, share * BAND_RETRY, budget.band_bytes)
+    return more
 
 
 def _mostly_held(spans: Spans, want: tuple[int, int]) -> bool:

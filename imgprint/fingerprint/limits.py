@@ -16,7 +16,7 @@ TIME_LIMIT = 2.0
 #: The top band's first request asks for this share of the image data per
 #: unit of IMGPRINT_PHASH_BAND (top rows cost about their share of the bytes in
 #: most photos, less where the top is sky); bench/fingerprint_eval.py.
-BAND_MARGIN = 1.5
+BAND_MARGIN = 1.25
 #: A second band request, when the first fell short, asks up to this many
 #: times the first share.
 BAND_RETRY = 2.0
