@@ -410,7 +410,8 @@ def main() -> None:
     print(curve(files, [Strategy(f, args.margin, args.retry, c, sc) for f in fractions
                         for c in (1 << 20, 3 << 19, 2 << 20) for sc in (65536, 262144)]), "\n")
     print(rules(files, chosen), "\n")
-    limits = Limits(IMGPRINT_PHASH_SCAN_BYTES, IMGPRINT_PHASH_BAND, IMGPRINT_PHASH_BAND_BYTES)
+    limits = Limits(IMGPRINT_PHASH_SCAN_BYTES, IMGPRINT_PHASH_BAND, IMGPRINT_PHASH_BAND_BYTES,
+                    PREFIX)
     crawled = [crawl_held(data, limits) for data in datas]
     held = [h for h, _, _ in crawled]
     report = crawler_report(files, held, [r for _, r, _ in crawled], [n for _, _, n in crawled])

@@ -120,7 +120,8 @@ class FingerprintPipeline:
     def __init__(self, crawler: Crawler, config: Config):
         self.stats = crawler.stats
         self.content_bytes = config.content_bytes
-        self.limits = Limits(config.phash_scan_bytes, config.phash_band, config.phash_band_bytes)
+        self.limits = Limits(config.phash_scan_bytes, config.phash_band, config.phash_band_bytes,
+                             config.range_bytes)
         self.max_chars = config.metadata_max_chars
         self.workers = Workers(config.phash_workers)
 

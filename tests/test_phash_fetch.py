@@ -175,3 +175,16 @@ def test_band_short_tells_short_from_refused():
     assert held is not None and sources.band_short(held, BAND, 1 << 20)
     whole = replay(data, budget(), prefix=len(data)).spans
     assert whole is not None and not sources.band_short(whole, BAND, 1 << 20)
+
+
+def test_hashes_do_not_depend_on_how_many_bytes_the_first_answer_held():
+    # A seed's first answer, or a server ignoring Range, may hold the whole
+    # file: only a file no larger than the first range is hashed whole.
+    for data in (PHOTO.read_bytes(), saved(Image.open(PHOTO).convert("RGB"), "PNG")):
+        ranged = perceptual_fields(replay(data, budget()).spans, limits())
+        held_whole = perceptual_fields(replay(data, budget(), prefix=len(data)).spans, limits())
+        assert ranged == held_whole and "phash_band" in ranged
+    small = saved(Image.open(PHOTO).convert("RGB").resize((160, 120)), "JPEG", quality=80)
+    assert len(small) <= PREFIX
+    fields = perceptual_fields(replay(small, budget()).spans, limits())
+    assert fields["phash_source"] == "whole_file"

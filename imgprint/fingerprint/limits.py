@@ -32,3 +32,8 @@ class Limits:
     band: float = 0.0
     #: IMGPRINT_PHASH_BAND_BYTES: most coded bytes of the band fetched and decoded.
     band_bytes: int = 0
+    #: IMGPRINT_RANGE_BYTES: a file this small is held whole after the first
+    #: request and hashed whole; a larger one never is, so that its hashes do not
+    #: depend on how many bytes a server happened to send (a seed's first answer,
+    #: a server ignoring Range).
+    whole_bytes: int = 10241
