@@ -14,7 +14,8 @@ from typing import Any
 
 from scrapy.http import Response
 
-from imgprint.fetch.loop import BandCheck, Budget, RangesDownload, fetch_spans
+from imgprint.fetch.band import BandCheck
+from imgprint.fetch.loop import Budget, RangesDownload, fetch_spans
 from imgprint.fetch.protocol import FetchedImage
 from imgprint.http import looks_like_html, normalize_etag, range_problem, total_size
 from imgprint.spans import Spans

@@ -26,6 +26,12 @@ that does not hold every range asked for (a 200 with the file from byte 0, a
 single range, a 416) is used for whatever correct bytes it holds, and the
 loop sends no more multi-range requests (``FollowupResult.multirange_fallback``).
 
+The perceptual hash's top band (``IMGPRINT_PHASH_BAND``, ``imgprint.fetch.band``) is a hash
+input with a byte budget of its own (``IMGPRINT_PHASH_BAND_BYTES``): a first
+share of the image data rides along the metadata's follow-up (or takes one of
+the follow-ups the metadata leaves), a second one follows when a decode
+(``BandCheck``, on a worker thread in the crawler) says the first fell short.
+
 ``incomplete`` says why metadata known to exist was not read: needed spans
 past a budget, or blocks skipped for their caps or announced and never found
 (``formats.unread_blocks``).
@@ -47,8 +53,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from imgprint import formats
-from imgprint.fingerprint.limits import BAND_MARGIN, BAND_RETRY, MAX_THUMBNAIL_BYTES
-from imgprint.formats.picture import band_guess, band_span, band_want
+from imgprint.fetch.band import BandCheck, band_part, next_band
+from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES
 from imgprint.formats.plan import next_fetch_ranges
 from imgprint.http import content_encoding, range_problem
 from imgprint.multirange import answer_parts, covers
@@ -61,10 +67,6 @@ if TYPE_CHECKING:
 SpanDownload = Callable[[int, int], Awaitable[Response]]
 #: Fetch several half-open byte spans (sorted, disjoint) in one request.
 RangesDownload = Callable[[list[tuple[int, int]]], Awaitable[Response]]
-#: Whether the top band (share of the height, most coded bytes) is located
-#: and begun but not all held: decodes it, so the crawler runs it off the
-#: event loop.
-BandCheck = Callable[[Spans, float, int], Awaitable[bool]]
 
 
 class ContentEncoded(IgnoreRequest):
@@ -183,50 +185,6 @@ def _unread(spans: Spans) -> str | None:
     return f"metadata blocks not read: {', '.join(kinds)}" if kinds else None
 
 
-async def _band(spans: Spans, budget: Budget, result: FollowupResult,
-                check: BandCheck | None) -> tuple[int, int] | None:
-    """The top band's bytes to ask for next, never past ``Budget.band_bytes``
-    from the start of the image data: its first share (``BAND_MARGIN`` times
-    the band's; while a JPEG's header walk is short of its scan, a window
-    guessed from where it stopped, ``formats.picture.band_guess``); then, once
-    that was asked for (or is mostly held anyway) and ``check`` says the
-    band's rows are not all there, ``BAND_RETRY`` times that share."""
-    share = budget.band * BAND_MARGIN
-    located = band_span(spans)
-    if located is None:
-        return None if result.band_asked else band_guess(spans, share, budget.band_bytes)
-    if result.band_retry:
-        return band_want(spans, share * BAND_RETRY, budget.band_bytes)
-    first = band_want(spans, share, budget.band_bytes)
-    asked = result.band_asked and spans.has(located[0], located[0] + 1)
-    if first is not None and not asked and not _mostly_held(spans, first):
-        return first
-    asks = budget.requests + (budget.hash_requests if budget.requests else 0)
-    more = band_want(spans, share * BAND_RETRY, budget.band_bytes)
-    if (more is None or result.band_checked or check is None or not budget.band_alone
-            or result.requests >= asks):
-        return None if asked else first
-    result.band_checked = True
-    if not await check(spans, budget.band, budget.band_bytes):
-        return None
-    result.band_retry = True
-    return more
-
-
-def _mostly_held(spans: Spans, want: tuple[int, int]) -> bool:
-    """Half of `want` or more is held from its start: the band may decode already."""
-    start, stop = want
-    return (spans.missing(start, stop)[0][0] - start) * 2 >= stop - start
-
-
-def _band_part(ranges: list[tuple[int, int]], band: tuple[int, int] | None, got: int) -> int:
-    """Bytes of an answer to `ranges` (`got` in all) that were the band's."""
-    if band is None:
-        return 0
-    part = sum(max(0, min(e, band[1]) - max(s, band[0])) for s, e in ranges)
-    return min(part, got)
-
-
 async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
                       range_ignored: bool = False,
                       multi: RangesDownload | None = None,
@@ -250,7 +208,7 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
         # The metadata's last follow-up gathers what it can (`next_fetch`).
         last = not extra and result.requests + 1 == budget.requests
         several = multi is not None and not range_ignored and not result.multirange_fallback
-        band = await _band(spans, budget, result, band_check) if banded else None
+        band = await next_band(spans, budget, result, band_check) if banded else None
         ranges = next_fetch_ranges(spans, left, budget.content_bytes, budget.thumbnail_bytes,
                                    budget.scan_bytes, metadata=not extra, last=last,
                                    ahead=budget.ahead_bytes, multi=several, band=band,
@@ -276,7 +234,7 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
                 result.incomplete = f"follow-up request failed: {type(exc).__name__}: {exc}"
                 return result
             result.bytes += len(response.body)
-            result.band_bytes += _band_part(ranges, band, len(response.body))
+            result.band_bytes += band_part(ranges, band, len(response.body))
             result.band_asked = result.band_asked or result.band_bytes > 0
             problem, fallback = add_ranges_answer(spans, ranges, response)
             result.multirange_fallback = result.multirange_fallback or fallback
@@ -293,7 +251,7 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
             result.incomplete = f"follow-up request failed: {type(exc).__name__}: {exc}"
             return result
         result.bytes += len(response.body)
-        result.band_bytes += _band_part(ranges, band, len(response.body))
+        result.band_bytes += band_part(ranges, band, len(response.body))
         result.band_asked = result.band_asked or result.band_bytes > 0
         problem = add_answer(spans, start, end, response)
         if problem:

@@ -14,8 +14,9 @@ import asyncio
 
 from scrapy.http import Response
 
+from imgprint.fetch.band import BandCheck
 from imgprint.fetch.image import band_check_inline, fetch_image
-from imgprint.fetch.loop import BandCheck, Budget, RangesDownload
+from imgprint.fetch.loop import Budget, RangesDownload
 from imgprint.fetch.protocol import FetchedImage
 from imgprint.multirange import byteranges_body, cut_off
 

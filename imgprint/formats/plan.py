@@ -3,7 +3,8 @@
 Each parser lists what it lacks; here those lists are clipped to the file,
 capped, stripped of what is held and merged, and `next_fetch` turns them into
 one Range request within the byte budget.  Metadata comes first; what the
-fingerprints hash (`wanted`) rides along or follows.
+fingerprints hash (`wanted`, and the perceptual hash's top band, which has a
+byte budget of its own) rides along or follows.
 """
 
 from __future__ import annotations
