@@ -17,6 +17,7 @@ from imgprint.dupes.band import band_match
 from imgprint.settings import IMGPRINT_MIN_SIZE
 from tests.conftest import run_crawl, static_server
 from tests.helpers import EX, ME
+from tests.test_phash_fetch import busy_top
 
 pytestmark = pytest.mark.crawl
 
@@ -58,6 +59,8 @@ def records(tmp_path_factory) -> dict[str, dict]:
         for kind, (ext, blob) in copies(data).items():
             (site / f"{name}-{kind}.{ext}").write_bytes(blob)
             names.append(f"{name}-{kind}.{ext}")
+    (site / "busy.jpg").write_bytes(busy_top())
+    names.append("busy.jpg")
     (site / "index.html").write_text("".join(f'<img src="/{n}">' for n in names))
     server = static_server(site, tmp / "access.jsonl")
     try:
@@ -85,7 +88,8 @@ def test_every_copy_matches_its_original(records):
 
 
 def test_no_record_matches_another_photo(records):
-    for (a, ra), (b, rb) in itertools.combinations(records.items(), 2):
+    photos = {k: r for k, r in records.items() if k != "busy"}
+    for (a, ra), (b, rb) in itertools.combinations(photos.items(), 2):
         if a.split("-")[0] != b.split("-")[0]:
             assert band_match(ra, rb) is None, (a, b)
 
@@ -96,3 +100,10 @@ def test_small_images_get_perceptual_hashes_but_no_seed_fields(records):
     for name, record in small.items():
         assert "sha256_first_10240_bytes" not in record and "content_sha256" not in record
         assert record.get("phash_band") or record.get("phash"), name
+
+
+def test_a_band_that_fell_short_gets_its_second_request(records):
+    # Its top quarter costs half its bytes: the first share falls short, the
+    # crawler's check (a decode on a worker thread) asks for the second.
+    busy = records["busy"]
+    assert busy["requests"] == 3 and busy["phash_band_source"] == "top_band"
