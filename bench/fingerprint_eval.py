@@ -1,321 +1,192 @@
 """Perceptual hashes of copies of the corpus photos, from the bytes a crawler holds.
 
-    .venv/bin/python bench/fingerprint_eval.py [--limit N] [--json FILE]
+    .venv/bin/python -m bench.fingerprint_eval [--limit N] [--cache FILE]
 
-Pure (no crawl, no server). From the distinct corpus photos (JPEG, PNG, WebP
-decodable by Pillow, at least --min-side px a side and --min-bytes bytes; one
-per distinct picture) it makes copies with Pillow: ``q85`` and ``q70``
-(baseline JPEG, metadata dropped), ``half`` and ``quarter`` (Lanczos, JPEG
-q80), ``progressive`` (JPEG q75), ``webp`` (q80), ``png_jpeg`` (a JPEG
-original as PNG, any other as JPEG q85).
+Pure (no server): the corpus photos and their Pillow copies and the
+measurements of every source are ``bench.fingerprint_data``'s. Then:
 
-For every file it measures each source the crawler could decode, with the
-production code (``imgprint.fingerprint``, ``imgprint.formats``): the whole
-file, the progressive first scan, the EXIF thumbnail, and the top band at each
-fraction f of --fractions, for which it finds the fewest coded bytes that
-decode the band (bisection). A source's cost is the union of the ranges held:
-the 10,241-byte prefix, the content hash's spans (the crawler fetches those
-anyway), and the source's own bytes; metadata follow-ups are left out.
-
-Then each strategy (whole files up to W bytes, the band at f with its fetch
-estimate f x margin of the image data, capped) picks per file the first
-source the crawler would have, as ``imgprint.fingerprint.sources.pick`` does,
-and the tables give: recall per kind of copy and per pair of sources, false
-groupings (pairs of files of different originals that match), and image bytes
-per file (median, p95) against the prefix and the whole file; and the same for
-a full download (pHash, PDQ where ``imgprint.fingerprint.pdq`` exists).
+* **full download**: pHash (<= 8) and PDQ (<= 31, quality >= 50) of the whole
+  files, recall per kind of copy and false groupings (pairs of files of
+  different originals that match);
+* **sources compare**: the band's Hamming distance between an original's and a
+  copy's sources, every pair of sources both have;
+* **the curve**: strategies (band fraction f, the first request's share f x
+  margin of the image data, a second request of ``retry`` times that when the
+  first fell short, the band's byte cap, the first scan's cap) pick per file
+  the source the crawler would have (as ``sources.pick`` does); recall per kind,
+  false groupings, image bytes (the union of the ranges held) against the
+  whole files, and the band's own requests;
+* **rules**: how two records match (whole-picture pHash or PDQ where both have
+  one, else the band's pHash or PDQ), at the chosen strategy;
+* **the crawler itself**: every file fetched by ``imgprint.fetch.replay`` with
+  the shipped settings (IMGPRINT_MIN_SIZE included) and hashed by
+  ``imgprint.fingerprint.phash.perceptual_fields``: recall per kind and per pair
+  of sources, false groupings, bytes and requests per file, and how far each
+  crawled whole-picture PDQ and pHash lie from the full download's.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import math
+import pickle
 import statistics
 import sys
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
-from bench.harness import CORPUS
-from imgprint import formats
-from imgprint.fingerprint import decode, sources
-from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES, Limits
-from imgprint.fingerprint.phash import PhashError, band_of, phash_image
-from imgprint.formats import Spans, jpeg_coded
-from imgprint.formats.picture import band_data, band_span
+from bench.fingerprint_data import KINDS, File, copies, measure, photos
+from imgprint.dupes.band import band_match
+from imgprint.fetch.replay import PREFIX, replay, shipped_budget
+from imgprint.fingerprint.limits import BAND_MARGIN, BAND_RETRY, Limits
+from imgprint.fingerprint.pdq import MATCH_DISTANCE, MIN_QUALITY
+from imgprint.fingerprint.phash import perceptual_fields
+from imgprint.settings import (
+    IMGPRINT_MIN_SIZE,
+    IMGPRINT_PHASH_BAND,
+    IMGPRINT_PHASH_BAND_BYTES,
+    IMGPRINT_PHASH_SCAN_BYTES,
+)
 from imgprint.spans import join_ranges
 
-try:
-    from imgprint.fingerprint.pdq import pdq_distance, pdq_hash
-except ImportError:  # the PDQ module lands from another branch
-    pdq_hash = pdq_distance = None  # type: ignore[assignment]
-
 warnings.simplefilter("ignore")
-PREFIX = 10_241
-CONTENT_BYTES = 4096
-SCAN_BYTES = 65536
-KINDS = ["q85", "q70", "half", "quarter", "progressive", "webp", "png_jpeg"]
 Range = tuple[int, int]
-
-
-def whole(data: bytes) -> Spans:
-    spans = Spans(len(data))
-    spans.add(0, data)
-    return spans
-
-
-def photos(min_side: int, min_bytes: int, limit: int | None) -> list[tuple[str, bytes]]:
-    """Distinct decodable corpus photos (by decoded pixels)."""
-    out: list[tuple[str, bytes]] = []
-    seen: set[bytes] = set()
-    for path in sorted(CORPUS.rglob("*")):
-        if (not path.is_file() or "fuzzing" in path.parts or "metadata" in path.parts
-                or path.suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp")):
-            continue
-        data = path.read_bytes()
-        if len(data) < min_bytes:
-            continue
-        try:
-            with Image.open(io.BytesIO(data)) as im:
-                im.load()
-                if min(im.size) < min_side or im.format not in ("JPEG", "PNG", "WEBP"):
-                    continue
-                key = hashlib.sha256(im.convert("RGB").resize((64, 64)).tobytes()).digest()
-        except Exception:  # noqa: BLE001 - a file Pillow cannot decode is no photo
-            continue
-        if key not in seen:
-            seen.add(key)
-            out.append((str(path.relative_to(CORPUS)), data))
-    return out[:limit] if limit else out
-
-
-def copies(data: bytes) -> dict[str, bytes]:
-    """The copies of one original, made with Pillow."""
-    with Image.open(io.BytesIO(data)) as im:
-        fmt = im.format
-        rgb = im.convert("RGB")
-    w, h = rgb.size
-
-    def save(image: Image.Image, form: str, **kw: object) -> bytes:
-        out = io.BytesIO()
-        image.save(out, form, **kw)
-        return out.getvalue()
-
-    half = rgb.resize((max(1, w // 2), max(1, h // 2)), Image.Resampling.LANCZOS)
-    quarter = rgb.resize((max(1, w // 4), max(1, h // 4)), Image.Resampling.LANCZOS)
-    return {"q85": save(rgb, "JPEG", quality=85), "q70": save(rgb, "JPEG", quality=70),
-            "half": save(half, "JPEG", quality=80), "quarter": save(quarter, "JPEG", quality=80),
-            "progressive": save(rgb, "JPEG", quality=75, progressive=True),
-            "webp": save(rgb, "WEBP", quality=80),
-            "png_jpeg": save(rgb, "PNG") if fmt == "JPEG" else save(rgb, "JPEG", quality=85)}
-
-
-@dataclass
-class Source:
-    """One source of one file: its cost (ranges held) and its hashes."""
-
-    ranges: list[Range]
-    phash: str | None = None  # whole picture
-    band: dict[float, str | None] = field(default_factory=dict)
-    pdq: tuple[str, int] | None = None
-
-
-@dataclass
-class File:
-    origin: int
-    kind: str
-    size: int
-    fmt: str
-    base: list[Range]  # prefix + content-hash spans
-    sources: dict[str, Source] = field(default_factory=dict)
-    band_start: int | None = None  # where the coded data starts (band sources)
-    band_lead: int | None = None  # where the bytes start to follow the rows
-    band_end: int | None = None  # end of the image data
-    band_need: dict[float, int] = field(default_factory=dict)  # fewest coded bytes per f
-
-
-def _hash(image: Image.Image) -> str | None:
-    try:
-        return phash_image(image)
-    except PhashError:
-        return None
-
-
-def picture_source(image: Image.Image, ranges: list[Range], fractions: list[float],
-                   with_pdq: bool = False) -> Source:
-    src = Source(ranges, _hash(image), {f: _hash(band_of(image, f)) for f in fractions})
-    if with_pdq and pdq_hash is not None:
-        src.pdq = pdq_hash(image)
-    return src
-
-
-def held(data: bytes, ranges: list[Range]) -> Spans:
-    """What a crawler holding `ranges` of `data` holds."""
-    spans = Spans(len(data))
-    for start, end in ranges:
-        spans.add(start, data[start:end])
-    return spans
-
-
-def _band_ok(data: bytes, base: list[Range], start: int, f: float, n: int) -> bool:
-    found = band_data(held(data, [*base, (start, start + n)]), len(data))
-    if found is None:
-        return False
-    try:
-        decode.band(found[0], found[1], found[2], found[3], f)
-    except decode.DecodeRefused:
-        return False
-    return True
-
-
-def band_need(data: bytes, base: list[Range], start: int, f: float, low: int) -> int | None:
-    """Fewest file bytes from `start` (within 0.5 % of the rest) that decode the band."""
-    coded = len(data) - start
-    if not _band_ok(data, base, start, f, coded):
-        return None
-    lo, hi = low - 1, coded
-    while hi - lo > max(64, coded // 200):
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if _band_ok(data, base, start, f, mid) else (mid, hi)
-    return hi
-
-
-def base_ranges(data: bytes, spans: Spans, fmt: str) -> list[Range]:
-    """The prefix and the content hash's spans (with PNG chunk headers: the
-    crawler's walk fetched them to get there)."""
-    found = formats.content_spans(spans, CONTENT_BYTES) or []
-    if fmt == "png":
-        found = [r for s, e in found for r in ((max(0, s - 8), s), (s, e))]
-    return join_ranges([(0, min(PREFIX, len(data))), *found])
-
-
-def measure(origin: int, kind: str, data: bytes, fractions: list[float]) -> File:
-    spans = whole(data)
-    size = len(data)
-    fmt = formats.sniff(data[:64]) or "?"
-    base = base_ranges(data, spans, fmt)
-    out = File(origin, kind, size, fmt, base)
-    try:
-        out.sources["full"] = picture_source(decode.picture(data), [(0, size)], fractions, True)
-    except decode.DecodeRefused:
-        return out
-    thumb = formats.thumbnail_span(spans, MAX_THUMBNAIL_BYTES)
-    if thumb is not None:
-        try:
-            pic = sources._exif_thumbnail(spans, Limits())
-            if pic is not None:
-                out.sources["exif_thumbnail"] = picture_source(pic.image, [thumb], fractions)
-        except decode.DecodeRefused:
-            pass
-    found = jpeg_coded.first_scan(spans) if fmt == "jpeg" else None
-    if found is not None:
-        end = jpeg_coded.scan_end(data[found[1]:found[1] + SCAN_BYTES + 2])
-        try:
-            pic = sources._progressive_scan(spans, Limits(scan_bytes=SCAN_BYTES))
-            if pic is not None and end is not None:
-                out.sources["progressive_scan"] = picture_source(
-                    pic.image, [(found[1], found[1] + end + 2)], fractions)
-        except decode.DecodeRefused:
-            pass
-    span = band_span(held(data, base))
-    if span is not None:
-        start = out.band_start = span[0]
-        out.band_lead, out.band_end = span[1], span[2]
-        src = Source([])
-        low = 1
-        for f in fractions:
-            need = band_need(data, base, start, f, low)
-            if need is None:
-                continue
-            out.band_need[f] = low = need
-            got = band_data(held(data, [*base, (start, start + need)]), size)
-            assert got is not None
-            src.band[f] = _hash(decode.band(got[0], got[1], got[2], got[3], f))
-        out.sources["top_band"] = src
-    return out
+PHASH_DISTANCE = 8  # scrapy dupes' default
+BAND_DISTANCE = 8
 
 
 @dataclass(frozen=True)
 class Strategy:
-    whole_bytes: int  # files up to this size fetched whole
     fraction: float  # the band's share of the height (0: no band)
-    margin: float  # fetch fraction x margin of the image data for the band
+    margin: float  # the first band request: fraction x margin of the image data
+    retry: float  # a second request of retry x that when the first fell short (0: none)
     cap: int  # most bytes fetched for the band
-    thumb_band: bool = True  # the band hash may come from the EXIF thumbnail
-    retry: bool = False  # a second request (twice the share) when the first fell short
+    scan_cap: int  # most bytes of a progressive first scan
 
 
 @dataclass
 class Held:
-    """What one strategy gives for one file."""
+    """What one file gives: its hashes, their source, and what it cost."""
 
     source: str | None
     cost: int
-    phash: str | None
-    band: str | None
-
-
-def choose(f: File, s: Strategy) -> Held:
-    """The source the crawler would decode, as `sources.pick` orders them, and
-    what it cost (bytes held, as the union of ranges)."""
-    ranges = list(f.base)
-    if "exif_thumbnail" in f.sources:  # fetched whenever EXIF points at one
-        ranges += f.sources["exif_thumbnail"].ranges
-    if "full" not in f.sources:
-        return Held(None, _size(ranges), None, None)
-    order = ["progressive_scan", "exif_thumbnail"]
-    if f.size <= max(s.whole_bytes, PREFIX):
-        order, ranges = ["full"], [(0, f.size)]
-    whole_pic: Source | None = None
-    for name in order:
-        if name in f.sources:
-            src = f.sources[name]
-            ranges += src.ranges
-            if name != "exif_thumbnail" or s.thumb_band or f.band_start is None:
-                return Held(name, _size(ranges), src.phash, src.band.get(s.fraction))
-            whole_pic = src  # its phash; the band comes from the file's first rows
-            break
-    if f.band_start is not None and f.band_lead is not None and s.fraction > 0:
-        need = f.band_need.get(s.fraction)
-        for share in ([s.fraction * s.margin, 2 * s.fraction * s.margin] if s.retry
-                      else [s.fraction * s.margin]):
-            lead, end = f.band_lead, f.band_end or f.size
-            stop = min(end, f.band_start + s.cap,
-                       lead + math.ceil((end - lead) * min(1.0, share)))
-            ranges.append((f.band_start, stop))
-            if need is not None and f.band_start + need <= stop:
-                return Held("top_band", _size(ranges), whole_pic.phash if whole_pic else None,
-                            f.sources["top_band"].band.get(s.fraction))
-    if whole_pic is not None:
-        return Held("exif_thumbnail", _size(ranges), whole_pic.phash,
-                    whole_pic.band.get(s.fraction))
-    return Held(None, _size(ranges), None, None)
+    phash: str | None = None
+    pdq: tuple[str, int] | None = None
+    band: str | None = None
+    band_pdq: tuple[str, int] | None = None
+    band_requests: int = 0
+    band_source: str | None = None
 
 
 def _size(ranges: list[Range]) -> int:
     return sum(e - s for s, e in join_ranges(ranges))
 
 
+def _band_fetch(f: File, s: Strategy, ranges: list[Range]) -> tuple[bool, int]:
+    """Whether the band's requests (first share, then a retry) hold its rows;
+    appends what they fetch to `ranges`; the requests spent."""
+    need = f.band_need.get(s.fraction)
+    assert f.band_start is not None and f.band_lead is not None
+    shares = [s.fraction * s.margin] + ([s.fraction * s.margin * s.retry] if s.retry else [])
+    lead, end = f.band_lead, f.band_end or f.size
+    spent = 0
+    for share in shares:
+        stop = min(end, f.band_start + s.cap, lead + math.ceil((end - lead) * min(1.0, share)))
+        if _size([*ranges, (f.band_start, stop)]) > _size(ranges):
+            spent += 1
+        ranges.append((f.band_start, stop))
+        if need is not None and f.band_start + need <= stop:
+            return True, spent
+        if need is None:
+            return False, spent
+    return False, spent
+
+
+def choose(f: File, s: Strategy) -> Held:
+    """The source the crawler would decode, as `sources.pick` orders them, and
+    what it cost (bytes held, as the union of ranges)."""
+    ranges = list(f.base)
+    names = [n for n in ("whole_file", "progressive_scan", "exif_thumbnail") if n in f.sources
+             and (n != "progressive_scan" or (f.scan_bytes or 0) <= s.scan_cap)]
+    whole = f.sources[names[0]] if names else None
+    if whole is not None:
+        ranges += whole.ranges
+    out = Held(names[0] if names else None, 0)
+    if whole is not None:
+        out.phash, out.pdq = whole.phash, whole.pdq
+    if whole is not None and names[0] != "exif_thumbnail":
+        out.band, out.band_source = whole.band.get(s.fraction), names[0]
+        out.band_pdq = whole.band_pdq.get(s.fraction)
+    elif f.band_start is not None and s.fraction > 0:
+        got, out.band_requests = _band_fetch(f, s, ranges)
+        if got:
+            src = f.sources["top_band"]
+            out.band, out.band_pdq = src.band.get(s.fraction), src.band_pdq.get(s.fraction)
+            out.band_source = "top_band"
+    if out.band_source is None and whole is not None:  # the thumbnail's own band
+        out.band, out.band_pdq = whole.band.get(s.fraction), whole.band_pdq.get(s.fraction)
+        out.band_source = names[0]
+    out.cost = _size(ranges)
+    return out
+
+
 def dist(a: str | None, b: str | None) -> int | None:
     return None if a is None or b is None else (int(a, 16) ^ int(b, 16)).bit_count()
 
 
-def matches(a: Held, b: Held, t_whole: int, t_band: int) -> bool:
-    """Whole-picture hashes where both sides have one, else the band hashes."""
+def _pdq_dist(a: tuple[str, int] | None, b: tuple[str, int] | None) -> int | None:
+    if a is None or b is None or min(a[1], b[1]) < MIN_QUALITY:
+        return None
+    return dist(a[0], b[0])
+
+
+#: How two records match: (name, function).
+Rule = tuple[str, Callable[[Held, Held], bool]]
+
+
+def phash_rule(a: Held, b: Held) -> bool:
+    """Whole-picture pHash where both have one, else the band's pHash."""
     d = dist(a.phash, b.phash)
     if d is not None:
-        return d <= t_whole
+        return d <= PHASH_DISTANCE
     d = dist(a.band, b.band)
-    return d is not None and d <= t_band
+    return d is not None and d <= BAND_DISTANCE
 
 
-def evaluate(files: list[File], s: Strategy, t_whole: int, t_band: int) -> dict:
-    held = [choose(f, s) for f in files]
+def pdq_rule(a: Held, b: Held) -> bool:
+    """`scrapy dupes`': PDQ where both have a usable one, else pHash, else the band's pHash."""
+    d = _pdq_dist(a.pdq, b.pdq)
+    return d <= MATCH_DISTANCE if d is not None else phash_rule(a, b)
+
+
+def band_pdq_rule(limit: int) -> Callable[[Held, Held], bool]:
+    def rule(a: Held, b: Held) -> bool:
+        """As `pdq_rule`, the band compared by PDQ (<= limit) instead of pHash."""
+        d = _pdq_dist(a.pdq, b.pdq)
+        if d is not None:
+            return d <= MATCH_DISTANCE
+        d = dist(a.phash, b.phash)
+        if d is not None:
+            return d <= PHASH_DISTANCE
+        d = _pdq_dist(a.band_pdq, b.band_pdq)
+        return d is not None and d <= limit
+    return rule
+
+
+def either_rule(a: Held, b: Held) -> bool:
+    """As `pdq_rule`, or the bands' pHash where both have one (what
+    ``imgprint.dupes.band.band_match`` does)."""
+    d = dist(a.band, b.band)
+    return pdq_rule(a, b) or (d is not None and d <= BAND_DISTANCE)
+
+
+def evaluate(files: list[File], held: list[Held], rule: Callable[[Held, Held], bool],
+             match: Callable[[int, int], bool] | None = None) -> dict:
+    """Recall per kind and pair of sources, false groupings, costs; files `i`
+    and `j` match by ``rule(held[i], held[j])``, or ``match(i, j)`` when given."""
+    same = match or (lambda i, j: rule(held[i], held[j]))
     origs = {f.origin: i for i, f in enumerate(files) if f.kind == "original"}
     per_kind: dict[str, list[int]] = {k: [0, 0] for k in KINDS}
     per_pair: dict[tuple[str, str], list[int]] = {}
@@ -323,28 +194,29 @@ def evaluate(files: list[File], s: Strategy, t_whole: int, t_band: int) -> dict:
         if f.kind == "original" or f.origin not in origs:
             continue
         o = held[origs[f.origin]]
-        hit = matches(o, held[i], t_whole, t_band)
+        hit = same(origs[f.origin], i)
         per_kind[f.kind][0] += hit
         per_kind[f.kind][1] += 1
-        cell = per_pair.setdefault((str(o.source), str(held[i].source)), [0, 0])
+        cell = per_pair.setdefault((str(o.source or o.band_source),
+                                    str(held[i].source or held[i].band_source)), [0, 0])
         cell[0] += hit
         cell[1] += 1
     false = [(files[i].origin, files[j].origin) for i in range(len(files))
              for j in range(i + 1, len(files))
-             if files[i].origin != files[j].origin and matches(held[i], held[j], t_whole, t_band)]
+             if files[i].origin != files[j].origin and same(i, j)]
     costs = [h.cost for h in held]
     return {"kind": per_kind, "pair": per_pair, "false": false, "costs": costs,
             "ratio": sum(costs) / sum(f.size for f in files),
-            "sources": [h.source for h in held]}
+            "band_requests": sum(h.band_requests for h in held) / len(held)}
 
 
 def pct(a: int, b: int) -> str:
     return f"{100 * a / b:.0f} % ({a}/{b})" if b else "–"
 
 
-def quantile(values: list[int], q: float) -> int:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))] if values else 0
+def quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0
 
 
 def table(head: list[str], rows: Sequence[Sequence[object]]) -> str:
@@ -353,7 +225,20 @@ def table(head: list[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
-def source_pairs(files: list[File], fraction: float, t_band: int) -> str:
+def full_download(files: list[File]) -> str:
+    """pHash and PDQ of the whole files (a full download), per kind."""
+    held = [Held("full", f.size, f.ref.phash if f.ref else None, f.ref.pdq if f.ref else None)
+            for f in files]
+    only_phash = [Held("full", h.cost, h.phash) for h in held]
+    rows = []
+    for name, hs, rule in ((f"pHash ≤ {PHASH_DISTANCE}", only_phash, phash_rule),
+                           (f"PDQ ≤ {MATCH_DISTANCE}", held, pdq_rule)):
+        res = evaluate(files, hs, rule)
+        rows.append([name] + [pct(*res["kind"][k]) for k in KINDS] + [len(res["false"])])
+    return table(["full download", *KINDS, "false groupings"], rows)
+
+
+def source_pairs(files: list[File], fraction: float) -> str:
     """Band distance between an original's sources and its copies' sources,
     every pair of sources both sides have (whatever a strategy would pick)."""
     origs = {f.origin: f for f in files if f.kind == "original"}
@@ -362,49 +247,75 @@ def source_pairs(files: list[File], fraction: float, t_band: int) -> str:
         o = origs.get(f.origin)
         if f.kind == "original" or o is None:
             continue
-        for na, sa in o.sources.items():
-            for nb, sb in f.sources.items():
+        mine = {**({"full": f.ref} if f.ref else {}), **f.sources}
+        theirs = {**({"full": o.ref} if o.ref else {}), **o.sources}
+        for na, sa in theirs.items():
+            for nb, sb in mine.items():
                 d = dist(sa.band.get(fraction), sb.band.get(fraction))
                 if d is not None:
                     cells.setdefault((na, nb), []).append(d)
     rows = [[a, b, len(v), statistics.median(v), quantile(v, 0.95),
-             pct(sum(d <= t_band for d in v), len(v))] for (a, b), v in sorted(cells.items())]
+             pct(sum(d <= BAND_DISTANCE for d in v), len(v))]
+            for (a, b), v in sorted(cells.items())]
     return table(["original's source", "copy's source", "pairs", "median", "p95",
-                  f"≤ {t_band}"], rows)
+                  f"≤ {BAND_DISTANCE}"], rows)
 
 
-def full_download(files: list[File], t_whole: int) -> str:
-    """pHash and PDQ of the whole files (a full download), per kind."""
-    full = Strategy(1 << 62, 0.0, 1.0, 0)
-    res = evaluate(files, full, t_whole, -1)
-    row = [f"pHash ≤ {t_whole}"] + [pct(*res["kind"][k]) for k in KINDS] + [len(res["false"])]
-    rows = [row]
-    if pdq_distance is not None:
-        origs = {f.origin: f for f in files if f.kind == "original"}
-        per = {k: [0, 0] for k in KINDS}
-        for f in files:
-            o = origs.get(f.origin)
-            if f.kind == "original" or o is None:
-                continue
-            a, b = o.sources.get("full"), f.sources.get("full")
-            hit = bool(a and b and a.pdq and b.pdq and pdq_distance(a.pdq[0], b.pdq[0]) <= 31)
-            per[f.kind][0] += hit
-            per[f.kind][1] += 1
-        pdqs = [f.sources["full"].pdq for f in files if "full" in f.sources]
-        false = sum(1 for i, a in enumerate(files) for b in files[i + 1:]
-                    if a.origin != b.origin and "full" in a.sources and "full" in b.sources
-                    and a.sources["full"].pdq and b.sources["full"].pdq
-                    and pdq_distance(a.sources["full"].pdq[0], b.sources["full"].pdq[0]) <= 31)
-        rows.append(["PDQ ≤ 31"] + [pct(*per[k]) for k in KINDS] + [false])
-        del pdqs
-    return table(["full download", *KINDS, "false groupings"], rows)
+def curve(files: list[File], strategies: list[Strategy],
+          rule: Rule = ("either", either_rule)) -> str:
+    rows = []
+    for s in strategies:
+        held = [choose(f, s) for f in files]
+        res = evaluate(files, held, rule[1])
+        recalls = [a / b for a, b in res["kind"].values() if b]
+        rows.append([s.fraction, s.margin, s.retry, s.cap, s.scan_cap,
+                     f"{100 * min(recalls):.0f} %", f"{100 * statistics.mean(recalls):.0f} %",
+                     len(res["false"]), round(statistics.median(res["costs"])),
+                     round(quantile(res["costs"], 0.95)), f"{100 * res['ratio']:.1f} %",
+                     f"{res['band_requests']:.2f}"])
+    return table(["f", "margin", "retry", "cap", "scan cap", "worst kind", "mean recall",
+                  "false", "bytes median", "p95", "vs whole files", "band requests/file"],
+                 rows)
 
 
-def report(files: list[File], s: Strategy, t_whole: int, t_band: int) -> str:
-    res = evaluate(files, s, t_whole, t_band)
-    out = [f"strategy {s}, phash ≤ {t_whole}, band ≤ {t_band}: image bytes"
-           f" {100 * res['ratio']:.1f} % of the whole files, false groupings"
-           f" {len(res['false'])} {sorted(set(res['false']))[:10]}", ""]
+def rules(files: list[File], s: Strategy) -> str:
+    held = [choose(f, s) for f in files]
+    candidates: list[Rule] = [("pHash, else band pHash", phash_rule),
+                              ("PDQ, else pHash, else band pHash", pdq_rule),
+                              ("PDQ, else pHash; or band pHash", either_rule)]
+    candidates += [(f"PDQ, else pHash, else band PDQ ≤ {t}", band_pdq_rule(t))
+                   for t in (24, 31, 40, 48)]
+    rows = []
+    for name, rule in candidates:
+        res = evaluate(files, held, rule)
+        rows.append([name] + [pct(*res["kind"][k]) for k in KINDS] + [len(res["false"])])
+    return table(["rule", *KINDS, "false groupings"], rows)
+
+
+# --- the crawler itself -------------------------------------------------------------
+
+
+def crawl_held(data: bytes, limits: Limits) -> tuple[Held, dict, int]:
+    """What the crawler's own fetch and hashes give for `data`: as a `Held`,
+    as the record's fields, and its requests."""
+    image = replay(data, shipped_budget(), min_size=IMGPRINT_MIN_SIZE)
+    assert image.spans is not None
+    fields = perceptual_fields(image.spans, limits)
+    pdq = (fields["pdq"], fields["pdq_quality"]) if "pdq" in fields else None
+    held = Held(fields.get("phash_source"), image.bytes, fields.get("phash"), pdq,
+                fields.get("phash_band"), None, 0, fields.get("phash_band_source"))
+    return held, fields, image.requests
+
+
+def crawler_report(files: list[File], held: list[Held], records: list[dict],
+                   requests: list[int]) -> str:
+    """Recall, false groupings, bytes and requests of the crawler's records,
+    matched by ``imgprint.dupes.band.band_match`` (as `scrapy dupes` would)."""
+    res = evaluate(files, held, either_rule,
+                   lambda i, j: band_match(records[i], records[j]) is not None)
+    out = [f"image bytes {100 * res['ratio']:.1f} % of the whole files,"
+           f" {statistics.mean(requests):.2f} requests a file (max {max(requests)}),"
+           f" false groupings {len(res['false'])} {sorted(set(res['false']))[:10]}", ""]
     out.append(table(["kind", "recall"], [[k, pct(*res["kind"][k])] for k in KINDS]))
     out.append("")
     out.append(table(["original's source", "copy's source", "recall"],
@@ -413,81 +324,100 @@ def report(files: list[File], s: Strategy, t_whole: int, t_band: int) -> str:
     rows = []
     for kind in ["original", *KINDS]:
         idx = [i for i, f in enumerate(files) if f.kind == kind]
-        costs = [res["costs"][i] for i in idx]
-        sizes = [files[i].size for i in idx]
-        prefixes = [min(PREFIX, files[i].size) for i in idx]
+        costs = [held[i].cost for i in idx]
         srcs: dict[str, int] = {}
         for i in idx:
-            srcs[str(res["sources"][i])] = srcs.get(str(res["sources"][i]), 0) + 1
-        rows.append([kind, len(idx), statistics.median(costs), quantile(costs, 0.95),
-                     f"{sum(costs) / sum(prefixes):.2f}x", f"{100 * sum(costs) / sum(sizes):.1f} %",
+            key = f"{held[i].source}/{held[i].band_source}"
+            srcs[key] = srcs.get(key, 0) + 1
+        rows.append([kind, len(idx), round(statistics.median(costs)),
+                     round(quantile(costs, 0.95)),
+                     f"{sum(costs) / sum(min(PREFIX, files[i].size) for i in idx):.2f}x",
+                     f"{100 * sum(costs) / sum(files[i].size for i in idx):.1f} %",
+                     f"{statistics.mean(requests[i] for i in idx):.2f}",
                      ", ".join(f"{k} {v}" for k, v in sorted(srcs.items()))])
     out.append(table(["kind", "files", "bytes median", "p95", "vs prefix", "vs whole file",
-                      "sources"], rows))
+                      "requests", "sources (whole/band)"], rows))
     return "\n".join(out)
 
 
-def curve(files: list[File], strategies: list[Strategy], t_whole: int,
-          t_bands: list[int]) -> str:
-    rows = []
-    for s in strategies:
-        for t in t_bands:
-            res = evaluate(files, s, t_whole, t)
-            recalls = [a / b for a, b in res["kind"].values() if b]
-            rows.append([s.whole_bytes, s.fraction, s.margin, s.cap, s.thumb_band, s.retry, t,
-                         f"{100 * min(recalls):.0f} %", f"{100 * statistics.mean(recalls):.0f} %",
-                         len(res["false"]), statistics.median(res["costs"]),
-                         quantile(res["costs"], 0.95), f"{100 * res['ratio']:.1f} %"])
-    return table(["whole ≤", "f", "margin", "cap", "thumb band", "retry", "band ≤",
-                  "worst kind", "mean recall",
-                  "false", "bytes median", "p95", "vs whole files"], rows)
+def against_full(files: list[File], held: list[Held]) -> str:
+    """How far the crawled whole-picture hashes lie from the full download's."""
+    cells: dict[str, list[list[int]]] = {}
+    for f, h in zip(files, held, strict=True):
+        if f.ref is None or h.source is None:
+            continue
+        cell = cells.setdefault(h.source, [[], []])
+        d = dist(h.phash, f.ref.phash)
+        if d is not None:
+            cell[0].append(d)
+        if h.pdq and f.ref.pdq and min(h.pdq[1], f.ref.pdq[1]) >= MIN_QUALITY:
+            cell[1].append(dist(h.pdq[0], f.ref.pdq[0]) or 0)
+    rows = [[name, len(p), statistics.median(p) if p else "–", quantile(p, 0.95) if p else "–",
+             len(q), statistics.median(q) if q else "–", quantile(q, 0.95) if q else "–",
+             pct(sum(d <= MATCH_DISTANCE for d in q), len(q))]
+            for name, (p, q) in sorted(cells.items())]
+    return table(["source", "pHash pairs", "median", "p95", "PDQ pairs", "median", "p95",
+                  f"PDQ ≤ {MATCH_DISTANCE}"], rows)
+
+
+# --- main ------------------------------------------------------------------------------
+
+
+def load(args: argparse.Namespace, fractions: list[float]) -> tuple[list[File], list[bytes]]:
+    """The measurements (from --cache when there) and every file's bytes."""
+    datas: list[bytes] = []
+    files: list[File] = []
+    cached = pickle.loads(args.cache.read_bytes()) if args.cache and args.cache.exists() else None
+    for origin, (name, data) in enumerate(photos(args.min_side, args.min_bytes, args.limit)):
+        print(f"{origin} {name}", file=sys.stderr)
+        for kind, blob in [("original", data), *copies(data).items()]:
+            datas.append(blob)
+            if cached is None:
+                files.append(measure(origin, kind, blob, fractions, [args.band]))
+    if cached is not None:
+        files = cached
+    elif args.cache:
+        args.cache.write_bytes(pickle.dumps(files))
+    return files, datas
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--limit", type=int, default=None, help="at most N originals")
     ap.add_argument("--min-side", type=int, default=256)
     ap.add_argument("--min-bytes", type=int, default=30_000)
-    ap.add_argument("--fractions", default="0.1,0.15,0.2,0.25,0.33,0.5")
-    ap.add_argument("--band", type=float, default=0.25, help="the chosen band fraction")
-    ap.add_argument("--margin", type=float, default=1.5, help="the chosen fetch margin")
-    ap.add_argument("--cap", type=int, default=1 << 20, help="the chosen band byte cap")
+    ap.add_argument("--fractions", default="0.15,0.2,0.25,0.33")
+    ap.add_argument("--band", type=float, default=IMGPRINT_PHASH_BAND)
+    ap.add_argument("--margin", type=float, default=BAND_MARGIN)
+    ap.add_argument("--retry", type=float, default=BAND_RETRY)
+    ap.add_argument("--cap", type=int, default=IMGPRINT_PHASH_BAND_BYTES)
+    ap.add_argument("--scan-cap", type=int, default=IMGPRINT_PHASH_SCAN_BYTES)
     ap.add_argument("--cache", type=Path, help="keep the measurements here (pickle)")
     args = ap.parse_args()
     fractions = [float(x) for x in args.fractions.split(",")]
-    if args.cache and args.cache.exists():
-        import pickle
-
-        files = pickle.loads(args.cache.read_bytes())
-    else:
-        files = []
-        for origin, (name, data) in enumerate(photos(args.min_side, args.min_bytes, args.limit)):
-            print(f"{origin} {name}", file=sys.stderr)
-            files.append(measure(origin, "original", data, fractions))
-            for kind, copy in copies(data).items():
-                files.append(measure(origin, kind, copy, fractions))
-        if args.cache:
-            import pickle
-
-            args.cache.write_bytes(pickle.dumps(files))
-    n = sum(f.kind == "original" for f in files)
+    files, datas = load(args, fractions)
     fmts: dict[str, int] = {}
     for f in files:
         if f.kind == "original":
             fmts[f.fmt] = fmts.get(f.fmt, 0) + 1
-    print(f"{n} originals ({fmts}), {len(files)} files, {sum(f.size for f in files)} bytes\n")
-    print(full_download(files, 8), "\n")
-    for f in (0.15, 0.25, 0.33):
-        print(f"band f={f}:\n" + source_pairs(files, f, 8), "\n")
-    strategies = [Strategy(PREFIX, f, m, 1 << 20, thumb, retry) for f in fractions
-                  for m in (1.25, 1.5, 2.0) for thumb in (True, False) for retry in (False, True)]
-    print(curve(files, strategies, 8, [8]), "\n")
-    chosen = Strategy(PREFIX, args.band, args.margin, args.cap, False, True)
-    print(curve(files, [chosen], 8, [4, 6, 8, 10, 12]), "\n")
-    print(curve(files, [Strategy(w, args.band, args.margin, c, False, True)
-                        for w in (PREFIX, 32768, 65536) for c in (131072, 262144, 1 << 20)],
-                8, [8]), "\n")
-    print(report(files, chosen, 8, 8))
+    print(f"{len(fmts) and sum(fmts.values())} originals ({fmts}), {len(files)} files,"
+          f" {sum(f.size for f in files)} bytes\n")
+    print(full_download(files), "\n")
+    print(f"band f={args.band}:\n" + source_pairs(files, args.band), "\n")
+    chosen = Strategy(args.band, args.margin, args.retry, args.cap, args.scan_cap)
+    print(curve(files, [Strategy(f, m, r, args.cap, args.scan_cap) for f in fractions
+                        for m in (1.0, 1.25, 1.5) for r in (0.0, 2.0)]), "\n")
+    print(curve(files, [Strategy(f, args.margin, args.retry, c, sc) for f in fractions
+                        for c in (1 << 20, 3 << 19, 2 << 20) for sc in (65536, 262144)]), "\n")
+    print(rules(files, chosen), "\n")
+    limits = Limits(IMGPRINT_PHASH_SCAN_BYTES, IMGPRINT_PHASH_BAND, IMGPRINT_PHASH_BAND_BYTES,
+                    PREFIX)
+    crawled = [crawl_held(data, limits) for data in datas]
+    held = [h for h, _, _ in crawled]
+    report = crawler_report(files, held, [r for _, r, _ in crawled], [n for _, _, n in crawled])
+    print("the crawler (shipped settings):", report, "\n", sep="\n")
+    print(against_full(files, held))
+
 
 if __name__ == "__main__":
     main()

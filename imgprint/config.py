@@ -95,6 +95,21 @@ def parse_seconds(name: str, value: Any) -> float:
     return n
 
 
+def parse_band(name: str, value: Any) -> float:
+    """The top band's share of the picture's height: 0 (no band) or 0.05 to 1
+    (a thinner band is a few rows, too few for a hash to tell pictures apart)."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        n = float(str(value).strip())
+    except ValueError:
+        n = -1.0
+    if not (n == 0 or 0.05 <= n <= 1):  # also refuses NaN
+        raise ConfigError(f"{name}: expected 0 (no band) or a share from 0.05 to 1,"
+                          f" got {value!r}")
+    return n
+
+
 def parse_bool(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -213,6 +228,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_HASH_FOLLOWUPS": ("hash_followups", parse_count),
     "IMGPRINT_CONTENT_BYTES": ("content_bytes", parse_size),
     "IMGPRINT_PHASH_SCAN_BYTES": ("phash_scan_bytes", parse_size),
+    "IMGPRINT_PHASH_BAND": ("phash_band", parse_band),
+    "IMGPRINT_PHASH_BAND_BYTES": ("phash_band_bytes", parse_size),
     "IMGPRINT_PHASH_WORKERS": ("phash_workers", lambda n, v: parse_count(n, v, minimum=1)),
     "IMGPRINT_METADATA_MAX_CHARS": ("metadata_max_chars", parse_text_cap),
     "IMGPRINT_RETRY_BACKOFF_BASE": ("retry_backoff_base", parse_seconds),
@@ -265,6 +282,8 @@ class Config:
     hash_followups: int
     content_bytes: int
     phash_scan_bytes: int
+    phash_band: float
+    phash_band_bytes: int
     phash_workers: int
     metadata_max_chars: int
     retry_backoff_base: float

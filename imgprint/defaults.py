@@ -47,8 +47,18 @@ IMGPRINT_HASH_FOLLOWUPS = 0
 # 0: no content hash. Hashes made with different values never match.
 IMGPRINT_CONTENT_BYTES = 4096
 # Most bytes of a progressive JPEG's first scan fetched and decoded for phash;
-# 0: phash from EXIF thumbnails only.
-IMGPRINT_PHASH_SCAN_BYTES = 65536
+# 0: phash from EXIF thumbnails only (65536 left the first scans of 7 of 112
+# progressive copies of corpus photos unread; docs/fingerprints.md).
+IMGPRINT_PHASH_SCAN_BYTES = 262144
+# The perceptual hash's top band (docs/fingerprints.md): rows [0, ceil(f x
+# height)) of the picture, decoded from the first coded bytes of a baseline
+# JPEG, PNG or WebP (phash_band); 0: no band. Band hashes made with different
+# values never match: keep it fixed across crawls that are compared.
+IMGPRINT_PHASH_BAND = 0.2
+# Most bytes fetched for the band of one image, besides IMGPRINT_FOLLOWUP_BYTES
+# (0: none fetched; a band held anyway is still hashed). The measurements
+# behind both: docs/fingerprints.md.
+IMGPRINT_PHASH_BAND_BYTES = 1572864
 # Threads for format walks and JPEG decoding (imgprint.pipelines).
 IMGPRINT_PHASH_WORKERS = 2
 # Characters kept of each text metadata value (XMP, IPTC, ICC description, PNG

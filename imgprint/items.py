@@ -65,6 +65,14 @@ class ImageRecord:
     content_sha256: str | None = _unset()
     phash: str | None = _unset()
     phash_source: str | None = _unset()
+    # The perceptual hashes (imgprint.fingerprint.phash): the top band's pHash
+    # and where it was decoded, PDQ of the picture phash was taken from, and
+    # why a source held was not decoded.
+    phash_band: str = _unset()
+    phash_band_source: str = _unset()
+    pdq: str = _unset()
+    pdq_quality: int = _unset()
+    phash_error: str = _unset()
     gps: Any = _unset()
     taken_at: str = _unset()
     # Where taken_at was read: "exif", "xmp:<property>", "iptc", or a vendor

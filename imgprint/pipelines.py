@@ -7,29 +7,34 @@ facts (``format``, ``width``, ``height``, ...), the text metadata (``xmp``,
 ``iptc``, ``icc``, ``png_text``, ``png_time``, ``comment``, ``user_comment``;
 ``imgprint.metadata.blocks``) and the investigators' summary (``gps``,
 ``taken_at`` with ``taken_at_source``, ``modified_at``, ``camera``,
-``software``). For images of at least ``IMGPRINT_MIN_SIZE`` bytes also the
-seed-compatible fingerprint (``sha256_first_10240_bytes``,
-``random_128_bytes_sample_start``, over the first 10,241 bytes only) and the
-copy-detection hashes (``content_sha256`` over the first coded bytes, no
-metadata; ``phash``/``phash_source`` from the EXIF thumbnail or the first
-progressive scan; README, "Copy-detection fingerprints"): the floor is the seed
-tool's rule for fingerprints, not for metadata. Then it drops the bytes. A
+``software``), and the perceptual hashes of every decodable image
+(``imgprint.fingerprint.phash``: ``phash``/``phash_source``, ``pdq``/``pdq_quality``
+of the whole picture where one is held, ``phash_band``/``phash_band_source`` of
+the top band, ``phash_error`` when a source held was refused). For images of
+at least ``IMGPRINT_MIN_SIZE`` bytes also the seed-compatible fingerprint
+(``sha256_first_10240_bytes``, ``random_128_bytes_sample_start``, over the
+first 10,241 bytes only) and ``content_sha256`` (over the first coded bytes,
+no metadata; docs/fingerprints.md): the floor is the seed tool's rule for its
+fingerprints, not for metadata or perceptual hashes. Then it drops the bytes. A
 corrupt image still yields its record, with ``error`` set.
 
 The work runs on ``IMGPRINT_PHASH_WORKERS`` threads (``imgprint.workers``):
-format walks within ``WALK_TIME_LIMIT`` seconds, a perceptual hash within
-``phash.TIME_LIMIT``; one that overruns costs its own fields, not the crawl.
+format walks within ``WALK_TIME_LIMIT`` seconds, the perceptual hashes within
+``phash.TIME_LIMIT``; one that overruns costs its own fields (``phash_error``
+says so), not the crawl.
 
 Settings: ``IMGPRINT_CONTENT_BYTES`` (bytes of coded data under
-``content_sha256``), ``IMGPRINT_PHASH_SCAN_BYTES`` (``imgprint.fingerprint.phash``),
+``content_sha256``), ``IMGPRINT_PHASH_SCAN_BYTES``, ``IMGPRINT_PHASH_BAND``,
+``IMGPRINT_PHASH_BAND_BYTES`` (``imgprint.fingerprint.phash``),
 ``IMGPRINT_PHASH_WORKERS``, ``IMGPRINT_METADATA_MAX_CHARS`` (characters kept of
 each text metadata value).
 
 Stats: ``imgprint/fingerprinted``, ``imgprint/exif/found``, ``imgprint/exif/error``,
-``imgprint/content_hash``, ``imgprint/phash/exif_thumbnail``,
-``imgprint/phash/progressive_scan``, ``imgprint/metadata/<field>`` (records with
-``xmp``, ``iptc``, ``icc``, ...), ``imgprint/timeout/walk``,
-``imgprint/timeout/phash``.
+``imgprint/content_hash``, ``imgprint/phash/<source>`` (``whole_file``,
+``progressive_scan``, ``exif_thumbnail``), ``imgprint/phash_band/<source>``
+(those and ``top_band``), ``imgprint/pdq``, ``imgprint/phash/refused``,
+``imgprint/metadata/<field>`` (records with ``xmp``, ``iptc``, ``icc``, ...),
+``imgprint/timeout/walk``, ``imgprint/timeout/phash``.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from imgprint import formats
 from imgprint.config import Config
-from imgprint.fingerprint.limits import TIME_LIMIT
+from imgprint.fingerprint.limits import TIME_LIMIT, Limits
 from imgprint.fingerprint.seed import SEED_PREFIX_BYTES, seed_fingerprint
 from imgprint.formats import FormatError, Spans
 from imgprint.formats.dispatch import guard
@@ -103,19 +108,20 @@ def fingerprint_fields(spans: Spans, content_bytes: int = 0, small: bool = False
     return fields
 
 
-def phash_fields(spans: Spans, scan_bytes: int) -> dict[str, str]:
-    """``imgprint.fingerprint.phash.phash_fields``, imported on first use: numpy
-    and Pillow load on a worker thread while the first downloads run."""
-    from imgprint.fingerprint.phash import phash_fields as fields
+def perceptual_fields(spans: Spans, limits: Limits) -> dict[str, Any]:
+    """``imgprint.fingerprint.phash.perceptual_fields``, imported on first use:
+    numpy and Pillow load on a worker thread while the first downloads run."""
+    from imgprint.fingerprint.phash import perceptual_fields as fields
 
-    return fields(spans, scan_bytes)
+    return fields(spans, limits)
 
 
 class FingerprintPipeline:
     def __init__(self, crawler: Crawler, config: Config):
         self.stats = crawler.stats
         self.content_bytes = config.content_bytes
-        self.scan_bytes = config.phash_scan_bytes
+        self.limits = Limits(config.phash_scan_bytes, config.phash_band, config.phash_band_bytes,
+                             config.range_bytes)
         self.max_chars = config.metadata_max_chars
         self.workers = Workers(config.phash_workers)
 
@@ -141,19 +147,19 @@ class FingerprintPipeline:
             seed = {} if small else seed_fingerprint(spans.get_partial(0, SEED_PREFIX_BYTES))
             fields = {**seed, "exif": {},
                       "error": f"metadata not read: took more than {WALK_TIME_LIMIT:g} s"}
-        if not small:
-            fields.update(await self._phash(spans))
+        found = await self._perceptual(spans)
+        # Null, not absent, on a fingerprinted record without one (as always).
+        fields.update(found if small else {"phash": None, "phash_source": None, **found})
         self._count(fields, small)
         item.set(**fields)
         return item
 
-    async def _phash(self, spans: Spans) -> dict[str, Any]:
+    async def _perceptual(self, spans: Spans) -> dict[str, Any]:
         try:
-            found = await self.workers.run(TIME_LIMIT, phash_fields, spans, self.scan_bytes)
+            return await self.workers.run(TIME_LIMIT, perceptual_fields, spans, self.limits)
         except TimeoutError:
             self.stats.inc_value("imgprint/timeout/phash")
-            found = {}
-        return {"phash": None, "phash_source": None, **found}
+            return {"phash_error": f"perceptual hashes given up after {TIME_LIMIT:g} s"}
 
     def _count(self, fields: dict[str, Any], small: bool) -> None:
         if not small:
@@ -162,6 +168,12 @@ class FingerprintPipeline:
             self.stats.inc_value("imgprint/content_hash")
         if fields.get("phash_source"):
             self.stats.inc_value(f"imgprint/phash/{fields['phash_source']}")
+        if fields.get("phash_band_source"):
+            self.stats.inc_value(f"imgprint/phash_band/{fields['phash_band_source']}")
+        if fields.get("pdq"):
+            self.stats.inc_value("imgprint/pdq")
+        if fields.get("phash_error"):
+            self.stats.inc_value("imgprint/phash/refused")
         for name in METADATA_FIELDS:
             if fields.get(name):
                 self.stats.inc_value(f"imgprint/metadata/{name}")

@@ -37,13 +37,14 @@ def crawled_result(data: bytes, followups: int | None = None, budget: int | None
                    content_bytes: int | None = None, scan_bytes: int | None = None,
                    prefix: int = PREFIX, hash_followups: int | None = None,
                    ahead: int | None = None, multi: bool = False,
-                   log: list | None = None) -> tuple[Spans, FollowupResult]:
+                   log: list | None = None, band: float | None = None
+                   ) -> tuple[Spans, FollowupResult]:
     """What a crawl holds of ``data`` (``imgprint.fetch.replay``): its first bytes,
     then the crawler's own follow-ups within the shipped budget, with the
     given parts of it changed; one range a follow-up unless ``multi``."""
     changes = {"requests": followups, "bytes": budget, "content_bytes": content_bytes,
                "scan_bytes": scan_bytes, "hash_requests": hash_followups,
-               "ahead_bytes": ahead}
+               "ahead_bytes": ahead, "band": band}
     limits = replace(shipped_budget(), **{k: v for k, v in changes.items() if v is not None})
     image = replay(data, limits, prefix=prefix, multi=multi, log=log)
     assert image.spans is not None and image.followup is not None, image.error

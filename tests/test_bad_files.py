@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from imgprint import formats
-from imgprint.fingerprint.phash import phash_fields
+from imgprint.fingerprint.limits import Limits
+from imgprint.fingerprint.phash import perceptual_fields
 from imgprint.formats import Spans
 from imgprint.pipelines import fingerprint_fields
 from tests.conftest import CORPUS
@@ -38,7 +39,8 @@ def process(data: bytes, size: int | None) -> dict:
     spans.add(0, data)
     formats.needed(spans)
     formats.next_fetch(spans, 262144)
-    return {**fingerprint_fields(spans), **phash_fields(spans, 65536)}
+    return {**fingerprint_fields(spans),
+            **perceptual_fields(spans, Limits(scan_bytes=65536, band=0.25, band_bytes=1 << 20))}
 
 
 def _rss_peak_kb() -> int:

@@ -233,7 +233,10 @@ def test_jpeg_hash_behind_a_segment_run_uses_the_hash_follow_ups():
     expected = chash(data)
     # 2 follow-ups reach the third segment header; the hash's own follow-ups
     # (IMGPRINT_HASH_FOLLOWUPS) fetch the tables and the first K bytes exactly.
-    spans, result = crawled_result(data, followups=2, content_bytes=K, hash_followups=2)
+    # (Without the perceptual hash's top band, whose window guessed past the
+    # segments would take them in: tests/test_phash_fetch.py.)
+    spans, result = crawled_result(data, followups=2, content_bytes=K, hash_followups=2,
+                                   band=0.0)
     assert formats.content_hash(spans, K) == expected
     assert result.requests <= 4
     # Hops and the hash inputs only: no window the size of the segments.
@@ -242,7 +245,7 @@ def test_jpeg_hash_behind_a_segment_run_uses_the_hash_follow_ups():
     spans, result = crawled_result(data, followups=0, content_bytes=K, hash_followups=2)
     assert result.requests == 0
     # Without hash follow-ups, the metadata's budget ends the walk first.
-    spans, _ = crawled_result(data, followups=2, content_bytes=K, hash_followups=0)
+    spans, _ = crawled_result(data, followups=2, content_bytes=K, hash_followups=0, band=0.0)
     assert formats.content_hash(spans, K) is None
 
 

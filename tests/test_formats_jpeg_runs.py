@@ -70,7 +70,7 @@ def test_corpus_run_skipped_within_the_default_followups(rel):
     # last chunk's header, and the vendor decoder's FFF records and chunk headers.
     inside = sum(min(e, end) - max(s, first) for s, e in log if s < end and e > first)
     assert inside < 16_384
-    assert result.bytes < 20_000
+    assert result.bytes - result.band_bytes < 20_000  # the top band's are the phash's
 
 
 @pytest.mark.parametrize("rel", sorted(FILES))

@@ -17,10 +17,17 @@ from imgprint import formats
 from imgprint.fingerprint import phash
 from imgprint.fingerprint.decode import DecodeRefused, picture
 from imgprint.fingerprint.limits import Limits
-from imgprint.fingerprint.phash import perceptual_fields, phash_fields, phash_image
+from imgprint.fingerprint.phash import perceptual_fields, phash_image
 from imgprint.formats import Spans
 from tests.conftest import run_crawl, static_server
 from tests.helpers import EX, ME, crawled, whole
+
+
+def phash_fields(spans: Spans, scan_bytes: int) -> dict:
+    """The whole-picture pHash and its source, as the record has them."""
+    found = perceptual_fields(spans, Limits(scan_bytes=scan_bytes))
+    return {k: found[k] for k in ("phash", "phash_source") if k in found}
+
 
 WITH_THUMBNAILS = [EX / "jpg/gps/DSCN0010.jpg", EX / "jpg/exif-org/nikon-e950.jpg",
                    ME / "jpg/Nikon D60.jpg", EX / "jpg/Konica_Minolta_DiMAGE_Z3.jpg"]

@@ -50,8 +50,10 @@ def full_record() -> dict:
                user_comment="u", final_url="https://cdn.a.org/x.jpg",
                content_type="image/jpeg", http_status=206, bytes_fetched=10241, requests=2,
                metadata_incomplete="follow-up budget", found_by="html",
-               error="EXIF not readable: bad IFD")
-    return {**record.to_dict(), "pdq": HEX64, "pdq_quality": 100}
+               error="EXIF not readable: bad IFD", pdq=HEX64, pdq_quality=100,
+               phash_band="0f373714acfcf4d1", phash_band_source="top_band",
+               phash_error="exif_thumbnail: over the pixel cap")
+    return record.to_dict()
 
 
 def test_a_record_with_every_field_and_the_short_ones_validate():

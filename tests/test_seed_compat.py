@@ -117,7 +117,11 @@ def test_followups_only_where_records_say(corpus_crawl, corpus_site):
         if r["path"].startswith("/img/"):
             first.setdefault(unquote(r["path"]), r["range"])
     assert set(first.values()) == {"bytes=0-10240"}
-    assert sent <= 1.3 * 10241 * len(per_path)
+    # Past the first ranges and metadata (1.49x the prefixes, bench/metadata_compare.py),
+    # the perceptual hash's top band of every photo is most of the bytes: 23.9 %
+    # of the whole files on this site (docs/fingerprints.md).
+    whole = sum(records[path]["image_size"] for path in per_path)
+    assert sent <= 0.3 * whole
 
 
 def test_records_hold_no_image_bytes_beyond_the_sample(corpus_crawl):

@@ -7,7 +7,8 @@ and bench, through ``replay``) uses the same code.
 
 * ``protocol``: the meta keys, ``FetchedImage`` (one image's fetch state, in
   one object) and ``ImageResponse`` (the answer the spider gets).
-* ``loop``: the follow-up loop and its ``Budget``.
+* ``loop``: the follow-up loop and its ``Budget``; ``band``: the perceptual
+  hash's top band in it.
 * ``image``: ``fetch_image`` (the first answer, the small-image rule, the
   follow-ups) and ``record_fields`` (a record's fetch fields, in one place).
 * ``replay``: the fetch over a file's bytes, served as a Range-honouring server

@@ -14,6 +14,7 @@ from typing import Any
 
 from scrapy.http import Response
 
+from imgprint.fetch.band import BandCheck
 from imgprint.fetch.loop import Budget, RangesDownload, fetch_spans
 from imgprint.fetch.protocol import FetchedImage
 from imgprint.http import looks_like_html, normalize_etag, range_problem, total_size
@@ -44,13 +45,30 @@ def first_answer_problem(response: Response) -> str | None:
 def small_budget(budget: Budget) -> Budget:
     """The budget of an image under IMGPRINT_MIN_SIZE: the floor is the seed
     tool's rule for fingerprints, not for metadata, so a small image still gets
-    its metadata follow-ups, but none for the hash inputs."""
-    return replace(budget, content_bytes=0, thumbnail_bytes=0, scan_bytes=0, hash_requests=0)
+    its metadata follow-ups, but none for the hash inputs; the perceptual
+    hash's top band rides along them when close."""
+    return replace(budget, content_bytes=0, thumbnail_bytes=0, scan_bytes=0, hash_requests=0,
+                   band_alone=False)
+
+
+def band_fell_short(spans: Spans, fraction: float, max_bytes: int) -> bool:
+    """``imgprint.fingerprint.sources.band_short``, imported on first use: the
+    decoder (Pillow, numpy) loads off the start-up path."""
+    from imgprint.fingerprint.sources import band_short
+
+    return band_short(spans, fraction, max_bytes)
+
+
+async def band_check_inline(spans: Spans, fraction: float, max_bytes: int) -> bool:
+    """`band_fell_short` on the caller's thread (tests, bench; the crawler runs
+    it on a worker thread, ``ImageFetchMiddleware``)."""
+    return band_fell_short(spans, fraction, max_bytes)
 
 
 async def fetch_image(response: Response, download: RangesDownload, budget: Budget, *,
                       min_size: int, ranged: bool = True, multi: bool = True,
-                      requests: int = 1) -> FetchedImage:
+                      requests: int = 1,
+                      band_check: BandCheck | None = band_check_inline) -> FetchedImage:
     """What the first answer holds, plus the follow-ups the parsers ask for.
 
     ``download`` fetches a list of ranges in one request (one range: a plain
@@ -61,6 +79,8 @@ async def fetch_image(response: Response, download: RangesDownload, budget: Budg
     A 200 (a seed asked without Range, or a server ignoring it) is the whole
     file cut at the first socket read past the prefix: those bytes are kept,
     metadata they hold needs no follow-up.
+    ``band_check``: whether the top band fell short after its first request
+    (``BandCheck``; None: no second band request).
     """
     image = fetched_from(response, requests)
     image.error = first_answer_problem(response)
@@ -77,7 +97,7 @@ async def fetch_image(response: Response, download: RangesDownload, budget: Budg
 
     result = await fetch_spans(spans, one, budget,
                                range_ignored=ranged and response.status == 200,
-                               multi=download if multi else None)
+                               multi=download if multi else None, band_check=band_check)
     image.spans = spans
     image.followup = result
     image.requests += result.requests

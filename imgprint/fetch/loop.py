@@ -33,6 +33,12 @@ cut for running past the bytes asked (``OVERRUN_FLAG``: a server that answers
 incomplete; so does a multipart answer that gives a range twice with other
 bytes, of which the first is kept (``multirange.first_wins``).
 
+The perceptual hash's top band (``IMGPRINT_PHASH_BAND``, ``imgprint.fetch.band``) is a hash
+input with a byte budget of its own (``IMGPRINT_PHASH_BAND_BYTES``): a first
+share of the image data rides along the metadata's follow-up (or takes one of
+the follow-ups the metadata leaves), a second one follows when a decode
+(``BandCheck``, on a worker thread in the crawler) says the first fell short.
+
 ``incomplete`` says why metadata known to exist was not read: needed spans
 past a budget, or blocks skipped for their caps or announced and never found
 (``formats.unread_blocks``), or an answer that overran or was in conflict.
@@ -54,6 +60,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from imgprint import formats
+from imgprint.fetch.band import BandCheck, band_part, next_band
 from imgprint.fetch.protocol import OVERRUN_FLAG
 from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES
 from imgprint.formats.plan import next_fetch_ranges
@@ -91,6 +98,14 @@ class Budget:
     #: IMGPRINT_FOLLOWUP_AHEAD_BYTES: most bytes of the speculative window the
     #: metadata's last follow-up may add (the rest of a TIFF page chain).
     ahead_bytes: int = 0
+    #: IMGPRINT_PHASH_BAND: the perceptual hash's top band, a share of the
+    #: height (0: none fetched).
+    band: float = 0.0
+    #: IMGPRINT_PHASH_BAND_BYTES: most bytes fetched for the band, besides `bytes`.
+    band_bytes: int = 0
+    #: The band may take a follow-up of its own; False: it only rides along
+    #: the others (an image under IMGPRINT_MIN_SIZE).
+    band_alone: bool = True
 
     @classmethod
     def from_config(cls, config: Config) -> Budget:
@@ -98,7 +113,7 @@ class Budget:
         replay it) from checked settings."""
         return cls(config.followups, config.followup_bytes, config.content_bytes,
                    MAX_THUMBNAIL_BYTES, config.phash_scan_bytes, config.hash_followups,
-                   config.followup_ahead_bytes)
+                   config.followup_ahead_bytes, config.phash_band, config.phash_band_bytes)
 
 
 @dataclass
@@ -113,6 +128,14 @@ class FollowupResult:
     conflicts: list[Range] = field(default_factory=list)
     #: Answers cut for running past the bytes asked (``OVERRUN_FLAG``): (ranges, body bytes).
     overruns: list[tuple[str, int]] = field(default_factory=list)
+    #: Bytes of the answers that were the top band's (outside `Budget.bytes`).
+    band_bytes: int = 0
+    #: A request carried bytes of the top band (or of its guessed window).
+    band_asked: bool = False
+    #: The first band request fell short: a second one was planned.
+    band_retry: bool = False
+    #: Whether the band was checked after its first share (`BandCheck`).
+    band_checked: bool = False
 
 
 def add_answer(spans: Spans, start: int, end: int, response: Response) -> str | None:
@@ -190,18 +213,22 @@ def _unread(spans: Spans) -> str | None:
 
 async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
                       range_ignored: bool = False,
-                      multi: RangesDownload | None = None) -> FollowupResult:
+                      multi: RangesDownload | None = None,
+                      band_check: BandCheck | None = None) -> FollowupResult:
     """Fetch the spans the parsers still need into ``spans``, within ``budget``.
 
     ``range_ignored``: the server answered the first ranged GET with the whole
-    file, so a span costs every byte from offset 0 up to its end.
+    file, so a span costs every byte from offset 0 up to its end (no band is
+    fetched then).
     ``multi``: a download that asks several ranges in one request (None: one
     range a request); not used when Range is ignored. An answer that ran
     past the bytes asked, or parts of a multipart answer in conflict, make the
     metadata incomplete, whatever came after.
+    ``band_check``: whether the band's rows are not all held after its first
+    share (None: no second band request).
     """
     result = FollowupResult()
-    await _follow_up(spans, download, budget, range_ignored, multi, result)
+    await _follow_up(spans, download, budget, range_ignored, multi, band_check, result)
     notes = []
     if result.overruns:
         asked, got = result.overruns[0]
@@ -218,18 +245,21 @@ async def fetch_spans(spans: Spans, download: SpanDownload, budget: Budget,
 
 async def _follow_up(spans: Spans, download: SpanDownload, budget: Budget,
                      range_ignored: bool, multi: RangesDownload | None,
-                     result: FollowupResult) -> None:
+                     band_check: BandCheck | None, result: FollowupResult) -> None:
     """``fetch_spans``' loop, filling ``result``."""
+    banded = budget.band > 0 and budget.band_bytes > 0 and not range_ignored
     while True:
-        left = budget.bytes - result.bytes
+        left = budget.bytes - (result.bytes - result.band_bytes)
         # Past the metadata's own follow-ups, only the hash inputs are fetched.
         extra = result.requests >= budget.requests > 0
         # The metadata's last follow-up gathers what it can (`next_fetch`).
         last = not extra and result.requests + 1 == budget.requests
         several = multi is not None and not range_ignored and not result.multirange_fallback
+        band = await next_band(spans, budget, result, band_check) if banded else None
         ranges = next_fetch_ranges(spans, left, budget.content_bytes, budget.thumbnail_bytes,
                                    budget.scan_bytes, metadata=not extra, last=last,
-                                   ahead=budget.ahead_bytes, multi=several)
+                                   ahead=budget.ahead_bytes, multi=several, band=band,
+                                   band_leads=budget.band_alone)
         span = (ranges[0][0], ranges[-1][1]) if ranges else None
         stop = _stop_reason(spans, span, result, budget, range_ignored, extra)
         if stop is not None or span is None or ranges is None:
@@ -240,10 +270,12 @@ async def _follow_up(spans: Spans, download: SpanDownload, budget: Budget,
             return
         start, end = span
         result.requests += 1
+        # A band range is paid from IMGPRINT_PHASH_BAND_BYTES, not from `left`.
+        band_left = max(budget.band_bytes - result.band_bytes, 0) if band else 0
         if len(ranges) > 1 and multi is not None:
             result.multirange += 1
             try:
-                response = await multi(ranges, left)
+                response = await multi(ranges, left + band_left)
             except ContentEncoded as exc:
                 result.incomplete = f"follow-up: {exc}"
                 return
@@ -252,6 +284,8 @@ async def _follow_up(spans: Spans, download: SpanDownload, budget: Budget,
                 return
             result.bytes += len(response.body)
             _overrun(response, ranges, result)
+            result.band_bytes += band_part(ranges, band, len(response.body))
+            result.band_asked = result.band_asked or result.band_bytes > 0
             problem, fallback, conflicts = add_ranges_answer(spans, ranges, response)
             result.multirange_fallback = result.multirange_fallback or fallback
             result.conflicts += conflicts
@@ -260,7 +294,7 @@ async def _follow_up(spans: Spans, download: SpanDownload, budget: Budget,
                 return
             continue
         try:
-            response = await download(start, end, left)
+            response = await download(start, end, left + band_left)
         except ContentEncoded as exc:
             result.incomplete = f"follow-up: {exc}"
             return
@@ -269,6 +303,8 @@ async def _follow_up(spans: Spans, download: SpanDownload, budget: Budget,
             return
         result.bytes += len(response.body)
         _overrun(response, ranges, result)
+        result.band_bytes += band_part(ranges, band, len(response.body))
+        result.band_asked = result.band_asked or result.band_bytes > 0
         problem = add_answer(spans, start, end, response)
         if problem:
             result.incomplete = problem

@@ -15,7 +15,8 @@ import asyncio
 
 from scrapy.http import Response
 
-from imgprint.fetch.image import fetch_image
+from imgprint.fetch.band import BandCheck
+from imgprint.fetch.image import band_check_inline, fetch_image
 from imgprint.fetch.loop import Budget, RangesDownload
 from imgprint.fetch.protocol import FetchedImage
 from imgprint.multirange import answer_limit, byteranges_body
@@ -61,13 +62,16 @@ def file_download(data: bytes, log: list[list[tuple[int, int]]] | None = None,
 def replay(data: bytes, budget: Budget, *, min_size: int = 0, prefix: int = PREFIX,
            multi: bool = True, answer: str = "multipart",
            log: list[list[tuple[int, int]]] | None = None,
-           url: str = "http://local/file") -> FetchedImage:
+           url: str = "http://local/file",
+           band_check: BandCheck | None = band_check_inline) -> FetchedImage:
     """What a crawl holds of ``data``: its first ``prefix`` bytes, then the
-    follow-ups ``budget`` allows (``multi``: several ranges a request)."""
+    follow-ups ``budget`` allows (``multi``: several ranges a request;
+    ``band_check``: whether the top band fell short, run inline)."""
     first = range_answer(data, 0, prefix, url) if data else Response(
         url, status=416, headers={"Content-Range": "bytes */0"})
     download = file_download(data, log, answer, url)
-    return asyncio.run(fetch_image(first, download, budget, min_size=min_size, multi=multi))
+    return asyncio.run(fetch_image(first, download, budget, min_size=min_size, multi=multi,
+                                   band_check=band_check))
 
 
 def shipped_budget() -> Budget:

@@ -26,7 +26,7 @@ from typing import Any
 
 from PIL import Image
 
-from imgprint.fingerprint.webp_rows import WebpRefused, webp_rows
+from imgprint.fingerprint.webp_rows import WebpRefused, WebpShort, webp_rows
 
 #: Most pixels decoded (after DCT scaling).
 MAX_PIXELS = 4_000_000
@@ -43,6 +43,10 @@ MIN_BAND_ROWS = 32
 
 class DecodeRefused(Exception):
     """The data was refused before decoding, or could not be decoded."""
+
+
+class BandShort(DecodeRefused):
+    """A band's rows are not all held: more of its coded bytes may give it."""
 
 
 def coefficient_bytes(image: Any) -> int:
@@ -146,6 +150,8 @@ def band(fmt: str, data: bytes, width: int, height: int, fraction: float) -> Ima
     if fmt == "webp":
         try:
             return webp_rows(data, width, height, rows)
+        except WebpShort as exc:
+            raise BandShort(str(exc)) from exc
         except WebpRefused as exc:
             raise DecodeRefused(str(exc)) from exc
     allowed = ("JPEG",) if fmt == "jpeg" else ("PNG",)
@@ -159,7 +165,12 @@ def band(fmt: str, data: bytes, width: int, height: int, fraction: float) -> Ima
         _check(image)
         # A band not all held ends the data early: Pillow raises "truncated"
         # (ImageFile.LOAD_TRUNCATED_IMAGES stays off), never pads.
-        return _load(image)
+        try:
+            return _load(image)
+        except DecodeRefused as exc:
+            if "truncated" in str(exc):
+                raise BandShort(str(exc)) from exc
+            raise
 
 
 def band_rows(height: int, fraction: float) -> int:

@@ -13,18 +13,27 @@ MAX_THUMBNAIL_BYTES = 65536
 TIME_LIMIT = 2.0
 
 
+#: The top band's first request asks for this share of the image data per
+#: unit of IMGPRINT_PHASH_BAND (top rows cost about their share of the bytes in
+#: most photos, less where the top is sky); bench/fingerprint_eval.py.
+BAND_MARGIN = 1.25
+#: A second band request, when the first fell short, asks up to this many
+#: times the first share.
+BAND_RETRY = 2.0
+
+
 @dataclass(frozen=True)
 class Limits:
     """What the perceptual hash may fetch and decode (checked settings)."""
 
     #: IMGPRINT_PHASH_SCAN_BYTES: most bytes of a progressive first scan (0: off).
     scan_bytes: int = 65536
-    #: IMGPRINT_PHASH_WHOLE_BYTES: files up to this size are fetched whole.
-    whole_bytes: int = 0
     #: IMGPRINT_PHASH_BAND: the top band's share of the picture's height (0: off).
     band: float = 0.0
-    #: IMGPRINT_PHASH_BAND_BYTES: most coded bytes fetched for the band.
+    #: IMGPRINT_PHASH_BAND_BYTES: most coded bytes of the band fetched and decoded.
     band_bytes: int = 0
-    #: The band's coded bytes are estimated as this share of the image data
-    #: per unit of `band` (top rows cost less than average in most photos).
-    band_margin: float = 1.0
+    #: IMGPRINT_RANGE_BYTES: a file this small is held whole after the first
+    #: request and hashed whole; a larger one never is, so that its hashes do not
+    #: depend on how many bytes a server happened to send (a seed's first answer,
+    #: a server ignoring Range).
+    whole_bytes: int = 10241

@@ -3,25 +3,28 @@
 ``phash`` is imagehash's ``phash`` (grayscale, 32x32 Lanczos resize, 2-D DCT,
 the top-left 8x8 coefficients including DC, bit = coefficient > their median),
 as 16 hex digits; compare by Hamming distance. It is not pHash.org's variant.
+``pdq`` is Meta's PDQ (``imgprint.fingerprint.pdq``), 64 hex digits, with its
+quality (``pdq_quality``, 0-100; PDQ's guidance discards hashes under 50).
 
 The pixels come from the cheapest source held (``imgprint.fingerprint.sources``:
 the whole file when small, the first scan of a progressive JPEG, the EXIF
-thumbnail, the top band of a sequential JPEG or non-interlaced PNG). Two
-hashes per image:
+thumbnail, the top band of a sequential JPEG, a non-interlaced PNG or a still
+WebP). Per image:
 
-* ``phash``: of the whole picture (``phash_source``); None when only the
-  top band is held;
+* ``phash``, ``pdq``, ``pdq_quality``: of the whole picture
+  (``phash_source``); absent when only the top band is held;
 * ``phash_band``: of the top band, rows [0, ceil(f * height)) for
   ``IMGPRINT_PHASH_BAND`` = f, cropped out of whichever source was decoded, so
   a band decoded from a JPEG's first bytes compares with the band of another
-  copy's thumbnail, first scan or whole file (``phash_band_source``). Bands
-  of different f never
-  compare: keep f fixed across crawls that are compared.
+  copy's thumbnail, first scan or whole file (``phash_band_source``). Bands of
+  different f never compare: keep f fixed across crawls that are compared. No
+  PDQ of the band: measured, it finds fewer copies than the band's pHash at
+  every threshold from 24 to 48 bits (docs/fingerprints.md).
 
-A flat picture (32x32 grayscale standard deviation < 2) gets no hash: its
+A flat picture (32x32 grayscale standard deviation < 2) gets no pHash: its
 hash is rounding noise (``0000...``/``8000...``) that matches every other flat
-picture. Nothing decoded is kept: the record gets the hex digits, the
-source's name, and why a source was refused (``phash_error``).
+picture (its PDQ has quality 0). Nothing decoded is kept: the record gets the
+hex digits, the source's name, and why a source was refused (``phash_error``).
 
 Decoding is bounded (``imgprint.fingerprint.decode``); the pipeline runs
 ``perceptual_fields`` on a worker thread and gives it up after
@@ -96,8 +99,26 @@ def hashes(picture: Picture, fraction: float) -> dict[str, Any]:
     return out
 
 
+def whole_fields(picture: Picture, refused: list[str]) -> dict[str, Any]:
+    """``phash``, ``pdq`` and ``pdq_quality`` of a whole picture (with
+    ``phash_source``); a flat picture gets no phash, a refused PDQ is added to
+    `refused`."""
+    from imgprint.fingerprint.pdq import PdqError, pdq_hash
+
+    fields: dict[str, Any] = {}
+    found = hashes(picture, 0)
+    if found.get("phash"):
+        fields.update(phash=found["phash"], phash_source=picture.source)
+    try:
+        fields["pdq"], fields["pdq_quality"] = pdq_hash(picture.image)
+    except PdqError as exc:
+        refused.append(f"pdq: {exc}")
+    return fields
+
+
 def perceptual_fields(spans: Spans, limits: Limits) -> dict[str, Any]:
-    """``phash`` and ``phash_source`` (the whole picture), ``phash_band`` and
+    """``phash`` and ``phash_source`` (the whole picture), ``pdq`` and
+    ``pdq_quality`` (of the same picture), ``phash_band`` and
     ``phash_band_source`` (the top band) from the first source held and
     decodable; ``phash_error`` says why sources held were refused.
 
@@ -118,9 +139,7 @@ def perceptual_fields(spans: Spans, limits: Limits) -> dict[str, Any]:
     else:
         band = picture
     if picture is not None and picture.whole:
-        found = hashes(picture, 0)
-        if found.get("phash"):
-            fields.update(phash=found["phash"], phash_source=picture.source)
+        fields.update(whole_fields(picture, refused))
     if band is not None and limits.band > 0:
         found = hashes(band, limits.band)
         if found.get("phash_band"):
@@ -128,12 +147,3 @@ def perceptual_fields(spans: Spans, limits: Limits) -> dict[str, Any]:
     if refused:
         fields["phash_error"] = "; ".join(refused)[:MAX_ERROR_CHARS]
     return fields
-
-
-def phash_fields(spans: Spans, scan_bytes: int) -> dict[str, Any]:
-    """``phash`` and ``phash_source`` as before the top band (the pipeline's
-    call until it passes `Limits`): {} when no source gave a hash."""
-    found = perceptual_fields(spans, Limits(scan_bytes=scan_bytes))
-    if not found.get("phash"):
-        return {}
-    return {"phash": found["phash"], "phash_source": found["phash_source"]}

@@ -2,9 +2,10 @@
 
 Cheapest first, the first one held and decodable wins (`pick`):
 
-* ``whole_file``: every byte of the file is held (a file under the prefix
-  size always is; ``IMGPRINT_PHASH_WHOLE_BYTES`` fetches files up to that
-  size whole);
+* ``whole_file``: a file no larger than the first request
+  (``IMGPRINT_RANGE_BYTES``), held whole; a larger one held whole anyway (a
+  server ignoring Range) is not hashed whole, so its hashes are the same
+  whatever the server sent;
 * ``progressive_scan``: the first scan of a progressive JPEG, decoded at 1/8
   scale (the DC value of each 8x8 block), for images of at least 256 px a side;
 * ``exif_thumbnail``: the JPEG thumbnail of the EXIF (IFD1), in JPEG, TIFF,
@@ -108,6 +109,8 @@ def _exif_thumbnail(spans: Spans, limits: Limits) -> Picture | None:
 
 
 def _whole_file(spans: Spans, limits: Limits) -> Picture | None:
+    if spans.size is None or spans.size > limits.whole_bytes:
+        return None
     data = held_file(spans)
     if data is None:
         return None
@@ -122,6 +125,23 @@ def top_band(spans: Spans, limits: Limits) -> Picture | None:
         return None
     fmt, data, width, height = found
     return Picture("top_band", decode.band(fmt, data, width, height, limits.band), False)
+
+
+def band_short(spans: Spans, fraction: float, max_bytes: int) -> bool:
+    """Whether the top band's first coded bytes are held but not all of its
+    rows: more of its bytes may give it (the fetch's second band request).
+    False when held whole, not applicable, or refused for another reason."""
+    found = band_data(spans, max_bytes)
+    if found is None or fraction <= 0:
+        return False
+    fmt, data, width, height = found
+    try:
+        decode.band(fmt, data, width, height, fraction)
+    except decode.BandShort:
+        return True
+    except decode.DecodeRefused:
+        return False
+    return False
 
 
 #: The sources in the order tried.

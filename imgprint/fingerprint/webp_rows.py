@@ -29,6 +29,10 @@ class WebpRefused(Exception):
     """libwebp is missing, refused the data, or the rows are not all held."""
 
 
+class WebpShort(WebpRefused):
+    """The data held ends before the rows asked for."""
+
+
 @functools.cache
 def _library() -> Any:
     """libwebp with the four functions typed; None when not found."""
@@ -74,10 +78,12 @@ def webp_rows(data: bytes, width: int, height: int, rows: int) -> Image.Image:
         last, w, h, stride = (ctypes.c_int() for _ in range(4))
         pixels = lib.WebPIDecGetRGB(idec, ctypes.byref(last), ctypes.byref(w),
                                     ctypes.byref(h), ctypes.byref(stride))
+        if status == _SUSPENDED and (not pixels or w.value == 0):
+            raise WebpShort(f"0 of {rows} rows held")
         if not pixels or (w.value, h.value) != (width, height):
             raise WebpRefused(f"libwebp decoded {w.value}x{h.value}, not {width}x{height}")
         if last.value < rows:
-            raise WebpRefused(f"{last.value} of {rows} rows held")
+            raise WebpShort(f"{last.value} of {rows} rows held")
         buf = ctypes.string_at(pixels, stride.value * (rows - 1) + 3 * width)
         return Image.frombytes("RGB", (width, rows), buf, "raw", "RGB", stride.value, 1)
     finally:

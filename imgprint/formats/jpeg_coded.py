@@ -189,3 +189,17 @@ def band_span(spans: Spans) -> tuple[int, int, int] | None:
     if found is None or spans.size is None:
         return None
     return found[0], found[0], spans.size
+
+
+def band_guess(spans: Spans) -> tuple[int, int, int] | None:
+    """Where the top band of a JPEG whose header walk has not reached its scan
+    probably is: from where the walk stopped (the tables and frame header that
+    follow the last APPn are about 1 KB) to the end of the file, as
+    (start, start, end); None once the walk is done, or when a frame header
+    already seen is not sequential."""
+    if spans.get(0, 2) != b"\xff\xd8" or spans.size is None:
+        return None
+    segs, stuck = walk(spans)
+    if stuck is None or any(s[0] in SOF_MARKERS and s[0] not in SEQUENTIAL for s in segs):
+        return None
+    return stuck, stuck, spans.size

@@ -28,6 +28,13 @@ _DATA: dict[str, Callable[[Spans, int], tuple[bytes, int, int] | None]] = {
     "jpeg": jpeg_coded.band_jpeg, "png": png.band_png, "webp": webp_band.band_webp}
 _SPAN: dict[str, Callable[[Spans], tuple[int, int, int] | None]] = {
     "jpeg": jpeg_coded.band_span, "png": png.band_span, "webp": webp_band.band_span}
+#: Where the band probably is while the header walk has not reached the image
+#: data: a JPEG's APPn segments often run past the first bytes.
+_GUESS: dict[str, Callable[[Spans], tuple[int, int, int] | None]] = {
+    "jpeg": jpeg_coded.band_guess}
+#: Bytes a guessed band window starts with before the band's own share: the
+#: decoding headers still to come (`jpeg_coded.CONTENT_HOP`).
+GUESS_HEAD = jpeg_coded.CONTENT_HOP
 
 
 def band_data(spans: Spans, max_bytes: int) -> Band | None:
@@ -53,6 +60,11 @@ def band_span(spans: Spans) -> tuple[int, int, int] | None:
     return guard("band_span", None, func, spans)
 
 
+def _stop(found: tuple[int, int, int], share: float, max_bytes: int) -> int:
+    start, lead, end = found
+    return min(end, start + max_bytes, lead + math.ceil((end - lead) * min(share, 1.0)))
+
+
 def band_want(spans: Spans, share: float, max_bytes: int) -> Range | None:
     """The bytes to fetch for the top band: from the start of the image data to
     `share` (0..1) of the way from where the bytes follow the rows to the end
@@ -61,6 +73,23 @@ def band_want(spans: Spans, share: float, max_bytes: int) -> Range | None:
     found = band_span(spans)
     if found is None or share <= 0 or max_bytes <= 0:
         return None
-    start, lead, end = found
-    stop = min(end, start + max_bytes, lead + math.ceil((end - lead) * min(share, 1.0)))
+    start, stop = found[0], _stop(found, share, max_bytes)
+    return (start, stop) if stop > start and spans.missing(start, stop) else None
+
+
+def band_guess(spans: Spans, share: float, max_bytes: int) -> Range | None:
+    """A window where the top band probably is while the header walk has not
+    reached the image data (a JPEG's APPn segments past the first bytes): from
+    where the walk stopped, ``GUESS_HEAD`` bytes then `share` of the rest of the
+    file, at most `max_bytes`; None when the band is located, or cannot be
+    guessed."""
+    fmt, found = parser(spans)
+    func = _GUESS.get(fmt or "")
+    if found is None or func is None or share <= 0 or max_bytes <= 0:
+        return None
+    guess = guard("band_guess", None, func, spans)
+    if guess is None:
+        return None
+    start, stop = guess[0], _stop(guess, share, max_bytes - GUESS_HEAD) + GUESS_HEAD
+    stop = min(stop, guess[2])
     return (start, stop) if stop > start and spans.missing(start, stop) else None

@@ -3,7 +3,8 @@
 Each parser lists what it lacks; here those lists are clipped to the file,
 capped, stripped of what is held and merged, and `next_fetch` turns them into
 one Range request within the byte budget.  Metadata comes first; what the
-fingerprints hash (`wanted`) rides along or follows.
+fingerprints hash (`wanted`, and the perceptual hash's top band, which has a
+byte budget of its own) rides along or follows.
 """
 
 from __future__ import annotations
@@ -132,9 +133,23 @@ def _ahead(spans: Spans, limit: int) -> list[Range]:
     return clean(spans, guard("ahead", none, found.ahead, spans, limit))
 
 
+def _band_piece(spans: Spans, band: Range | None) -> Range | None:
+    """The top band's bytes still missing, as one range (from the first byte
+    missing to its end); None when held or not asked."""
+    if band is None:
+        return None
+    missing = spans.missing(*band)
+    return (missing[0][0], band[1]) if missing else None
+
+
+def _overlap(start: int, end: int, band: Range | None) -> int:
+    return 0 if band is None else max(0, min(end, band[1]) - max(start, band[0]))
+
+
 def next_fetch(spans: Spans, budget_bytes: int, content_bytes: int = 0,
                thumbnail_bytes: int = 0, scan_bytes: int = 0,
-               metadata: bool = True, last: bool = False, ahead: int = 0) -> Range | None:
+               metadata: bool = True, last: bool = False, ahead: int = 0,
+               band: Range | None = None, band_leads: bool = True) -> Range | None:
     """The one Range to ask for next, or None when done or over `budget_bytes`.
 
     Metadata (`needed`) comes first, what the structure walks need before
@@ -146,25 +161,37 @@ def next_fetch(spans: Spans, budget_bytes: int, content_bytes: int = 0,
 
     `last`: no metadata follow-up comes after this one. While the metadata
     is unfinished, the parser's speculative window (`Parser.ahead`: where the
-    rest of a TIFF page chain probably is) of up to `ahead` bytes comes along."""
+    rest of a TIFF page chain probably is) of up to `ahead` bytes comes along.
+
+    `band`: the bytes of the perceptual hash's top band
+    (``formats.picture.band_want``), a hash input of its own byte budget (its
+    bytes do not count in `budget_bytes`); with `band_leads` False it only
+    rides along (an image under IMGPRINT_MIN_SIZE)."""
+    band = _band_piece(spans, band)
+
+    def over(s: int, e: int) -> bool:
+        return e - s - _overlap(s, e, band) > budget_bytes
+
     todo = needed(spans)
     if last and todo and metadata and ahead > 0:
         todo = clean(spans, todo + _ahead(spans, min(ahead, budget_bytes)))
     extra = (wanted(spans, content_bytes, thumbnail_bytes, scan_bytes)
              if content_bytes or thumbnail_bytes or scan_bytes else [])
     ride: list[Range] = []
+    if band is not None:
+        extra, ride = (join_ranges([*extra, band]), ride) if band_leads else (extra, [band])
     if not metadata:
-        todo, ride = [], todo
+        todo, ride = [], todo + ride
     lead = _lead(spans, todo) if todo else None
     if lead is not None:
         start, end = lead
         todo = [r for r in todo if r != lead]
-        if end - start > budget_bytes:
+        if over(start, end):
             return None
     elif extra:
         # Hash inputs are worth a partial fetch: a window may only look ahead.
         start, end = extra[0]
-        end = min(end, start + budget_bytes)
+        end = min(end, start + budget_bytes + _overlap(start, end, band))
         if end <= start:
             return None
     else:
@@ -173,7 +200,7 @@ def next_fetch(spans: Spans, budget_bytes: int, content_bytes: int = 0,
     for s, e in others:
         if e <= end:
             continue
-        if s - end > MERGE_GAP or e - start > budget_bytes:
+        if s - end > MERGE_GAP or over(start, e):
             break
         end = max(end, e)
     # Spans just before the first one (a thumbnail ending where an Exif segment
@@ -181,7 +208,7 @@ def next_fetch(spans: Spans, budget_bytes: int, content_bytes: int = 0,
     for s, e in sorted(others, key=lambda r: r[1], reverse=True):
         if s >= start:
             continue
-        if start - e > MERGE_GAP or end - s > budget_bytes:
+        if start - e > MERGE_GAP or over(s, end):
             break
         start = min(start, s)
     return start, end
@@ -206,7 +233,8 @@ def _subtract(pieces: list[Range], taken: list[Range]) -> list[Range]:
 
 def next_fetch_ranges(spans: Spans, budget_bytes: int, content_bytes: int = 0,
                       thumbnail_bytes: int = 0, scan_bytes: int = 0, metadata: bool = True,
-                      last: bool = False, ahead: int = 0, multi: bool = False
+                      last: bool = False, ahead: int = 0, multi: bool = False,
+                      band: Range | None = None, band_leads: bool = True
                       ) -> list[Range] | None:
     """The ranges of the next request, sorted and disjoint; None when done or
     over `budget_bytes`.
@@ -216,11 +244,12 @@ def next_fetch_ranges(spans: Spans, budget_bytes: int, content_bytes: int = 0,
     same first range plus, as further ranges of the same request: the needed
     spans too far from it to share a range (past MERGE_GAP), then the
     windows where a TIFF's further page IFDs probably are (`tiff.windows`,
-    up to MULTI_WINDOW_BYTES); at most MULTI_RANGES ranges and
-    `budget_bytes` in all. An `ahead` window (the last follow-up's contiguous
-    one) joins the first range as without `multi`, or is a range of its own."""
+    up to MULTI_WINDOW_BYTES), then the top band (`band`, outside
+    `budget_bytes`); at most MULTI_RANGES ranges and `budget_bytes` in all.
+    An `ahead` window (the last follow-up's contiguous one) joins the first
+    range as without `multi`, or is a range of its own."""
     one = next_fetch(spans, budget_bytes, content_bytes, thumbnail_bytes, scan_bytes,
-                     metadata, last, ahead)
+                     metadata, last, ahead, band, band_leads)
     if one is None:
         return None
     out = [one]
@@ -231,23 +260,26 @@ def next_fetch_ranges(spans: Spans, budget_bytes: int, content_bytes: int = 0,
         return out
     if last and ahead > 0:
         todo = clean(spans, todo + _ahead(spans, min(ahead, budget_bytes)))
+    piece = _band_piece(spans, band)
 
     def size(ranges: list[Range]) -> int:
-        return sum(e - s for s, e in ranges)
+        return sum(e - s - _overlap(s, e, piece) for s, e in ranges)
 
-    for piece in _subtract(todo, out):
-        grown = join_ranges([*out, piece], PART_GAP)
-        if len(grown) > MULTI_RANGES or size(grown) > budget_bytes:
-            break
-        out = grown
+    def grow(pieces: list[Range]) -> None:
+        nonlocal out
+        for part in _subtract(pieces, out):
+            grown = join_ranges([*out, part], PART_GAP)
+            if len(grown) > MULTI_RANGES or size(grown) > budget_bytes:
+                break
+            out = grown
+
+    grow(todo)
     _, format_parser = parser(spans)
     if format_parser is not None and format_parser.windows is not None:
         left = min(MULTI_WINDOW_BYTES, budget_bytes - size(out))
         none: list[Range] = []
-        found = guard("windows", none, format_parser.windows, spans, left, MULTI_RANGES)
-        for piece in _subtract(clean(spans, found), out):
-            grown = join_ranges([*out, piece], PART_GAP)
-            if len(grown) > MULTI_RANGES or size(grown) > budget_bytes:
-                break
-            out = grown
+        grow(clean(spans, guard("windows", none, format_parser.windows, spans, left,
+                                MULTI_RANGES)))
+    if piece is not None:
+        grow([piece])
     return out

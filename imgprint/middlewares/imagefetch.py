@@ -36,7 +36,8 @@ Settings: ``IMGPRINT_RANGE_BYTES``, ``IMGPRINT_MIN_SIZE``, ``IMGPRINT_FETCH_MODE
 ``IMGPRINT_FOLLOWUPS``, ``IMGPRINT_FOLLOWUP_BYTES``, ``IMGPRINT_FOLLOWUP_AHEAD_BYTES``,
 ``IMGPRINT_MULTI_RANGE``,
 ``IMGPRINT_HASH_FOLLOWUPS``, ``IMGPRINT_CONTENT_BYTES``,
-``IMGPRINT_PHASH_SCAN_BYTES``. Meta: ``imgprint_image``, ``imgprint_sniff`` (set by
+``IMGPRINT_PHASH_SCAN_BYTES``, ``IMGPRINT_PHASH_BAND``, ``IMGPRINT_PHASH_BAND_BYTES``.
+Meta: ``imgprint_image``, ``imgprint_sniff`` (set by
 the spider).
 
 Stats: ``imgprint/range/partial`` (206), ``imgprint/range/ignored`` (200 to a
@@ -45,6 +46,9 @@ ranged GET), ``imgprint/range/unsatisfiable`` (416), ``imgprint/download_stopped
 ``imgprint/images/small``, ``imgprint/followup/requests``,
 ``imgprint/followup/bytes``, ``imgprint/followup/incomplete``,
 ``imgprint/followup/overrun`` (partial answers longer than the bytes asked),
+``imgprint/followup/band_bytes`` (of those, the perceptual hash's top band's),
+``imgprint/followup/band_retry`` (second band requests planned),
+``imgprint/timeout/band_check``,
 ``imgprint/followup/multirange`` (multi-range follow-ups sent),
 ``imgprint/followup/multirange_fallback`` (answers to one that did not hold
 every range: a 200, a single range, a 416, parts in conflict; that host gets
@@ -65,7 +69,7 @@ from scrapy.utils.httpobj import urlparse_cached
 
 from imgprint import formats
 from imgprint.config import Config
-from imgprint.fetch.image import fetch_image, fetched_from
+from imgprint.fetch.image import band_fell_short, fetch_image, fetched_from
 from imgprint.fetch.loop import Budget, ContentEncoded, RangesDownload
 from imgprint.fetch.protocol import (
     ERROR_STATUSES,
@@ -79,9 +83,12 @@ from imgprint.fetch.protocol import (
     FetchedImage,
     ImageResponse,
 )
+from imgprint.fingerprint.limits import TIME_LIMIT
 from imgprint.formats.signatures import SNIFF_BYTES
 from imgprint.http import content_encoding, is_image_type, range_end, range_header, total_size
 from imgprint.multirange import answer_kind, answer_limit, parse_ranges_header, ranges_header
+from imgprint.spans import Spans
+from imgprint.workers import Workers
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -143,8 +150,11 @@ class ImageFetchMiddleware:
         # Hosts (host:port) whose answer to a multi-range follow-up did not hold
         # every range: their images get one range a follow-up for the rest of the crawl.
         self._single_range_hosts: set[str] = set()
+        # Whether a top band fell short decodes it: off the event loop.
+        self._band_workers = Workers(1, "imgprint-band")
         crawler.signals.connect(self.headers_received, signal=signals.headers_received)
         crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
+        crawler.signals.connect(self._band_workers.close, signal=signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ImageFetchMiddleware:
@@ -234,9 +244,17 @@ class ImageFetchMiddleware:
             response, self._ranges_download(request), self.budget,
             min_size=self.config.min_size, ranged=b"Range" in request.headers,
             multi=self.config.multi_range and host not in self._single_range_hosts,
-            requests=requests)
+            requests=requests, band_check=self._band_check)
         self._count(image, host)
         return image
+
+    async def _band_check(self, spans: Spans, fraction: float, max_bytes: int) -> bool:
+        try:
+            return await self._band_workers.run(TIME_LIMIT, band_fell_short, spans, fraction,
+                                                max_bytes)
+        except TimeoutError:
+            self.stats.inc_value("imgprint/timeout/band_check")
+            return False
 
     def _count(self, image: FetchedImage, host: str) -> None:
         if image.small:
@@ -253,6 +271,10 @@ class ImageFetchMiddleware:
             self.stats.inc_value("imgprint/followup/multirange", result.multirange)
         if result.conflicts:
             self.stats.inc_value("imgprint/followup/conflicts", len(result.conflicts))
+        if result.band_bytes:
+            self.stats.inc_value("imgprint/followup/band_bytes", result.band_bytes)
+        if result.band_retry:
+            self.stats.inc_value("imgprint/followup/band_retry")
         if result.multirange_fallback:
             self.stats.inc_value("imgprint/followup/multirange_fallback")
             if len(self._single_range_hosts) < MAX_SINGLE_RANGE_HOSTS:
