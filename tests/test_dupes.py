@@ -154,7 +154,8 @@ def test_text_output(feeds):
     assert "sha256_first_10240_bytes: 2 groups of identical images (4 URLs)" in out
     assert "content_sha256: 2 groups" in out
     # Distance 3 is beyond 2: no near-duplicate group.
-    assert "Hamming distance <= 2): 0 groups" in out
+    assert "else phash Hamming distance <= 2; or top band pHash (phash_band) Hamming " \
+           "distance <= 8): 0 groups" in out
     assert "https://cdn.other.org/b.jpg" in out
     assert "identical images between the sites: example.co.uk, other.org, third.net" in out
     # Terminal escapes from the records are shown, not sent.

@@ -4,8 +4,9 @@ Reads imgprint feeds (JSON lines or a JSON list, ``.gz`` too) and the seed
 tool's JSON files, then reports identical images (same ``content_sha256`` or
 ``sha256_first_10240_bytes``), near-duplicates (``pdq`` within
 ``--pdq-distance`` bits where both images have one, else ``phash`` within
-``--distance``), which sites carry the same images and, with ``--known FILE``,
-which crawled images match an analyst's list of fingerprints. The work is in the
+``--distance``; or the top band's ``phash_band`` within ``--band-distance``),
+which sites carry the same images and, with ``--known FILE``, which crawled
+images match an analyst's list of fingerprints. The work is in the
 ``imgprint.dupes`` package; this module parses options and writes the outputs.
 """
 
@@ -44,9 +45,9 @@ class Command(ScrapyCommand):
             "Read imgprint feeds (JSON lines, JSON list, .gz) and the seed tool's JSON "
             "files (a directory stands for the *.json/*.jsonl files under it) and report "
             "exact duplicate groups, near-duplicates (PDQ where both images have one, else "
-            "phash), the sites sharing images and, with --known FILE, the crawled images "
-            "matching a list of known fingerprints. Exit status 1 when some input could not "
-            "be read (the rest is still reported)."
+            "phash; or the pHash of their top bands), the sites sharing images and, with "
+            "--known FILE, the crawled images matching a list of known fingerprints. Exit "
+            "status 1 when some input could not be read (the rest is still reported)."
         )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
@@ -60,6 +61,10 @@ class Command(ScrapyCommand):
             help=f"PDQ Hamming distance for near-duplicates and --known "
                  f"(default {dupes.DEFAULT_PDQ_DISTANCE}, PDQ's guidance; 0..128)")
         parser.add_argument(
+            "--band-distance", type=int, default=dupes.BAND_DISTANCE, metavar="N",
+            help=f"Hamming distance of the top band's pHash (phash_band) for near-duplicates "
+                 f"(default {dupes.BAND_DISTANCE}, 0..32; -1: no band links)")
+        parser.add_argument(
             "--known", metavar="FILE",
             help="also report the crawled URLs, pages and sites matching a list of known "
                  "fingerprints (CSV with a header row, or JSON lines: label and any of "
@@ -70,7 +75,7 @@ class Command(ScrapyCommand):
         parser.add_argument("--html", metavar="FILE",
                             help="also write a self-contained HTML page to FILE")
         parser.add_argument("--no-near", action="store_true",
-                            help="skip the near-duplicate (phash) search")
+                            help="skip the near-duplicate (PDQ, phash, band) search")
         parser.add_argument("--no-details", action="store_true",
                             help="do not read the feeds a second time for the pages and "
                                  "metadata of each copy in a group")
@@ -84,6 +89,8 @@ class Command(ScrapyCommand):
             raise UsageError("--distance must be between 0 and 32")
         if not 0 <= opts.pdq_distance <= 128:
             raise UsageError("--pdq-distance must be between 0 and 128")
+        if not -1 <= opts.band_distance <= 32:
+            raise UsageError("--band-distance must be between 0 and 32, or -1 for none")
         if opts.known and not Path(opts.known).is_file():
             raise UsageError(f"--known: no such file: {opts.known}")
 
@@ -106,6 +113,7 @@ class Command(ScrapyCommand):
         timings: dict[str, float] = {}
         report = dupes.build_report(cat, opts.distance, near=not opts.no_near, timings=timings,
                                     pdq_distance=opts.pdq_distance,
+                                    band_distance=opts.band_distance,
                                     sources=None if opts.no_details else args)
         if known is not None:
             tk = time.perf_counter()

@@ -10,7 +10,8 @@ package, whose modules follow the data path:
   needs; :func:`load` fills one from files;
 - :mod:`.exact`: groups of identical files (either SHA-256), and which rows
   are one image;
-- :mod:`.near`: near-duplicates by PDQ, else phash (and identical files):
+- :mod:`.near`: near-duplicates by PDQ, else phash, or the top band's pHash
+  (:mod:`.band`) (and identical files):
   the links and the groups they make;
 - :mod:`.mih`: the pair search under both, multi-index hashing with numpy;
 - :mod:`.sharing`: the sites carrying the same images;
@@ -27,6 +28,7 @@ package, whose modules follow the data path:
 
 from __future__ import annotations
 
+from imgprint.dupes.band import BAND_DISTANCE
 from imgprint.dupes.catalogue import HASH_FIELDS, Catalog, SiteNamer, load
 from imgprint.dupes.exact import UnionFind, exact_groups, identities
 from imgprint.dupes.known import (
@@ -54,6 +56,7 @@ from imgprint.dupes.sharing import SiteSharing, site_sharing
 from imgprint.dupes.text import render_text
 
 __all__ = [
+    "BAND_DISTANCE",
     "DEFAULT_DISTANCE",
     "DEFAULT_PDQ_DISTANCE",
     "PDQ_MIN_QUALITY",

@@ -18,8 +18,9 @@ pHash of the picture's top band, rows [0, ceil(f * height)) for the crawl's
   two different photos were 12 bits apart).
 
 ``band_match`` decides one pair of records; ``band_links`` finds the links a
-catalogue's band hashes make (multi-index hashing, ``imgprint.dupes.near``),
-for ``scrapy dupes`` to join as links of their own kind (``"phash_band"``).
+catalogue's band hashes make (multi-index hashing, ``imgprint.dupes.mih``),
+for ``scrapy dupes`` to join as links of their own kind (``"phash_band"``,
+``imgprint.dupes.near.near_groups``).
 Band hashes made with different ``IMGPRINT_PHASH_BAND`` never compare: keep it
 fixed across the crawls compared.
 """
@@ -30,7 +31,8 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from imgprint.dupes.near import near_pairs
+# mih, not near.near_pairs: near imports this module (its band links).
+from imgprint.dupes.mih import self_pairs, words_of_ints
 
 #: Hamming distance within which two band hashes are the same picture: over the
 #: corpus photos and their copies (bench/fingerprint_eval.py, docs/fingerprints.md)
@@ -97,6 +99,9 @@ def band_links(bands: Sequence[int | None],
     for same in rows.values():
         yield from ((same[0], j, 0) for j in same[1:])
     values = list(rows)
-    for a, b in near_pairs(values, distance):
+    if len(values) < 2:
+        return
+    pairs, dists = self_pairs(words_of_ints(values), distance, 64)
+    for a, b, d in zip(pairs[0].tolist(), pairs[1].tolist(), dists.tolist(), strict=True):
         i, j = rows[values[a]][0], rows[values[b]][0]
-        yield min(i, j), max(i, j), (values[a] ^ values[b]).bit_count()
+        yield min(i, j), max(i, j), d

@@ -1,10 +1,11 @@
 """The catalogue: per image URL, only what grouping needs.
 
-:class:`Catalog` keeps hashes as bytes (the SHA-256s and PDQ), the phash as an
-int, PDQ's quality and the phash's source as small ints and the sites of an
-image's pages as an interned set, in flat arrays, so a million records fit in a
-few hundred MB. :class:`SiteNamer` turns a URL into its site
-(registrable domain); :func:`load` reads files into a catalogue.
+:class:`Catalog` keeps hashes as bytes (the SHA-256s and PDQ), the phash and
+the top band's pHash (``phash_band``) as ints, PDQ's quality and the phash's
+source as small ints and the sites of an image's pages as an interned set, in
+flat arrays, so a million records fit in a few hundred MB. :class:`SiteNamer`
+turns a URL into its site (registrable domain); :func:`load` reads files into a
+catalogue.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ class Catalog:
         self.hashes = {name: _HashColumn() for name in HASH_FIELDS}
         self.phash = array("Q")
         self.has_phash = bytearray()
+        self.phash_band = array("Q")  # pHash of the picture's top band
+        self.has_phash_band = bytearray()
         self.pdq = _HashColumn()
         self.pdq_quality = array("b")  # -1: not given
         self.phash_source = bytearray()  # index into phash_sources; 0: none
@@ -151,6 +154,8 @@ class Catalog:
             col.grow()
         self.phash.append(0)
         self.has_phash.append(0)
+        self.phash_band.append(0)
+        self.has_phash_band.append(0)
         self.pdq.grow()
         self.pdq_quality.append(-1)
         self.phash_source.append(0)
@@ -168,13 +173,16 @@ class Catalog:
                 col.set(i, bytes.fromhex(value))
             else:
                 where(f"{name}: not 64 hex digits")
-        ph = rec.get("phash")
-        if ph is not None:
+        for name, values, present in (("phash", self.phash, self.has_phash),
+                                      ("phash_band", self.phash_band, self.has_phash_band)):
+            ph = rec.get(name)
+            if ph is None:
+                continue
             if type(ph) is str and _PHASH.match(ph):
-                self.phash[i] = int(ph, 16)
-                self.has_phash[i] = 1
+                values[i] = int(ph, 16)
+                present[i] = 1
             else:
-                where("phash: not 16 hex digits")
+                where(f"{name}: not 16 hex digits")
         self._add_pdq(i, rec, where)
         source = rec.get("phash_source")
         if type(source) is str:
@@ -237,6 +245,14 @@ class Catalog:
 
     def phash_hex(self, i: int) -> str | None:
         return f"{self.phash[i]:016x}" if self.has_phash[i] else None
+
+    def band_values(self) -> list[int | None]:
+        """Each row's band pHash, None where it has none (for ``band_links``)."""
+        return [v if p else None for v, p in zip(self.phash_band, self.has_phash_band,
+                                                 strict=True)]
+
+    def band_hex(self, i: int) -> str | None:
+        return f"{self.phash_band[i]:016x}" if self.has_phash_band[i] else None
 
     def pdq_hex(self, i: int) -> str | None:
         d = self.pdq.get(i)

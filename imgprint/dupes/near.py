@@ -1,4 +1,4 @@
-"""Near duplicates: images whose PDQ or phash lie within a Hamming distance.
+"""Near duplicates: images whose PDQ, phash or top band's pHash lie within a Hamming distance.
 
 Two images are linked
 
@@ -6,6 +6,9 @@ Two images are linked
   least ``PDQ_MIN_QUALITY`` or not given) within ``pdq_distance`` bits
   (default 31, PDQ's own guidance); the phash is then not consulted;
 * by phash otherwise, when both carry one, within ``distance`` bits;
+* by the pHash of their top bands (``phash_band``) within ``band_distance``
+  bits, whether or not their whole-picture hashes matched
+  (:mod:`imgprint.dupes.band`: most copies fetched in part carry no other);
 * by an exact hash (``content_sha256``, ``sha256_first_10240_bytes``) when
   their files are identical.
 
@@ -23,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from imgprint.dupes.band import BAND_DISTANCE, band_links
 from imgprint.dupes.catalogue import HASH_FIELDS, Catalog
 from imgprint.dupes.exact import UnionFind, exact_groups, identities
 from imgprint.dupes.mih import ball_masks as ball_masks
@@ -40,7 +44,7 @@ PHASH_BITS = 64
 DEFAULT_PDQ_DISTANCE = 31
 PDQ_MIN_QUALITY = 50
 PDQ_BITS = 256
-PERCEPTUAL = ("pdq", "phash")
+PERCEPTUAL = ("pdq", "phash", "phash_band")
 
 
 def near_pairs(values: Sequence[int], distance: int,
@@ -63,7 +67,7 @@ class NearGroup:
     distances: list[int] = field(default_factory=list)
     by: list[str | None] = field(default_factory=list)  # None for the centre
     via: list[int | None] = field(default_factory=list)
-    center_hash: str | None = None  # "pdq" or "phash": the centre's own hash
+    center_hash: str | None = None  # "pdq", "phash" or "phash_band": the centre's own
 
 
 class _Links:
@@ -89,8 +93,9 @@ class _Links:
 def near_groups(cat: Catalog, distance: int = DEFAULT_DISTANCE, same: UnionFind | None = None,
                 *, pdq_distance: int = DEFAULT_PDQ_DISTANCE,
                 exact: dict[str, list[list[int]]] | None = None,
-                min_quality: int = PDQ_MIN_QUALITY) -> list[NearGroup]:
-    """Clusters of rows linked by PDQ, phash or an exact hash, spanning >= 2
+                min_quality: int = PDQ_MIN_QUALITY,
+                band_distance: int = BAND_DISTANCE) -> list[NearGroup]:
+    """Clusters of rows linked by PDQ, phash, band pHash or an exact hash, spanning >= 2
     different images. ``exact`` (the groups of each hash field) and ``same``
     (:func:`~imgprint.dupes.exact.identities` of them) are computed when not
     given; a negative distance turns that hash's search off."""
@@ -108,6 +113,8 @@ def near_groups(cat: Catalog, distance: int = DEFAULT_DISTANCE, same: UnionFind 
         _pdq_links(cat, usable, pdq_distance, links)
     if distance >= 0:
         _phash_links(cat, usable, distance, links)
+    for i, j, d in band_links(cat.band_values(), band_distance):
+        links.join(i, j, "phash_band", d)
     out = [_group(cat, rows, links, usable) for rows in links.clusters()
            if len({same.find(i) for i in rows}) > 1]
     out.sort(key=lambda g: (-len(g.rows), cat.urls[g.rows[0]]))
@@ -170,6 +177,8 @@ def _primary(cat: Catalog, usable: bytearray, i: int) -> tuple[str, Any] | None:
         return "pdq", cat.pdq.digest(i)
     if cat.has_phash[i]:
         return "phash", cat.phash[i]
+    if cat.has_phash_band[i]:
+        return "phash_band", cat.phash_band[i]
     return None
 
 
@@ -179,12 +188,14 @@ def _distance(cat: Catalog, usable: bytearray, kind: str | None, i: int, c: int)
         return (int.from_bytes(cat.pdq.digest(i)) ^ int.from_bytes(cat.pdq.digest(c))).bit_count()
     if kind == "phash" and cat.has_phash[i] and cat.has_phash[c]:
         return (cat.phash[i] ^ cat.phash[c]).bit_count()
+    if kind == "phash_band" and cat.has_phash_band[i] and cat.has_phash_band[c]:
+        return (cat.phash_band[i] ^ cat.phash_band[c]).bit_count()
     return None
 
 
 def _group(cat: Catalog, rows: list[int], links: _Links, usable: bytearray) -> NearGroup:
     """The group of ``rows``: centred on the row whose hash most members carry
-    (PDQ before phash, then the first URL); each member's distance is from the
+    (PDQ before phash before band pHash, then the first URL); each member's distance is from the
     centre on the hash that joined it (on the centre's own for an exact link),
     or that of the link itself where one of them lacks that hash."""
     primary = {i: _primary(cat, usable, i) for i in rows}
@@ -217,7 +228,8 @@ def _group(cat: Catalog, rows: list[int], links: _Links, usable: bytearray) -> N
 
 def near_entry(cat: Catalog, g: NearGroup) -> dict[str, Any]:
     """One group as the ``--json`` report lists it."""
-    center = cat.pdq_hex(g.center) if g.center_hash == "pdq" else cat.phash_hex(g.center)
+    center = {"pdq": cat.pdq_hex, "phash_band": cat.band_hex}.get(
+        g.center_hash or "phash", cat.phash_hex)(g.center)
     return {"count": len(g.rows), "by": sorted({b for b in g.by if b is not None}),
             "center": center, "center_hash": g.center_hash, "center_url": cat.urls[g.center],
             "max_distance": max(g.distances),
@@ -225,6 +237,7 @@ def near_entry(cat: Catalog, g: NearGroup) -> dict[str, Any]:
                         "by": b, "via": None if v is None else cat.urls[v], "distance": d,
                         "pdq": cat.pdq_hex(i), "pdq_quality": cat.quality(i),
                         "phash": cat.phash_hex(i), "phash_source": cat.source(i),
+                        "phash_band": cat.band_hex(i),
                         "content_sha256": cat.hash_hex("content_sha256", i),
                         "sha256_first_10240_bytes": cat.hash_hex(HASH_FIELDS[1], i)}
                        for i, d, b, v in zip(g.rows, g.distances, g.by, g.via, strict=True)]}

@@ -22,6 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
+from imgprint.dupes.band import BAND_DISTANCE
 from imgprint.dupes.catalogue import HASH_FIELDS, Catalog
 from imgprint.dupes.details import Copy, collect, metadata_diff
 from imgprint.dupes.exact import exact_groups, identities
@@ -63,8 +64,11 @@ Details = dict[str, Copy] | None
 def build_report(cat: Catalog, distance: int = DEFAULT_DISTANCE, near: bool = True,
                  timings: dict[str, float] | None = None,
                  sources: Iterable[str | Path] | None = None,
-                 pdq_distance: int = DEFAULT_PDQ_DISTANCE) -> dict[str, Any]:
+                 pdq_distance: int = DEFAULT_PDQ_DISTANCE,
+                 band_distance: int = BAND_DISTANCE) -> dict[str, Any]:
     """All three reports as one dict (the ``--json`` document); group lists are :class:`Lazy`.
+
+    ``band_distance``: links by the top band's pHash (``phash_band``), negative: none.
 
     ``sources``: the files ``cat`` was loaded from, read again for the pages and
     metadata of the copies in groups; without them the report has hashes and sites only.
@@ -73,8 +77,8 @@ def build_report(cat: Catalog, distance: int = DEFAULT_DISTANCE, near: bool = Tr
     exact = {name: exact_groups(cat, name) for name in HASH_FIELDS}
     same = identities(cat, (g for gs in exact.values() for g in gs))
     t1 = time.perf_counter()
-    near_list = (near_groups(cat, distance, same, pdq_distance=pdq_distance, exact=exact)
-                 if near else [])
+    near_list = (near_groups(cat, distance, same, pdq_distance=pdq_distance, exact=exact,
+                             band_distance=band_distance) if near else [])
     t2 = time.perf_counter()
     sharing = site_sharing(cat, same)
     t3 = time.perf_counter()
@@ -94,7 +98,10 @@ def build_report(cat: Catalog, distance: int = DEFAULT_DISTANCE, near: bool = Tr
         "summary": {**_summary(cat, exact, distance if near else None),
                     "details": details is not None,
                     "pdq_distance": pdq_distance if near else None,
-                    "with_pdq": sum(cat.pdq.present)},
+                    # None: no band links (searched without them, or not at all)
+                    "band_distance": band_distance if near and band_distance >= 0 else None,
+                    "with_pdq": sum(cat.pdq.present),
+                    "with_phash_band": sum(cat.has_phash_band)},
         "exact": {name: Lazy(groups, partial(_exact_out, cat, details, name))
                   for name, groups in exact.items()},
         "near": Lazy(near_list, partial(_near_out, cat, details)),

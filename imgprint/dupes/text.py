@@ -45,14 +45,14 @@ def render_text(report: dict[str, Any], out: IO[str]) -> None:
     if report["near"]:
         w("")
         w(f"== Near-duplicates (PDQ within {s['pdq_distance']} bits where both have one, "
-          f"else phash within {s['distance']}) ==")
+          f"else phash within {s['distance']}{_band_rule(s, 'top band pHash within {}')}) ==")
         for n, g in enumerate(report["near"], 1):
             w(f"[{n}] {g['count']} URLs{_by(g)}, {g['center_hash']} around {g['center']}, "
               f"max distance {g['max_distance']}")
             _text_diff(g, w)
             for img in g["images"]:
                 how = img.get("by") or "centre"
-                shown = img["pdq"] if how == "pdq" else img["phash"]
+                shown = img.get(_shown(how, g.get("center_hash")))
                 _text_copy(img, f"d={img['distance']:<3} {how} {shown}  ", w)
 
     sites = report["sites"]
@@ -67,6 +67,19 @@ def render_text(report: dict[str, Any], out: IO[str]) -> None:
                 flag = _identifying_note(img.get("metadata_diff"))
                 w(f"    {kind} {h[:16]}  {safe('  '.join(i['url'] for i in img['images']))}"
                   + (f"  ({flag})" if flag else ""))
+
+
+def _shown(how: str, center_hash: str | None) -> str:
+    """The hash a member's line shows: the one that joined it (its own for the centre)."""
+    if how == "centre":
+        return center_hash or "phash"
+    return how if how in ("pdq", "phash_band") else "phash"
+
+
+def _band_rule(s: dict[str, Any], text: str) -> str:
+    """``; `text`` with the band distance, or a note that band links are off."""
+    band = s.get("band_distance")
+    return "; no band links" if band is None else "; or " + text.format(band)
 
 
 def hash_of(img: dict[str, Any]) -> tuple[str, str]:
@@ -146,7 +159,8 @@ def _text_summary(report: dict[str, Any], w: Callable[[str], None]) -> None:
         w("near-duplicates: not searched")
     else:
         w(f"near-duplicates (PDQ Hamming distance <= {s['pdq_distance']} where both have "
-          f"one, else phash Hamming distance <= {s['distance']}): "
+          f"one, else phash Hamming distance <= {s['distance']}"
+          f"{_band_rule(s, 'top band pHash (phash_band) Hamming distance <= {}')}): "
           f"{len(report['near']):,} groups")
     sets = len(report["sites"]["groups"])
     w(f"sites sharing images: {sets:,} {'set' if sets == 1 else 'sets'} of sites")
