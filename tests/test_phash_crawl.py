@@ -1,13 +1,17 @@
 """A crawl of originals and their copies (made here with Pillow: re-saved at
 q85, half and quarter size, progressive, WebP, PNG): every copy's record carries a
 whole-picture or band hash within the threshold of its original's, no record
-matches another photo's, and images under IMGPRINT_MIN_SIZE get their hashes
-too (without the seed tool's fields)."""
+matches another photo's, `scrapy dupes` groups each photo with its copies, and
+images under IMGPRINT_MIN_SIZE get their hashes too (without the seed tool's
+fields)."""
 
 from __future__ import annotations
 
 import io
 import itertools
+import json
+import subprocess
+import sys
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -15,8 +19,8 @@ from PIL import Image
 
 from imgprint.dupes.band import band_match
 from imgprint.settings import IMGPRINT_MIN_SIZE
-from tests.conftest import run_crawl, static_server
-from tests.helpers import EX, ME
+from tests.conftest import Crawl, run_crawl, static_server
+from tests.helpers import EX, ME, PROJECT
 from tests.test_phash_fetch import busy_top
 
 pytestmark = pytest.mark.crawl
@@ -47,7 +51,7 @@ def copies(data: bytes) -> dict[str, tuple[str, bytes]]:
 
 
 @pytest.fixture(scope="module")
-def records(tmp_path_factory) -> dict[str, dict]:
+def crawl(tmp_path_factory) -> Crawl:
     tmp = tmp_path_factory.mktemp("phash-crawl")
     site = tmp / "site"
     site.mkdir()
@@ -68,8 +72,15 @@ def records(tmp_path_factory) -> dict[str, dict]:
     finally:
         server.stop()
     assert crawl.returncode == 0, crawl.log[-3000:]
+    assert len(crawl.records) == len(names)
+    return crawl
+
+
+@pytest.fixture(scope="module")
+def records(crawl: Crawl) -> dict[str, dict]:
+    """The records by name: "dscn", "dscn-webp", "busy"."""
     out = {unquote(urlsplit(r["url"]).path)[1:].rsplit(".", 1)[0]: r for r in crawl.records}
-    assert len(out) == len(names), sorted(out)
+    assert len(out) == len(crawl.records), sorted(out)
     return out
 
 
@@ -107,3 +118,15 @@ def test_a_band_that_fell_short_gets_its_second_request(records):
     # crawler's check (a decode on a worker thread) asks for the second.
     busy = records["busy"]
     assert busy["requests"] == 3 and busy["phash_band_source"] == "top_band"
+
+
+def test_scrapy_dupes_groups_every_copy_with_its_original(crawl, records):
+    proc = subprocess.run([sys.executable, "-m", "scrapy", "dupes", "--json", "--no-details",
+                           str(crawl.output)], cwd=PROJECT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    name_of = {r["url"]: name for name, r in records.items()}
+    groups = [{name_of[i["url"]] for i in g["images"]} for g in json.loads(proc.stdout)["near"]]
+    for name in ORIGINALS:
+        [group] = [g for g in groups if name in g]
+        assert group == {name, *(f"{name}-{kind}" for kind in COPIES)}, group
