@@ -23,10 +23,11 @@ HTML_PAGES = 5
 
 
 def near_row(g: dict[str, Any]) -> Iterator[str]:
-    """A near-duplicate group: copies, the phash they are near, how far apart."""
+    """A near-duplicate group: copies, the hash they are near, how far apart."""
     sites = sorted({site for img in g["images"] for site in img["sites"]})
+    center = hash_label(g.get("center_hash") or "phash", g["center"])
     yield (f"<details><summary><b>{g['count']}</b> URLs {by_label(g)}{badges(g)}"
-           f"around {hash_label('phash', g['center'])}, up to {g['max_distance']} bits apart,"
+           f"around {center}, up to {g['max_distance']} bits apart,"
            f" on {site_names(sites[:6])}{' …' if len(sites) > 6 else ''}</summary>")
     yield from copies_table(g, near=True)
     yield "</details>"
