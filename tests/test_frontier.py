@@ -100,6 +100,17 @@ def dupes_report(*feeds: Path) -> dict:
     # Groups of equal size come in reading order, which differs between feeds.
     for kind, groups in report["exact"].items():
         report["exact"][kind] = sorted(groups, key=lambda g: g["hash"])
+    # Where several hashes link the same copies (PDQ, the band), which link a
+    # member was reached by (`by`, `via`, its `distance`) follows the order the
+    # links were found, i.e. reading order; the groups, their members and the
+    # centre do not.
+    for group in report["near"]:
+        group.pop("by", None)
+        group.pop("max_distance", None)
+        for image in group["images"]:
+            for key in ("by", "via", "distance"):
+                image.pop(key, None)
+        group["images"].sort(key=lambda image: image["url"])
     report["near"] = sorted(report["near"], key=lambda g: json.dumps(g, sort_keys=True))
     return report
 

@@ -214,7 +214,9 @@ def _group(cat: Catalog, rows: list[int], links: _Links, usable: bytearray) -> N
     queue = deque([center])
     while queue:
         u = queue.popleft()
-        for v, kind, d in links.adj[u]:
+        # In URL order, not the order the links were found: the same
+        # collection read in another order gives the same report.
+        for v, kind, d in sorted(links.adj[u], key=lambda t: (cat.urls[t[0]], t[2], t[1])):
             if v not in via:
                 via[v], by[v] = u, kind
                 measure = kind if kind in PERCEPTUAL else center_kind
