@@ -49,7 +49,7 @@ from imgprint.metadata.exif import ExifError, exif_tags
 from imgprint.metadata.summary import summary
 from imgprint.record_caps import METADATA_FIELDS
 from imgprint.settings import IMGPRINT_METADATA_MAX_CHARS
-from imgprint.workers import Workers
+from imgprint.workers import workers_for
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -117,7 +117,7 @@ class FingerprintPipeline:
         self.content_bytes = config.content_bytes
         self.scan_bytes = config.phash_scan_bytes
         self.max_chars = config.metadata_max_chars
-        self.workers = Workers(config.phash_workers)
+        self.workers = workers_for(config)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FingerprintPipeline:

@@ -48,7 +48,11 @@ IMGPRINT_CONTENT_BYTES = 4096
 # Most bytes of a progressive JPEG's first scan fetched and decoded for phash;
 # 0: phash from EXIF thumbnails only.
 IMGPRINT_PHASH_SCAN_BYTES = 65536
-# Threads for format walks and JPEG decoding (imgprint.pipelines).
+# Worker processes for the CPU work of images: format walks, EXIF, hashing,
+# decoding (imgprint.workers). 0: one per CPU core; 1: none, that work runs on
+# IMGPRINT_PHASH_WORKERS threads in the crawl's own process.
+IMGPRINT_PROCESSES = 0
+# Threads for that work when IMGPRINT_PROCESSES is 1.
 IMGPRINT_PHASH_WORKERS = 2
 # Characters kept of each text metadata value (XMP, IPTC, ICC description, PNG
 # text, comments, UserComment), 16 to 8192; longer ones end in "…truncated".
