@@ -92,6 +92,11 @@ FEED_EXPORTERS = {
 # Scrapy's, with CONCURRENT_REQUESTS_PER_DOMAIN actually enforced.
 DOWNLOADER = "imgprint.scrapy_internals.Downloader"
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's middlewares that do nothing for the images spider still cost every
+    # request a pass through them (docs/benchmarks.md, "CPU per image"): no
+    # allowed_domains (images live on any host), no http_user/http_pass.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
     # Scrapy's retry decisions, plus a bounded pause before each retry.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "imgprint.middlewares.retry.BackoffRetryMiddleware": 550,
@@ -103,6 +108,9 @@ DOWNLOADER_MIDDLEWARES = {
 # this one logs their first characters (imgprint.middlewares.urllength).
 SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    # A warning for spiders that copy response.meta into new requests, which
+    # the images spider never does: a pass of every record and request less.
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
     "imgprint.middlewares.urllength.BoundedUrlLengthMiddleware": 800,
 }
 ITEM_PIPELINES = {
@@ -127,6 +135,8 @@ IMGPRINT_PROGRESS_INTERVAL = 10
 IMGPRINT_PROGRESS_BAR = True
 
 ROBOTSTXT_OBEY = False
+# Scrapy's in-memory stats without a wrapper around every call (imgprint.stats).
+STATS_CLASS = "imgprint.stats.StatsCollector"
 # Enough requests in flight to fill a slow link with round trips (measured:
 # docs/benchmarks.md, "Defaults"). Both limits hold per site since
 # imgprint.scrapy_internals.Downloader. Lower them, or use AUTOTHROTTLE_ENABLED, for

@@ -20,7 +20,11 @@ Exit status (docs/operating.md, "Exit status"; when several apply, the lowest):
 
 Start-up is quiet at ``LOG_LEVEL = INFO``: the component lists and the
 overridden settings Scrapy logs are shown at ``DEBUG`` only
-(``imgprint.logquiet``).
+(``imgprint.logquiet``). Above ``DEBUG``, Scrapy's per-response and per-item
+DEBUG lines ("Crawled (206) ...", "Scraped from ...") are not even made
+(``skip_per_request_debug``): the root logger passes everything to the
+handler, which drops them, after a log record was built for each (~1 % of a
+crawl's CPU).
 
 Rendering (``IMGPRINT_RENDER``/``-a render`` not ``off``) also needs Chromium and
 scrapy-playwright: checked here too (``imgprint.render.browser``), exit 2.
@@ -61,6 +65,20 @@ def extension(crawler: Any, cls: type) -> Any:
     return None
 
 
+#: Loggers with a DEBUG line for every response or record.
+PER_REQUEST_LOGGERS = ("scrapy.core.engine", "scrapy.core.scraper")
+
+
+def skip_per_request_debug(settings: Any) -> None:
+    """Give the per-request loggers the crawl's LOG_LEVEL when it is above DEBUG."""
+    if not settings.getbool("LOG_ENABLED"):
+        return  # the user's own logging: leave it alone
+    level = logging.getLevelName(str(settings.get("LOG_LEVEL", "DEBUG")).upper())
+    if isinstance(level, int) and level > logging.DEBUG:
+        for name in PER_REQUEST_LOGGERS:
+            logging.getLogger(name).setLevel(level)
+
+
 def check_before_crawl(crawler: Any, spargs: dict[str, Any]) -> Config:
     """Every check made before the first request: settings, ``-a`` arguments,
     seeds, the browser, feeds, the shared frontier; ConfigError names the first
@@ -86,6 +104,7 @@ class Command(ScrapyCrawlCommand):
         assert self.crawler_process
         quiet_startup()
         crawler = self._create_crawler(args[0])
+        skip_per_request_debug(crawler.settings)
         try:
             check_before_crawl(crawler, opts.spargs)
         except ConfigError as exc:
