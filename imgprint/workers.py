@@ -89,8 +89,8 @@ class ProcessWorkers:
     Jobs go to the ready worker with the fewest; a worker answers them in
     order, so the next one is already there when it finishes one (the event
     loop reads answers only between other work: one job at a time left the
-    workers idle and halved the crawl's rate). One worker starts with the pool
-    and imports while the crawl starts; another starts only when the jobs
+    workers idle and halved the crawl's rate). One worker starts soon after
+    the pool and imports while the crawl starts; another starts only when the jobs
     waiting, every worker full, have not become fewer in ``SPAWN_AFTER``
     seconds: a crawl whose event loop cannot feed more workers does not pay
     memory for them.
@@ -101,6 +101,10 @@ class ProcessWorkers:
     #: Seconds over which a backlog (every worker full) must not shrink before
     #: another worker starts.
     SPAWN_AFTER = 1.0
+    #: Seconds after the pool is made that its first worker starts: after the
+    #: crawl's first requests (its imports would slow them on a busy machine),
+    #: before the first answers need it.
+    PRESTART_AFTER = 0.3
 
     def __init__(self, processes: int, fallback_threads: int = 2, prestart: bool = True):
         self.processes = processes
@@ -114,6 +118,13 @@ class ProcessWorkers:
         self._threads: Workers | None = None  # when worker processes cannot start
         self._backlog: tuple[float, int] | None = None  # (since, jobs waiting then)
         if prestart:  # it imports its modules while the crawl starts
+            try:
+                asyncio.get_running_loop().call_later(self.PRESTART_AFTER, self._prestart)
+            except RuntimeError:  # no event loop yet: the first job starts one
+                pass
+
+    def _prestart(self) -> None:
+        if not self._workers and not self._closed and self._threads is None:
             self._spawn()
 
     def _spawn(self) -> None:

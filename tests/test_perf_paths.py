@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
+import sys
 
 import pytest
 from scrapy.exporters import JsonItemExporter, JsonLinesItemExporter
@@ -20,6 +22,7 @@ from imgprint.extensions.tally import Tally
 from imgprint.items import FIELDS, ImageRecord
 from imgprint.middlewares.netguard import refusal
 from imgprint.stats import StatsCollector
+from tests.conftest import PROJECT
 
 
 def records() -> list[ImageRecord]:
@@ -111,3 +114,49 @@ def test_per_request_debug_lines_are_not_made_above_debug(level, enabled, expect
     finally:
         for lg, old in zip(loggers, saved, strict=True):
             lg.setLevel(old)
+
+
+# -- start-up (issue 22 item 4) ---------------------------------------------------------
+def test_components_switched_off_are_left_out_and_come_back_when_switched_on():
+    from scrapy.utils.project import get_project_settings
+
+    from imgprint.commands.crawl import skip_switched_off
+
+    def components(**values):
+        settings = get_project_settings()
+        for name, value in values.items():
+            settings.set(name, value, "cmdline")
+        skip_switched_off(settings)
+        # What Scrapy builds its lists from (it imports every key it finds here).
+        return (set(settings.get_component_priority_dict_with_base("EXTENSIONS")),
+                set(settings.get_component_priority_dict_with_base("DOWNLOADER_MIDDLEWARES")))
+
+    remote = "scrapy.extensions.remote_control.RemoteControl"
+    telnet = "scrapy.extensions.telnet.TelnetConsole"
+    cookies = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
+    extensions, middlewares = components()
+    assert not {remote, telnet} & extensions and cookies not in middlewares
+    assert "scrapy.extensions.feedexport.FeedExporter" in extensions
+    extensions, middlewares = components(REMOTE_CONTROL_ENABLED=True, TELNETCONSOLE_ENABLED=True,
+                                         COOKIES_ENABLED=True)
+    assert {remote, telnet} <= extensions and cookies in middlewares
+
+
+def test_the_http11_handler_is_imported_with_a_short_stack_and_the_right_names():
+    # In a fresh interpreter: the modules must not have been imported before.
+    code = """
+import inspect, sys
+from imgprint.handlers.tor import http11_handler_class
+real = inspect.stack
+handler = http11_handler_class()
+assert inspect.stack is real
+factory = sys.modules["scrapy.core.downloader.contextfactory"]
+tls = sys.modules["scrapy.core.downloader.tls"]
+# create_deprecated_class named the modules that made the aliases
+print(handler.__name__, factory.ScrapyClientContextFactory.__module__,
+      tls.ScrapyClientTLSOptions.__module__)
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["HTTP11DownloadHandler", "scrapy.core.downloader.contextfactory",
+                   "scrapy.core.downloader.tls"]
