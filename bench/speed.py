@@ -1,11 +1,12 @@
-"""Benchmark imgprint against the floor and full downloads over emulated links (issue 17).
+"""Benchmark imgprint against the floor, the script it replaces and full downloads
+over emulated links (issues 17 and 22).
 
 Not part of CI. One command, as root (nginx, and network namespaces if the
-kernel has netem):
+kernel has netem), run as a module so this checkout's imgprint is imported:
 
-    .venv/bin/python -m bench.speed                          # 3 links, 3 rounds, ~15 min
-    .venv/bin/python -m bench.speed --links loopback --scale 4930   # images/s, 2 processes
-    .venv/bin/python -m bench.speed --links wan --tools floor imgprint --rounds 5
+    .venv/bin/python -m bench.speed                          # 3 links, all tools, ~25 min
+    .venv/bin/python -m bench.speed --links loopback --scale 4930   # images/s, all cores vs 1
+    .venv/bin/python -m bench.speed --links wan --tools floor imgprint replaced --rounds 5
     .venv/bin/python -m bench.speed --before /tmp/old        # also an older checkout
 
 What it does:
@@ -17,23 +18,35 @@ What it does:
    (symlinks) with generated pages of the same markup;
 2. serves it with Debian's nginx and an access log carrying ``$bytes_sent``;
 3. puts it behind each link: ``loopback`` (none), ``wan`` (100 ms RTT, 20 Mbit/s),
-   ``tor`` (1 s RTT, 2 Mbit/s, every tool at ``--tor-concurrency`` in flight):
-   ``../shared/tools/netsite.sh`` (nginx in a network namespace behind tc netem)
-   when the kernel has netem, else ``../shared/tools/latency_proxy.py``;
+   ``tor`` (1 s RTT, 2 Mbit/s, every Scrapy tool at ``--tor-concurrency`` in
+   flight): ``../shared/tools/netsite.sh`` (nginx in a network namespace behind
+   tc netem) when the kernel has netem, else ``../shared/tools/latency_proxy.py``;
 4. on the same link, in alternating rounds (every tool once a round, the order
    reversed every other round): the floor, ``bench/floor_spider.py`` (one ranged
    GET + SHA-256 per image, nothing else; ``CONCURRENT_ITEMS = 1`` and imgprint's
    concurrency); imgprint, ``scrapy crawl images`` from the project with its
-   defaults; and the full download, ``scrapy runspider baseline_full.py``. The
-   floor and the baseline run from outside the project (Scrapy's defaults plus
-   their own settings); ``--before DIR`` adds another imgprint checkout;
-5. with ``--scale N``, on loopback: the floor, imgprint, and imgprint as two
-   processes (each crawling half of the seed pages) over N image URLs;
+   defaults (worker processes on every core); ``imgprint-1p``, the same in one
+   process (``IMGPRINT_PROCESSES=1``); the replaced script
+   (``../shared/tools/replaced_tool.sh URLS WORKDIR``, its own virtualenv made
+   once before the timed runs; its own thread pools, whatever the link); and the
+   full download, ``scrapy runspider baseline_full.py``. The floor and the
+   baseline run from outside the project (Scrapy's defaults plus their own
+   settings); ``--before DIR`` adds another imgprint checkout;
+5. with ``--scale N``, on loopback: the floor, imgprint and imgprint in one
+   process over N image URLs (``--split-crawls``: also two crawls, each over
+   half of the seed pages);
 6. measures per run, with ``/usr/bin/time -v`` (else the child's rusage): wall
-   time, CPU seconds, peak RSS; from the server's log: requests, bytes sent
+   time and CPU seconds (workers included); sampling /proc every 0.1 s
+   (``bench.proctree``): the peak RSS summed over the whole process tree and the
+   CPU of the crawl's own process; from the server's log: requests, bytes sent
    (headers included), images; then per tool the medians, images/s, the link's
-   own time for the bytes that tool fetched (bytes / rate + 2 RTT) and the
-   ratios and goals of issue 17.
+   own time for the bytes that tool fetched (bytes / rate + 2 RTT), the ratios
+   between the tools and the goals of issue 22;
+7. with ``--startup N`` (default 10): the time to the first request
+   (``bench.startup``), N alternating runs.
+
+Every tool runs with the bytecode cache on (``PYTHONDONTWRITEBYTECODE`` taken
+out, ``PYTHONPYCACHEPREFIX`` under WORKDIR), as on a user's machine.
 
 Results also go to ``WORKDIR/results.json`` (every run) and ``results.md``. Every
 child run has a timeout; nginx, proxies and namespaces are removed at exit (also
@@ -60,6 +73,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from bench import startup
+from bench.proctree import TreeSampler
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -271,8 +287,9 @@ class Run:
     image_requests: int = 0
     images: int = 0  # distinct image URLs the server was asked for
     records: int = 0
-    cpu: float = 0.0
-    rss_mb: float = 0.0
+    cpu: float = 0.0  # every process of the run, workers included
+    main_cpu: float = 0.0  # the crawl's own process (or processes) alone
+    rss_mb: float = 0.0  # peak of the RSS summed over each command's process tree
     processes: int = 1
     exit: int | None = None
     note: str = ""
@@ -350,11 +367,15 @@ def parse_time_v(path: Path) -> dict:
 
 
 def run_children(cmds: list[list[str]], cwd: Path, logs: list[Path], timeout: float,
-                 env: dict | None = None) -> tuple[float, list[int | None], list[dict]]:
+                 env: dict | None = None, main_name: str = "",
+                 ) -> tuple[float, list[int | None], list[dict]]:
     """Run the commands at once, each under ``/usr/bin/time -v`` when there is one;
     wall time (the last to end), exit statuses (None: timed out), and per command
-    CPU seconds and peak RSS (from time -v, else the child's own rusage)."""
+    CPU seconds (time -v, else the child's own rusage), the peak RSS summed over
+    its process tree and the CPU of its process whose command line holds
+    ``main_name`` (``bench.proctree``)."""
     procs, outs, timefiles = [], [], []
+    samplers: list[TreeSampler] = []
     start = time.monotonic()
     try:
         for cmd, logfile in zip(cmds, logs, strict=True):
@@ -366,7 +387,8 @@ def run_children(cmds: list[list[str]], cwd: Path, logs: list[Path], timeout: fl
             timefiles.append(timefile)
             procs.append(subprocess.Popen(full, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                           env=env))
-        walls, codes, usages = _watch(procs, start, timeout)
+            samplers.append(TreeSampler(procs[-1].pid, main_name, skip_root=bool(TIME)))
+        walls, codes, usages = _watch(procs, start, timeout, samplers)
     except BaseException:  # Ctrl-C, SIGTERM: no orphaned crawl
         for proc in procs:
             proc.kill()
@@ -376,15 +398,19 @@ def run_children(cmds: list[list[str]], cwd: Path, logs: list[Path], timeout: fl
         for out in outs:
             out.close()
     stats = []
-    for timefile, usage in zip(timefiles, usages, strict=True):
+    for timefile, usage, sampler in zip(timefiles, usages, samplers, strict=True):
         found = parse_time_v(timefile)
         if not found and usage is not None:
             found = {"cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
+        if sampler.peak_kb:
+            found["rss_mb"] = max(found.get("rss_mb", 0.0), sampler.peak_mb)
+        found["main_cpu"] = sampler.main_cpu or found.get("cpu", 0.0)
         stats.append(found)
     return max(walls), codes, stats
 
 
 def _watch(procs: list[subprocess.Popen], start: float, timeout: float,
+           samplers: list[TreeSampler],
            ) -> tuple[list[float], list[int | None], list[resource.struct_rusage | None]]:
     n = len(procs)
     walls: list[float] = [0.0] * n
@@ -393,7 +419,13 @@ def _watch(procs: list[subprocess.Popen], start: float, timeout: float,
     done = [False] * n
     timed_out = False
     deadline = start + timeout
+    next_sample = 0.0
     while not all(done):
+        if time.monotonic() >= next_sample:
+            for i, sampler in enumerate(samplers):
+                if not done[i]:
+                    sampler.sample()
+            next_sample = time.monotonic() + 0.1
         for i, proc in enumerate(procs):
             if done[i]:
                 continue
@@ -421,8 +453,20 @@ def _watch(procs: list[subprocess.Popen], start: float, timeout: float,
     return walls, codes, usages
 
 
+#: The tool imgprint replaces: ../shared/tools/replaced_tool.sh URLS WORKDIR (a
+#: virtualenv of its own, made on first use; never copied into the project).
+REPLACED = TOOLS / "replaced_tool.sh"
+#: Tool names: what runs (the first word picks the command) and the table's label.
+TOOL_LABELS = {"floor": "floor (bare Scrapy spider)", "imgprint": "imgprint (default: all cores)",
+               "imgprint-1p": "imgprint, 1 process (IMGPRINT_PROCESSES=1)",
+               "imgprint before": "imgprint before", "replaced": "replaced script",
+               "baseline": "full download"}
+
+
 def tool_command(tool: str, urls: Path, out: Path, sets: list[str]) -> tuple[list[str], bool]:
     """The command line of a tool, and whether it runs from the project directory."""
+    if tool == "replaced":
+        return ["bash", str(REPLACED), str(urls), str(out.with_suffix(".replaced"))], False
     if tool == "baseline":
         # From outside the project: Scrapy's defaults plus the script's own settings.
         return [str(SCRAPY), "runspider", str(TOOLS / "baseline_full.py"), "-a", f"urls={urls}",
@@ -430,7 +474,30 @@ def tool_command(tool: str, urls: Path, out: Path, sets: list[str]) -> tuple[lis
     if tool == "floor":
         return [str(SCRAPY), "runspider", str(ROOT / "bench" / "floor_spider.py"), "-a",
                 f"urls={urls}", "-O", str(out), *sets], False
+    if tool == "imgprint-1p":
+        sets = [*sets, "-s", "IMGPRINT_PROCESSES=1"]
     return [str(SCRAPY), "crawl", "images", "-a", f"urls={urls}", "-O", str(out), *sets], True
+
+
+def prepare_replaced(work: Path) -> None:
+    """Make the replaced script's virtualenv before any timed run (its first run
+    installs its requirements from PyPI)."""
+    urls = work / "replaced-warmup.txt"
+    urls.write_text("")
+    log("replaced script: preparing its virtualenv (first time: pip install)")
+    subprocess.run(["bash", str(REPLACED), str(urls), str(work / "replaced-warmup")],
+                   check=True, capture_output=True, env=tool_env(work, None), timeout=900)
+
+
+def tool_env(work: Path, project: Path | None) -> dict[str, str]:
+    """Every tool's environment: the bytecode cache on (in WORKDIR, not in the
+    checkouts), as on a user's machine; for imgprint, its checkout first on the
+    path (an editable install of another checkout would win otherwise)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    if project is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(project), env.get("PYTHONPATH")]))
+    return env
 
 
 def split_urls(urls: Path, parts: int) -> list[Path]:
@@ -454,6 +521,7 @@ def measure(server: Server, tool: str, work: Path, n_images: int, timeout: float
     access.write_text("")  # nginx appends (O_APPEND): truncating in place is safe
     urls = server.urls_file()
     kind = tool.split()[0]
+    imgprint = kind.startswith("imgprint")
     tag = re.sub(r"[^\w.-]+", "_", f"{server.link}-{site.name}-{tool}-p{processes}")
     (work / "out").mkdir(exist_ok=True)
     sets = [a for k, v in settings.items() for a in ("-s", f"{k}={v}")]
@@ -465,15 +533,12 @@ def measure(server: Server, tool: str, work: Path, n_images: int, timeout: float
         cmds.append(cmd)
         outs.append(out)
         logs.append(work / "out" / f"{tag}-{k}.log")
-    cwd = project if kind == "imgprint" else work
-    # The checkout to run comes first on the path (an editable install of another
-    # checkout would win otherwise).
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(project), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    cwd = project if imgprint else work
+    env = tool_env(work, project if imgprint else None)
     log(f"{server.link} {site.name} {tool} x{processes} (round {round_}): {' '.join(sets)}")
     load = os.getloadavg()[0]
-    wall, codes, stats = run_children(cmds, cwd, logs, timeout,
-                                      env if kind == "imgprint" else None)
+    wall, codes, stats = run_children(cmds, cwd, logs, timeout, env,
+                                      "metadata_fetcher" if kind == "replaced" else "scrapy")
     time.sleep(0.3)  # let nginx flush its last log lines
     acc = parse_access_log(access)
     run = Run(server.link, tool, n_images, round=round_, wall=wall, bytes_sent=acc.bytes,
@@ -482,7 +547,8 @@ def measure(server: Server, tool: str, work: Path, n_images: int, timeout: float
               exit=max((c for c in codes if c is not None), default=None)
               if all(c is not None for c in codes) else None)
     run.cpu = sum(s.get("cpu", 0.0) for s in stats)
-    run.rss_mb = max((s.get("rss_mb", 0.0) for s in stats), default=0.0)
+    run.main_cpu = sum(s.get("main_cpu", 0.0) for s in stats)
+    run.rss_mb = sum(s.get("rss_mb", 0.0) for s in stats)  # crawls at once: their sum
     run.extra["statuses"] = acc.statuses
     run.extra["load_before"] = round(load, 2)
     if acc.first is not None and acc.last is not None:
@@ -517,7 +583,7 @@ def median_run(runs: list[Run]) -> Run:
     ok = [r for r in runs if not r.note] or runs
     med = Run(ok[0].link, ok[0].tool, ok[0].site_images, processes=ok[0].processes)
     for name in ("wall", "bytes_sent", "image_bytes", "requests", "image_requests", "images",
-                 "records", "cpu", "rss_mb"):
+                 "records", "cpu", "main_cpu", "rss_mb"):
         setattr(med, name, statistics.median(getattr(r, name) for r in ok))
     crawls = [r.crawl for r in ok if r.crawl is not None]
     med.crawl = statistics.median(crawls) if crawls else None
@@ -532,18 +598,21 @@ def median_run(runs: list[Run]) -> Run:
 
 
 def table(meds: list[Run]) -> str:
-    head = ("| link | tool | runs | wall s (median) | walls | CPU s | server bytes | requests "
-            "| req/image | images/s | link limit s | wall / limit | peak RSS MB |\n"
-            "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    head = ("| link | tool | runs | wall s (median) | walls | CPU s (all) | CPU s (main) "
+            "| server bytes | requests | req/image | images/s | link limit s | wall / limit "
+            "| peak RSS MB (tree) |\n"
+            "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = [head]
     for r in meds:
         lim = r.limit()
         walls = ", ".join(f"{w:.2f}" for w in r.extra.get("walls", []))
-        tool = r.tool if r.processes == 1 else f"{r.tool} ({r.processes} processes)"
+        tool = TOOL_LABELS.get(r.tool, r.tool)
+        tool = tool if r.processes == 1 else f"{tool}, {r.processes} crawls"
         size = "" if r.site_images == CORPUS_SITE else f", {r.site_images:,} URLs"
         rows.append(f"| {r.link} | {tool}{size} | {r.extra.get('rounds', 1)} | {r.wall:.2f} | "
-                    f"{walls} | {r.cpu:.2f} | {r.bytes_sent:,.0f} | {r.requests:.0f} | "
-                    f"{r.per_image:.2f} | {r.ips:.0f} | {'–' if lim is None else f'{lim:.2f}'} | "
+                    f"{walls} | {r.cpu:.2f} | {r.main_cpu:.2f} | {r.bytes_sent:,.0f} | "
+                    f"{r.requests:.0f} | {r.per_image:.2f} | {r.ips:.0f} | "
+                    f"{'–' if lim is None else f'{lim:.2f}'} | "
                     f"{'–' if lim is None else f'{r.wall / lim:.2f}'} | {r.rss_mb:.0f} |")
     return "\n".join(rows)
 
@@ -553,75 +622,89 @@ def prefix_bytes() -> int:
     return sum(min(p.stat().st_size, PREFIX) for p in corpus_images())
 
 
-def goals(meds: list[Run]) -> str:
+def _verdict(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
+
+
+def ratios(meds: list[Run]) -> list[str]:
+    """Per link: imgprint against the floor, the replaced script, the full
+    download and the release before, from the same run."""
     by = {(r.link, r.tool, r.processes, r.site_images): r for r in meds}
     lines = []
-
-    def get(link: str, tool: str, procs: int = 1, n: int | None = None) -> Run | None:
-        return by.get((link, tool, procs, CORPUS_SITE if n is None else n))
-
-    prefixes = prefix_bytes()
     for link in LINKS:
-        imp, floor, base = get(link, "imgprint"), get(link, "floor"), get(link, "baseline")
+        imp = by.get((link, "imgprint", 1, CORPUS_SITE))
         if not imp or not imp.wall:
             continue
-        before = get(link, "imgprint before")
-        if before and before.cpu and before.wall:
-            lines.append(f"- {link}: imgprint now / before: wall {imp.wall / before.wall:.2f}x, "
-                         f"CPU {imp.cpu / before.cpu:.2f}x, bytes "
-                         f"{imp.bytes_sent / max(before.bytes_sent, 1):.2f}x, requests "
-                         f"{imp.requests / max(before.requests, 1):.2f}x")
-        parts = [f"- {link}: imgprint {imp.wall:.2f} s wall, {imp.cpu:.2f} s CPU"]
-        if floor:
-            parts.append(f"floor {floor.wall:.2f} s / {floor.cpu:.2f} s "
-                         f"(imgprint/floor: wall {imp.wall / floor.wall:.2f}x, "
-                         f"CPU {imp.cpu / floor.cpu:.2f}x, bytes "
-                         f"{imp.bytes_sent / floor.bytes_sent:.2f}x)")
-        if base:
-            parts.append(f"full download {base.wall:.2f} s (imgprint = 1/{base.wall / imp.wall:.1f}"
-                         f" of it; bytes {imp.bytes_sent / base.bytes_sent:.3f})")
+        parts = [f"- {link}: imgprint {imp.wall:.2f} s wall, {imp.cpu:.2f} s CPU "
+                 f"({imp.main_cpu:.2f} s in the crawl's process)"]
+        for tool, word in (("floor", "floor"), ("replaced", "replaced script"),
+                           ("baseline", "full download"), ("imgprint-1p", "one process"),
+                           ("imgprint before", "before")):
+            other = by.get((link, tool, 1, CORPUS_SITE))
+            if other and other.wall:
+                parts.append(f"{word} {other.wall:.2f} s (imgprint/{word}: wall "
+                             f"{imp.wall / other.wall:.2f}x, CPU "
+                             f"{imp.cpu / max(other.cpu, 1e-9):.2f}x, bytes "
+                             f"{imp.bytes_sent / max(other.bytes_sent, 1):.3f}x)")
         lines.append(", ".join(parts))
-    lines.append("")
-    lines.append("Goals (issue 17):")
-    wan_i, wan_b = get("wan", "imgprint"), get("wan", "baseline")
-    if wan_i and wan_b:
-        ok = wan_i.wall * 20 <= wan_b.wall
-        lines.append(f"- wan: imgprint <= 1/20 of the full download: "
-                     f"1/{wan_b.wall / wan_i.wall:.1f} {'MET' if ok else 'MISSED'}")
-    if wan_i:
-        lim = wan_i.limit() or 0.0
-        lines.append(f"- wan: wall within 1.3x the link limit of its own bytes "
-                     f"({wan_i.bytes_sent:,.0f} B: {lim:.2f} s): {wan_i.wall / lim:.2f}x "
-                     f"{'MET' if wan_i.wall <= 1.3 * lim else 'MISSED'}")
-        lines.append(f"- wan: <= 2.45 s (0.65x the replaced tool's 3.75 s on the issue's site;"
-                     f" this is the corpus site): {wan_i.wall:.2f} s "
-                     f"{'MET' if wan_i.wall <= 2.45 else 'MISSED'}")
-    some = wan_i or get("loopback", "imgprint")
-    if some:
-        ratio = some.bytes_sent / prefixes
-        lines.append(f"- bytes <= 1.4x the 10,241-byte prefixes alone ({prefixes:,} B): "
-                     f"{some.bytes_sent:,.0f} B = {ratio:.2f}x "
-                     f"{'MET' if ratio <= 1.4 else 'MISSED'}")
-        lines.append(f"- requests <= 1.45 per image: {some.requests:.0f} / {some.images:.0f} = "
-                     f"{some.per_image:.2f} {'MET' if some.per_image <= 1.45 else 'MISSED'}")
-    tor_i, tor_b = get("tor", "imgprint"), get("tor", "baseline")
-    if tor_i and tor_b:
-        ok = tor_i.wall * 10 <= tor_b.wall
-        lines.append(f"- tor: imgprint <= 1/10 of the full download: "
-                     f"1/{tor_b.wall / tor_i.wall:.1f} {'MET' if ok else 'MISSED'}")
+    return lines
+
+
+def goals(meds: list[Run]) -> str:
+    """The goals of issue 22, each with its figure from this run."""
+    by = {(r.link, r.tool, r.processes, r.site_images): r for r in meds}
+
+    def get(link: str, tool: str, n: int | None = None) -> Run | None:
+        return by.get((link, tool, 1, CORPUS_SITE if n is None else n))
+
+    lines = ratios(meds) + ["", "Goals (issue 22):"]
+    wan, wan_rep, wan_full = get("wan", "imgprint"), get("wan", "replaced"), get("wan", "baseline")
+    if wan and wan_rep:
+        q = wan.wall / wan_rep.wall
+        lines.append(f"- 100 ms link: <= 0.65x the replaced script's time: {q:.2f}x "
+                     f"{_verdict(q <= 0.65)}")
+    if wan and wan_full:
+        q = wan_full.wall / wan.wall
+        lines.append(f"- 100 ms link: <= 1/20 of the full download: 1/{q:.1f} {_verdict(q >= 20)}")
+    if wan and wan.limit():
+        lim = wan.limit() or 1.0
+        lines.append(f"- 100 ms link: wall <= 1.3x the link limit of its own bytes "
+                     f"({wan.bytes_sent:,.0f} B: {lim:.2f} s): {wan.wall / lim:.2f}x "
+                     f"{_verdict(wan.wall <= 1.3 * lim)}")
+    tor, tor_rep, tor_full = get("tor", "imgprint"), get("tor", "replaced"), get("tor", "baseline")
+    if tor and tor_full:
+        q = tor_full.wall / tor.wall
+        lines.append(f"- Tor-like: <= 1/10 of the full download: 1/{q:.1f} {_verdict(q >= 10)}")
+    if tor and tor_rep:
+        q = tor.wall / tor_rep.wall
+        lines.append(f"- Tor-like: <= 0.8x the replaced script's time: {q:.2f}x "
+                     f"{_verdict(q <= 0.8)}")
     for n in sorted({r.site_images for r in meds if r.link == "loopback"}):
-        imp, floor, two = (get("loopback", "imgprint", 1, n), get("loopback", "floor", 1, n),
-                           get("loopback", "imgprint", 2, n))
-        if imp and floor and imp.images and floor.images:
-            q = imp.ips / floor.ips
-            lines.append(f"- loopback, {n:,} image URLs: imgprint {imp.ips:.0f} images/s, floor "
-                         f"{floor.ips:.0f}: {q:.2f}x (goal >= 0.45x) "
-                         f"{'MET' if q >= 0.45 else 'MISSED'}"
-                         f"; CPU per image {1000 * imp.cpu / imp.images:.2f} ms vs "
-                         f"{1000 * floor.cpu / floor.images:.2f} ms")
-        if two:
-            lines.append(f"- loopback, {n:,} image URLs, two processes: {two.ips:.0f} images/s "
-                         f"(goal >= 500) {'MET' if two.ips >= 500 else 'MISSED'}")
+        floor, imp, one = (get("loopback", t, n) for t in ("floor", "imgprint", "imgprint-1p"))
+        if not (floor and floor.images):
+            continue
+        what = "the corpus site" if n == CORPUS_SITE else f"{n:,} image URLs"
+        for run, goal, word in ((one, 0.45, "one process"), (imp, 0.9, "default (all cores)")):
+            if run and run.images:
+                q = run.ips / floor.ips
+                lines.append(f"- loopback, {what}: {word} {run.ips:.0f} images/s, floor "
+                             f"{floor.ips:.0f} (same run): {q:.2f}x (goal >= {goal}x) "
+                             f"{_verdict(q >= goal)}; CPU per image "
+                             f"{1000 * run.cpu / run.images:.2f} ms (crawl's process "
+                             f"{1000 * run.main_cpu / run.images:.2f} ms), floor "
+                             f"{1000 * floor.cpu / floor.images:.2f} ms")
+        if imp and one and one.rss_mb:
+            q = imp.rss_mb / one.rss_mb
+            lines.append(f"- loopback, {what}: peak RSS of the default run <= 2x one process: "
+                         f"{imp.rss_mb:.0f} / {one.rss_mb:.0f} MB = {q:.2f}x {_verdict(q <= 2)}")
+    some = get("wan", "imgprint") or get("loopback", "imgprint")
+    if some:
+        prefixes = prefix_bytes()
+        q = some.bytes_sent / prefixes
+        lines.append(f"- bytes <= 1.4x the 10,241-byte prefixes alone ({prefixes:,} B): "
+                     f"{some.bytes_sent:,.0f} B = {q:.2f}x {_verdict(q <= 1.4)}")
+        lines.append(f"- requests <= 1.45 per image: {some.requests:.0f} / {some.images:.0f} = "
+                     f"{some.per_image:.2f} {_verdict(some.per_image <= 1.45)}")
     return "\n".join(lines)
 
 
@@ -660,15 +743,21 @@ def main() -> int:
     global PORT, PROXY_PORT, CORPUS_SITE
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--links", nargs="*", default=list(LINKS), choices=list(LINKS))
-    ap.add_argument("--tools", nargs="*", default=["floor", "imgprint", "baseline"],
-                    choices=["floor", "imgprint", "baseline"])
+    ap.add_argument("--tools", nargs="*", default=["floor", "imgprint", "replaced", "baseline"],
+                    choices=["floor", "imgprint", "imgprint-1p", "replaced", "baseline"],
+                    help="imgprint-1p: imgprint in one process (IMGPRINT_PROCESSES=1);"
+                         " replaced: the script imgprint replaces (replaced_tool.sh)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="alternating rounds per link (medians are reported)")
     ap.add_argument("--tor-rounds", type=int, default=1,
                     help="rounds on the tor link (its full download alone takes ~6 min)")
     ap.add_argument("--scale", nargs="*", type=int, default=[],
-                    help="also crawl sites of N image URLs on loopback: floor, imgprint, and"
-                         " imgprint as two processes (each half of the seed pages)")
+                    help="also crawl sites of N image URLs on loopback: the floor, imgprint"
+                         " (all cores) and imgprint in one process, alternating")
+    ap.add_argument("--split-crawls", action="store_true",
+                    help="with --scale, also imgprint as two crawls (each half of the pages)")
+    ap.add_argument("--startup", type=int, default=10, metavar="N",
+                    help="time to the first request, N alternating runs (0: not measured)")
     ap.add_argument("--variants", action="store_true",
                     help="also run imgprint's fetch-mode x follow-up variants")
     ap.add_argument("--no-baseline", action="store_true", help="same as leaving it out of --tools")
@@ -692,6 +781,9 @@ def main() -> int:
         print("nginx not found: apt-get install -y nginx-light (as root)", file=sys.stderr)
         return 2
     tools = [t for t in args.tools if not (args.no_baseline and t == "baseline")]
+    if "replaced" in tools and not REPLACED.exists():
+        print(f"{REPLACED} not found: leave 'replaced' out of --tools", file=sys.stderr)
+        return 2
     if args.before:
         tools.insert(tools.index("imgprint") + 1 if "imgprint" in tools else 0, "imgprint before")
     work = args.workdir.resolve()
@@ -706,9 +798,12 @@ def main() -> int:
     started = machine()
 
     runs: list[Run] = []
+    starts: dict[str, list[float]] = {}
     CORPUS_SITE = len(corpus_images())
     try:
         site = build_site(work, None)
+        if "replaced" in tools:
+            prepare_replaced(work)
         for link in args.links:
             link_set: dict[str, str] = {}
             if link == "tor":
@@ -719,7 +814,7 @@ def main() -> int:
             with Server(site, link, use_netem) as server:
                 rounds = args.tor_rounds if link == "tor" else args.rounds
                 for r, tool in rounds_of(tools, rounds):
-                    sets = link_set | extra if tool == "imgprint" else dict(link_set)
+                    sets = link_set | extra if tool.startswith("imgprint") else dict(link_set)
                     runs.append(measure(server, tool, work, CORPUS_SITE, args.timeout, sets,
                                         args.before.resolve() if tool == "imgprint before"
                                         else project, round_=r))
@@ -729,14 +824,22 @@ def main() -> int:
                                             args.timeout, link_set | extra | vsets, project))
         for n in args.scale:
             with Server(build_site(work, n), "loopback", use_netem) as server:
-                scale_tools = ["floor", "imgprint"] + (["imgprint before"] if args.before else [])
+                scale_tools = ["floor", "imgprint", "imgprint-1p"] + (
+                    ["imgprint before"] if args.before else [])
                 plan = [(r, t, 1) for r, t in rounds_of(scale_tools, args.rounds)]
-                plan += [(r, "imgprint", 2) for r in range(1, args.rounds + 1)]
+                if args.split_crawls:
+                    plan += [(r, "imgprint", 2) for r in range(1, args.rounds + 1)]
                 for r, tool, procs in plan:
                     runs.append(measure(server, tool, work, n, args.timeout,
-                                        extra if tool == "imgprint" else {},
+                                        extra if tool.startswith("imgprint") else {},
                                         args.before.resolve() if tool == "imgprint before"
                                         else project, procs, r))
+        if args.startup:
+            log(f"start-up: {args.startup} alternating runs")
+            checkouts = {"imgprint": project} | (
+                {"imgprint before": args.before.resolve()} if args.before else {})
+            starts = startup.measure(checkouts, args.startup,
+                                     [a for k, v in extra.items() for a in ("-s", f"{k}={v}")])
     finally:
         groups: dict[tuple, list[Run]] = {}
         for run in runs:
@@ -748,10 +851,12 @@ def main() -> int:
                 + "; ".join(f"{k} = {LINK_TITLES[k]}" for k in args.links)
                 + f"\nCorpus site: {CORPUS_SITE} images, 10,241-byte prefixes "
                 f"{prefix_bytes():,} B\n\n"
-                + table(meds) + "\n\n" + goals(meds) + "\n")
+                + table(meds) + "\n\n" + goals(meds) + "\n"
+                + (startup.report(starts) + "\n" if starts else ""))
         print(text)
         (work / "results.json").write_text(json.dumps(
-            [asdict(r) | {"per_image": r.per_image, "images_per_s": r.ips} for r in runs],
+            [asdict(r) | {"per_image": r.per_image, "images_per_s": r.ips} for r in runs]
+            + [{"startup": name, "first_request_s": times} for name, times in starts.items()],
             indent=1))
         (work / "results.md").write_text(text)
     return 0

@@ -73,6 +73,15 @@ def parse_text_cap(name: str, value: Any) -> int:
     return n
 
 
+def parse_processes(name: str, value: Any) -> int:
+    """Worker processes for the image work: 0 (one per CPU core), 1 (threads in
+    the crawl's process) or more, at most 256 (a typo must not fork thousands)."""
+    n = parse_count(name, value)
+    if n > 256:
+        raise ConfigError(f"{name}: at most 256 processes (0: one per CPU core), got {value!r}")
+    return n
+
+
 def parse_render_memory(name: str, value: Any) -> int:
     """0 (no limit) or at least 256 MiB: a renderer needs ~200 MB to start."""
     n = parse_size(name, value)
@@ -231,6 +240,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
     "IMGPRINT_PHASH_BAND": ("phash_band", parse_band),
     "IMGPRINT_PHASH_BAND_BYTES": ("phash_band_bytes", parse_size),
     "IMGPRINT_PHASH_WORKERS": ("phash_workers", lambda n, v: parse_count(n, v, minimum=1)),
+    "IMGPRINT_PROCESSES": ("processes", parse_processes),
     "IMGPRINT_METADATA_MAX_CHARS": ("metadata_max_chars", parse_text_cap),
     "IMGPRINT_RETRY_BACKOFF_BASE": ("retry_backoff_base", parse_seconds),
     "IMGPRINT_RETRY_BACKOFF_MAX": ("retry_backoff_max", parse_seconds),
@@ -285,6 +295,7 @@ class Config:
     phash_band: float
     phash_band_bytes: int
     phash_workers: int
+    processes: int
     metadata_max_chars: int
     retry_backoff_base: float
     retry_backoff_max: float

@@ -59,7 +59,11 @@ IMGPRINT_PHASH_BAND = 0.2
 # (0: none fetched; a band held anyway is still hashed). The measurements
 # behind both: docs/fingerprints.md.
 IMGPRINT_PHASH_BAND_BYTES = 1572864
-# Threads for format walks and JPEG decoding (imgprint.pipelines).
+# Worker processes for the CPU work of images: format walks, EXIF, hashing,
+# decoding (imgprint.workers). 0: one per CPU core; 1: none, that work runs on
+# IMGPRINT_PHASH_WORKERS threads in the crawl's own process.
+IMGPRINT_PROCESSES = 0
+# Threads for that work when IMGPRINT_PROCESSES is 1.
 IMGPRINT_PHASH_WORKERS = 2
 # Characters kept of each text metadata value (XMP, IPTC, ICC description, PNG
 # text, comments, UserComment), 16 to 8192; longer ones end in "…truncated".

@@ -54,7 +54,7 @@ from imgprint.metadata.exif import ExifError, exif_tags
 from imgprint.metadata.summary import summary
 from imgprint.record_caps import METADATA_FIELDS
 from imgprint.settings import IMGPRINT_METADATA_MAX_CHARS
-from imgprint.workers import Workers
+from imgprint.workers import workers_for
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -123,7 +123,7 @@ class FingerprintPipeline:
         self.limits = Limits(config.phash_scan_bytes, config.phash_band, config.phash_band_bytes,
                              config.range_bytes)
         self.max_chars = config.metadata_max_chars
-        self.workers = Workers(config.phash_workers)
+        self.workers = workers_for(config)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FingerprintPipeline:

@@ -37,8 +37,22 @@ FEED_EXPORTERS = {
 # this one logs their first characters (imgprint.middlewares.urllength).
 SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    # A warning for spiders that copy response.meta into new requests, which
+    # the images spider never does: a pass of every record and request less.
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
     "imgprint.middlewares.urllength.BoundedUrlLengthMiddleware": 800,
 }
+# Scrapy's middlewares that do nothing for the images spider still cost every
+# request a pass through them (docs/benchmarks.md, "CPU per image"): no
+# allowed_domains (images live on any host), no http_user/http_pass. Project
+# only: the add-on leaves a user's project its own.
+DOWNLOADER_MIDDLEWARES = {
+    **defaults.DOWNLOADER_MIDDLEWARES,
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+}
+# Scrapy's in-memory stats without a wrapper around every call (imgprint.stats).
+STATS_CLASS = "imgprint.stats.StatsCollector"
 ITEM_PIPELINES = {
     "imgprint.pipelines.FingerprintPipeline": 300,
 }

@@ -68,6 +68,12 @@ class Spans:
         ranges = ", ".join(f"{s}-{e}" for s, e in self.ranges())
         return f"Spans(size={self.size}, [{ranges}])"
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A worker process (imgprint.workers) gets the bytes, not the parsers'
+        # memo: that would add ~20 % to what is copied and the worker's own
+        # walks recompute what it uses.
+        return {**self.__dict__, "_memo": {}}
+
     def ranges(self) -> list[Range]:
         """The held intervals, sorted and disjoint."""
         return [(s, s + len(c)) for s, c in zip(self._starts, self._chunks, strict=True)]

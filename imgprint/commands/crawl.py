@@ -24,6 +24,10 @@ stats dump when the log goes to a terminal (``imgprint.logquiet``); the summary
 says what was crawled, what failed and what the depth limit left out
 (``imgprint.extensions.tally``; this command attaches its ``LinksNotFollowed``,
 which sets the stats key ``imgprint/links/not_followed``).
+Above ``DEBUG``, Scrapy's per-response and per-item DEBUG lines ("Crawled
+(206) ...", "Scraped from ...") are not even made (``skip_per_request_debug``):
+the root logger passes everything to the handler, which drops them, after a
+log record was built for each (~1 % of a crawl's CPU).
 
 Rendering (``IMGPRINT_RENDER``/``-a render`` not ``off``) also needs Chromium and
 scrapy-playwright: checked here too (``imgprint.render.browser``), exit 2.
@@ -38,6 +42,7 @@ from typing import Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
+from scrapy.settings import SETTINGS_PRIORITIES
 
 from imgprint.config import Config, ConfigError, check_spider_args
 from imgprint.extensions.feedwatch import FeedWatch
@@ -62,6 +67,47 @@ def extension(crawler: Any, cls: type) -> Any:
         if isinstance(ext, cls):
             return ext
     return None
+
+
+#: Scrapy components that are off unless a setting turns them on (they raise
+#: NotConfigured), with that setting. Scrapy imports every component named in
+#: a component dictionary, even one set to None, only to find it off: ~125 ms
+#: of start-up (aiohttp for RemoteControl, tldextract for cookies,
+#: twisted.conch for the telnet console). While their setting is off they are
+#: taken out of Scrapy's ``*_BASE`` dictionary; turning it on brings them back.
+SWITCHED_OFF = {
+    "EXTENSIONS_BASE": {"scrapy.extensions.remote_control.RemoteControl": "REMOTE_CONTROL_ENABLED",
+                        "scrapy.extensions.telnet.TelnetConsole": "TELNETCONSOLE_ENABLED"},
+    "DOWNLOADER_MIDDLEWARES_BASE": {
+        "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": "COOKIES_ENABLED"},
+}
+
+
+def skip_switched_off(settings: Any) -> None:
+    """Take the components of ``SWITCHED_OFF`` whose setting is off out of the crawl."""
+    for base, switches in SWITCHED_OFF.items():
+        off = {path for path, switch in switches.items() if not settings.getbool(switch)}
+        components = settings.getdict(base)
+        if off & components.keys():
+            # Above the process's own settings, which Scrapy merges into the
+            # crawler's again when the crawl starts.
+            priority = max(settings.getpriority(base) or 0, SETTINGS_PRIORITIES["cmdline"])
+            settings.set(base, {k: v for k, v in components.items() if k not in off},
+                         priority=priority)
+
+
+#: Loggers with a DEBUG line for every response or record.
+PER_REQUEST_LOGGERS = ("scrapy.core.engine", "scrapy.core.scraper")
+
+
+def skip_per_request_debug(settings: Any) -> None:
+    """Give the per-request loggers the crawl's LOG_LEVEL when it is above DEBUG."""
+    if not settings.getbool("LOG_ENABLED"):
+        return  # the user's own logging: leave it alone
+    level = logging.getLevelName(str(settings.get("LOG_LEVEL", "DEBUG")).upper())
+    if isinstance(level, int) and level > logging.DEBUG:
+        for name in PER_REQUEST_LOGGERS:
+            logging.getLogger(name).setLevel(level)
 
 
 def check_before_crawl(crawler: Any, spargs: dict[str, Any]) -> Config:
@@ -90,6 +136,8 @@ class Command(ScrapyCrawlCommand):
         # A terminal gets no stats dump; a log file or a pipe keeps it (logquiet).
         quiet_startup(console=sys.stderr.isatty() and not self.settings.get("LOG_FILE"))
         crawler = self._create_crawler(args[0])
+        skip_per_request_debug(crawler.settings)
+        skip_switched_off(crawler.settings)
         try:
             check_before_crawl(crawler, opts.spargs)
         except ConfigError as exc:

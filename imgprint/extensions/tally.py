@@ -26,6 +26,7 @@ from scrapy import signals
 
 from imgprint import signals as imgprint_signals
 from imgprint.frontier.state import CrawlState
+from imgprint.items import ImageRecord
 
 
 def error_kind(error: str) -> str:
@@ -58,7 +59,11 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
 
     def add(self, item: Any) -> None:
-        record = ItemAdapter(item)
+        # An ImageRecord's set fields are its attributes (imgprint.items): read
+        # them directly, not through an item adapter (11 lookups a record,
+        # most of them of unset fields, each a caught exception).
+        record: Mapping[str, Any] = (item.__dict__ if isinstance(item, ImageRecord)
+                                     else ItemAdapter(item))
         if record.get("seen_before"):
             self.seen_again += 1
             return

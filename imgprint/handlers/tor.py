@@ -36,7 +36,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from scrapy.core.downloader.handlers.base import BaseDownloadHandler
-from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
@@ -48,6 +47,7 @@ from scrapy.utils.misc import build_from_crawler
 
 from imgprint.config import Config
 from imgprint.frontier.state import CrawlState
+from imgprint.handlers.shortstack import import_with_a_short_stack
 from imgprint.middlewares.tor import is_onion, pick_proxy, proxy_address, uses_tor
 from imgprint.render.mode import render_mode
 from imgprint.render.page import RENDER_KEY
@@ -55,10 +55,18 @@ from imgprint.scrapy_internals import httpx_handler_class
 
 if TYPE_CHECKING:
     from scrapy import Request
+    from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
 logger = logging.getLogger(__name__)
+
+
+def http11_handler_class() -> type[HTTP11DownloadHandler]:
+    """Scrapy's HTTP/1.1 download handler, its module imported with a short stack."""
+    module = import_with_a_short_stack("scrapy.core.downloader.handlers.http11")
+    handler: type[HTTP11DownloadHandler] = module.HTTP11DownloadHandler
+    return handler
 
 
 class TorProxyError(DownloadFailedError):
@@ -77,7 +85,7 @@ class TorDownloadHandler(BaseDownloadHandler):
         self.proxies: list[str] = config.tor_proxies
         self.tor_all = config.tor_all
         self.stats = crawler.stats
-        self.clearnet = build_from_crawler(HTTP11DownloadHandler, crawler)
+        self.clearnet = build_from_crawler(http11_handler_class(), crawler)
         # Built on first use: a clearnet-only crawl then needs no httpx and gets
         # no "experimental handler" warning.
         self._tor: BaseDownloadHandler | None = None
