@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from imgprint.config import Config, ConfigError
-from imgprint.pipelines import fingerprint_fields, phash_fields
+from imgprint.fingerprint.limits import Limits
+from imgprint.pipelines import fingerprint_fields, perceptual_fields
 from imgprint.workers import ProcessWorkers, WorkerLost, Workers, cores, workers_for
 from tests.conftest import PROJECT
 from tests.helpers import EX, crawled, project_crawler
@@ -182,13 +183,14 @@ def test_a_worker_that_cannot_start_falls_back_to_threads(monkeypatch, caplog):
                                   EX / "tiff/Arbitro.tiff", EX / "heic/IMG_5195.HEIC"])
 def test_a_worker_process_gives_the_fields_of_one_process(path):
     spans = crawled(path.read_bytes())
-    here = fingerprint_fields(spans, 4096), phash_fields(spans, 65536)
+    limits = Limits(262144, 0.2, 1572864)
+    here = fingerprint_fields(spans, 4096), perceptual_fields(spans, limits)
     assert spans._memo  # the walks above memoised their results
 
     async def main():
         workers = ProcessWorkers(1)
         there = (await workers.run(30.0, fingerprint_fields, spans, 4096),
-                 await workers.run(30.0, phash_fields, spans, 65536))
+                 await workers.run(30.0, perceptual_fields, spans, limits))
         workers.close()
         return there
 
