@@ -93,7 +93,7 @@ def local_problem(path: Path) -> str | None:
     """Why a feed file cannot be written at ``path``, or None.
 
     Found by doing it, as the user running the crawl: the missing directories
-    are made and a new file is created at ``path``, then both are removed; an
+    are made and a new file is created beside ``path``, then both are removed; an
     existing file is opened for appending, which changes nothing in it.
     ``os.access`` would not do: for root it is true whatever the file system
     then refuses (/proc, /sys, root-squashed NFS...)."""
@@ -120,11 +120,14 @@ def local_problem(path: Path) -> str | None:
             except OSError as exc:
                 return f"cannot create directory {directory}: {exc.strerror}"
             made.append(directory)
+        # A probe beside the feed, not the feed itself: a watcher of the feed's
+        # path (a tail, a resuming job, a test) never sees it appear and vanish.
+        probe = path.with_name(f".imgprint-check-{os.getpid()}")
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except OSError as exc:
             return f"cannot create a file in {path.parent}: {exc.strerror}"
-        path.unlink()
+        probe.unlink()
         return None
     finally:
         for directory in reversed(made):

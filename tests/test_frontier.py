@@ -46,7 +46,10 @@ class Worker:
         return [json.loads(line) for line in self.feed.read_text().splitlines() if line.strip()]
 
     def lines(self) -> int:
-        return len(self.feed.read_bytes().splitlines()) if self.feed.exists() else 0
+        try:
+            return len(self.feed.read_bytes().splitlines())
+        except FileNotFoundError:  # not written yet
+            return 0
 
     def log(self) -> str:
         return self.log_path.read_text()
