@@ -108,6 +108,21 @@ def scan_want(spans: Spans, found: FirstScan, max_bytes: int) -> Range | None:
     return start + len(data), start + min(max_bytes, estimate)
 
 
+def _decoding_headers(spans: Spans) -> list[bytes] | None:
+    """SOI and the segments a decoder needs before the scan data (tables, frame,
+    restart interval, scan header, and APP14, which says how to convert
+    colours), in file order; None unless all of them are held."""
+    segs, _ = walk(spans)
+    parts = [b"\xff\xd8"]
+    for marker, pos, length in segs:
+        if marker in CODED_MARKERS or marker == 0xEE:
+            seg = spans.get(pos, pos + 2 + length)
+            if seg is None:
+                return None
+            parts.append(seg)
+    return parts
+
+
 def first_scan_jpeg(spans: Spans, found: FirstScan, max_bytes: int) -> bytes | None:
     """The first scan `found` as a JPEG of its own: tables, frame and scan headers
     (and APP14, which says how to convert colours), the scan data and EOI; None
@@ -118,16 +133,10 @@ def first_scan_jpeg(spans: Spans, found: FirstScan, max_bytes: int) -> bytes | N
     end = scan_end(data)
     if end is None or end > max_bytes:
         return None
-    segs, _ = walk(spans)
-    parts = [b"\xff\xd8"]
-    for marker, pos, length in segs:
-        if marker in CODED_MARKERS or marker == 0xEE:
-            seg = spans.get(pos, pos + 2 + length)
-            if seg is None:
-                return None
-            parts.append(seg)
-    parts += [data[:end], b"\xff\xd9"]
-    return b"".join(parts)
+    parts = _decoding_headers(spans)
+    if parts is None:
+        return None
+    return b"".join([*parts, data[:end], b"\xff\xd9"])
 
 
 # --- the top band (perceptual hash of a baseline JPEG) --------------------------
@@ -169,16 +178,10 @@ def band_jpeg(spans: Spans, max_bytes: int) -> tuple[bytes, int, int] | None:
     data = spans.get_partial(start, start + max_bytes)
     if not data:
         return None
-    segs, _ = walk(spans)
-    parts = [b"\xff\xd8"]
-    for marker, pos, length in segs:
-        if marker in CODED_MARKERS or marker == 0xEE:
-            seg = spans.get(pos, pos + 2 + length)
-            if seg is None:
-                return None
-            parts.append(seg)
-    parts.append(data)
-    return b"".join(parts), width, height
+    parts = _decoding_headers(spans)
+    if parts is None:
+        return None
+    return b"".join([*parts, data]), width, height
 
 
 def band_span(spans: Spans) -> tuple[int, int, int] | None:
