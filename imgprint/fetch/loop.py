@@ -272,40 +272,31 @@ async def _follow_up(spans: Spans, download: SpanDownload, budget: Budget,
         result.requests += 1
         # A band range is paid from IMGPRINT_PHASH_BAND_BYTES, not from `left`.
         band_left = max(budget.band_bytes - result.band_bytes, 0) if band else 0
-        if len(ranges) > 1 and multi is not None:
+        in_parts = len(ranges) > 1 and multi is not None
+        if in_parts:
             result.multirange += 1
-            try:
-                response = await multi(ranges, left + band_left)
-            except ContentEncoded as exc:
-                result.incomplete = f"follow-up: {exc}"
-                return
-            except Exception as exc:  # noqa: BLE001 - costs metadata, not the record
-                result.incomplete = f"follow-up request failed: {type(exc).__name__}: {exc}"
-                return
-            result.bytes += len(response.body)
-            _overrun(response, ranges, result)
-            result.band_bytes += band_part(ranges, band, len(response.body))
-            result.band_asked = result.band_asked or result.band_bytes > 0
-            problem, fallback, conflicts = add_ranges_answer(spans, ranges, response)
-            result.multirange_fallback = result.multirange_fallback or fallback
-            result.conflicts += conflicts
-            if problem:
-                result.incomplete = problem
-                return
-            continue
         try:
-            response = await download(start, end, left + band_left)
+            if in_parts:
+                assert multi is not None
+                response = await multi(ranges, left + band_left)
+            else:
+                response = await download(start, end, left + band_left)
         except ContentEncoded as exc:
             result.incomplete = f"follow-up: {exc}"
             return
-        except Exception as exc:  # a follow-up failure costs metadata, not the record
+        except Exception as exc:  # noqa: BLE001 - a failure costs metadata, not the record
             result.incomplete = f"follow-up request failed: {type(exc).__name__}: {exc}"
             return
         result.bytes += len(response.body)
         _overrun(response, ranges, result)
         result.band_bytes += band_part(ranges, band, len(response.body))
         result.band_asked = result.band_asked or result.band_bytes > 0
-        problem = add_answer(spans, start, end, response)
+        if in_parts:
+            problem, fallback, conflicts = add_ranges_answer(spans, ranges, response)
+            result.multirange_fallback = result.multirange_fallback or fallback
+            result.conflicts += conflicts
+        else:
+            problem = add_answer(spans, start, end, response)
         if problem:
             result.incomplete = problem
             return
