@@ -91,7 +91,7 @@ class TorDownloadHandler(BaseDownloadHandler):
         self._tor: BaseDownloadHandler | None = None
         self._reported: set[str] = set()
         self.render: Any = None
-        if render_mode(crawler, config) != "off":
+        if render_mode(crawler) != "off":
             # Imported only when used: a crawl without rendering loads no Playwright.
             from imgprint.render.handler import shared_handler
 
