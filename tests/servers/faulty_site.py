@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from urllib.parse import unquote
 
+from tests.servers.wire import head, read_request
+
 HTML = b"<!doctype html><html><body><p>Not an image</p></body></html>\n"
 seen: dict[str, int] = {}
 active = 0
@@ -53,19 +55,10 @@ def parse_range(value: str | None, size: int) -> tuple[int, int] | None:
     return (first, last) if first <= last else None
 
 
-def head(status: str, headers: dict[str, str], version: str = "HTTP/1.1") -> bytes:
-    lines = [f"{version} {status}"] + [f"{k}: {v}" for k, v in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
 async def handle(reader, writer, root: Path, log) -> None:
     try:
         while True:
-            request = await reader.readuntil(b"\r\n\r\n")
-            lines = request.decode("latin-1").split("\r\n")
-            method, target, _ = lines[0].split(" ", 2)
-            headers = {k.strip().lower(): v.strip()
-                       for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
+            method, target, headers = await read_request(reader)
             parts = unquote(target).lstrip("/").split("/", 1)
             fault, rel = parts[0], parts[1] if len(parts) > 1 else ""
             global active

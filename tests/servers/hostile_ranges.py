@@ -26,6 +26,8 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
+from tests.servers.wire import head, read_request
+
 CHUNK = 65536
 BOUNDARY = "hostile-byteranges"
 TYPES = {".tif": "image/tiff", ".html": "text/html", ".jpg": "image/jpeg"}
@@ -46,11 +48,6 @@ def parse_ranges(value: str | None, size: int) -> list[tuple[int, int]]:
         if first <= last:
             out.append((first, last))
     return out
-
-
-def head(status: str, headers: dict[str, str]) -> bytes:
-    lines = [f"HTTP/1.1 {status}"] + [f"{k}: {v}" for k, v in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def read(path: Path, first: int, n: int) -> bytes:
@@ -129,11 +126,7 @@ async def serve(writer, method: str, mode: str, path: Path, headers: dict[str, s
 async def handle(reader, writer, root: Path, log, limit: int) -> None:
     try:
         while True:
-            request = await reader.readuntil(b"\r\n\r\n")
-            lines = request.decode("latin-1").split("\r\n")
-            method, target, _ = lines[0].split(" ", 2)
-            headers = {k.strip().lower(): v.strip()
-                       for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
+            method, target, headers = await read_request(reader)
             parts = unquote(target).lstrip("/").split("/", 1)
             mode, rel = parts[0], parts[1] if len(parts) > 1 else ""
             status, sent, keep = await serve(writer, method, mode, root / rel, headers, limit)
