@@ -43,7 +43,12 @@ class BufferReader(io.BytesIO):
     the same answers) over one buffer of the held bytes, so that exifread's seeks
     and short reads, which are most of its reads, stay in C: half exifread's time
     on the corpus. Reads past the buffer, or longer than the gap fill of one
-    span read, are the spans' own."""
+    span read, are the spans' own.
+
+    Seeks are BytesIO's own, in C: exifread seeks only from the start and from
+    the current position (``whence`` 0 and 1), which the buffer answers as the
+    file would; from the end it never seeks (and here that end is the buffer's).
+    A Python ``seek`` cost 2 % of a crawl's time."""
 
     def __init__(self, spans: Spans, base: int) -> None:
         self._spans, self._base = spans, base
@@ -61,17 +66,6 @@ class BufferReader(io.BytesIO):
         self._nothing_after = not ranges or end >= ranges[-1][1] or end >= base + self._length
         self.reads_left = MAX_SPAN_READS
         self.bytes_left = MAX_READ_BYTES
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_CUR:
-            offset += self.tell()
-        elif whence == io.SEEK_END:
-            offset += self._length
-        elif whence != io.SEEK_SET:
-            raise ValueError(f"bad whence {whence}")
-        if offset < 0:
-            raise ValueError("negative seek position")
-        return super().seek(offset)
 
     def read(self, size: int | None = -1) -> bytes:
         pos = self.tell()
