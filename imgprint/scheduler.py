@@ -72,6 +72,8 @@ class PageGate(Protocol):
 
     def page_started(self, request: Request) -> None: ...
 
+    def page_running(self, request: Request) -> bool: ...
+
 
 # The crawl's gate, by crawler: the crawl state registers itself (it lives in
 # imgprint.frontier, which builds on this module, not the other way round).
@@ -105,6 +107,13 @@ class Scheduler(NoDiskQueues, ScrapyScheduler):
     def _state(self) -> PageGate | None:
         return _GATES.get(self.crawler) if self.crawler is not None else None
 
+    def _must_wait(self, request: Request, pages: bool, state: PageGate | None) -> bool:
+        """Whether `request` is a page to hold back now. A retry or a redirect
+        of a page already running never is: it holds its place in the window
+        (held, more dead seeds than the window stalled the crawl for good)."""
+        return (not pages and is_page(request)
+                and not (state is not None and state.page_running(request)))
+
     def _hold(self, page: Request) -> None:
         self._pages.append(page)
         if self.stats:
@@ -120,7 +129,7 @@ class Scheduler(NoDiskQueues, ScrapyScheduler):
         state = self._state()
         pages = self.take_pages = state is None or state.may_start_page()
         for key, parked in list(self._parked.items()):
-            while parked and not pages and is_page(parked[0]):
+            while parked and self._must_wait(parked[0], pages, state):
                 self._hold(parked.popleft())  # no page may block its site's images
             if parked and self._has_room(parked[0])[1]:
                 request = parked.popleft()
@@ -134,7 +143,7 @@ class Scheduler(NoDiskQueues, ScrapyScheduler):
             new = self._pages.popleft() if pages and self._pages else super().next_request()
             if new is None:
                 return self._unstall(state)
-            if not pages and is_page(new):
+            if self._must_wait(new, pages, state):
                 self._hold(new)  # costs no scan: pages outrank images, all may come first
                 continue
             scanned += 1

@@ -124,6 +124,22 @@ def test_3_when_every_seed_fails(tmp_path, site):
                               "timestamp": crawl.records[0]["timestamp"]}]
 
 
+def test_3_when_more_seeds_than_the_page_window_are_refused(tmp_path):
+    """More dead seeds than the page window (16 pages running): their retries
+    are pages already running, never held back for a window they fill
+    themselves (this crawl sat idle until killed)."""
+    from imgprint.frontier.state import PAGE_WINDOW
+
+    port = free_port()
+    seeds = tmp_path / "urls.txt"
+    seeds.write_text("".join(f"http://127.0.0.1:{port}/p{n}.html\n"
+                             for n in range(PAGE_WINDOW + 4)))
+    crawl = run_crawl(tmp_path, "-a", f"urls={seeds}", timeout=60,
+                      settings={"RETRY_TIMES": 1})
+    assert crawl.returncode == 3, crawl.log[-3000:]
+    assert f"imgprint: every seed failed ({PAGE_WINDOW + 4} of {PAGE_WINDOW + 4})" in crawl.log
+
+
 def test_not_3_when_one_seed_answers_and_error_records_have_no_size(tmp_path, site):
     seeds = tmp_path / "urls.txt"
     seeds.write_text(f"http://127.0.0.1:{free_port()}/page.html\n{site.url('/p.html')}\n")

@@ -126,6 +126,11 @@ class CrawlState:
             request.meta[PAGE_STARTED_KEY] = True
             self.pages_running += 1
 
+    def page_running(self, request: Request) -> bool:
+        """Whether page ``request`` was handed out before (this is its retry or
+        redirect): it already counts among the pages running."""
+        return bool(request.meta.get(PAGE_STARTED_KEY))
+
     def may_start_page(self) -> bool:
         """Whether the scheduler may hand out a page (a seed or a link): not
         while more images than IMGPRINT_MAX_PENDING_IMAGES are pending, or
