@@ -70,6 +70,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -459,6 +460,7 @@ REPLACED = TOOLS / "replaced_tool.sh"
 #: Tool names: what runs (the first word picks the command) and the table's label.
 TOOL_LABELS = {"floor": "floor (bare Scrapy spider)", "imgprint": "imgprint (default: all cores)",
                "imgprint-1p": "imgprint, 1 process (IMGPRINT_PROCESSES=1)",
+               "imgprint-noband": "imgprint, no top band (IMGPRINT_PHASH_BAND=0)",
                "imgprint before": "imgprint before", "replaced": "replaced script",
                "baseline": "full download"}
 
@@ -476,6 +478,8 @@ def tool_command(tool: str, urls: Path, out: Path, sets: list[str]) -> tuple[lis
                 f"urls={urls}", "-O", str(out), *sets], False
     if tool == "imgprint-1p":
         sets = [*sets, "-s", "IMGPRINT_PROCESSES=1"]
+    if tool == "imgprint-noband":
+        sets = [*sets, "-s", "IMGPRINT_PHASH_BAND=0"]
     return [str(SCRAPY), "crawl", "images", "-a", f"urls={urls}", "-O", str(out), *sets], True
 
 
@@ -639,7 +643,7 @@ def ratios(meds: list[Run]) -> list[str]:
                  f"({imp.main_cpu:.2f} s in the crawl's process)"]
         for tool, word in (("floor", "floor"), ("replaced", "replaced script"),
                            ("baseline", "full download"), ("imgprint-1p", "one process"),
-                           ("imgprint before", "before")):
+                           ("imgprint-noband", "no band"), ("imgprint before", "before")):
             other = by.get((link, tool, 1, CORPUS_SITE))
             if other and other.wall:
                 parts.append(f"{word} {other.wall:.2f} s (imgprint/{word}: wall "
@@ -658,7 +662,19 @@ def goals(meds: list[Run]) -> str:
         return by.get((link, tool, 1, CORPUS_SITE if n is None else n))
 
     lines = ratios(meds) + ["", "Goals (issue 22):"]
-    wan, wan_rep, wan_full = get("wan", "imgprint"), get("wan", "replaced"), get("wan", "baseline")
+    lines += link_goals(get, "imgprint", "")
+    if any(r.tool == "imgprint-noband" for r in meds):
+        lines += ["", "The same without the top band (IMGPRINT_PHASH_BAND=0, all cores):"]
+        lines += link_goals(get, "imgprint-noband", "no band: ")
+        lines += ["", "CPU and memory (the defaults):"]
+    lines += speed_goals(meds, get)
+    return "\n".join(lines)
+
+
+def link_goals(get: Callable[..., Run | None], tool: str, tag: str) -> list[str]:
+    """The goals of the emulated links and of bytes and requests, for `tool`."""
+    lines: list[str] = []
+    wan, wan_rep, wan_full = get("wan", tool), get("wan", "replaced"), get("wan", "baseline")
     if wan and wan_rep:
         q = wan.wall / wan_rep.wall
         lines.append(f"- 100 ms link: <= 0.65x the replaced script's time: {q:.2f}x "
@@ -671,7 +687,7 @@ def goals(meds: list[Run]) -> str:
         lines.append(f"- 100 ms link: wall <= 1.3x the link limit of its own bytes "
                      f"({wan.bytes_sent:,.0f} B: {lim:.2f} s): {wan.wall / lim:.2f}x "
                      f"{_verdict(wan.wall <= 1.3 * lim)}")
-    tor, tor_rep, tor_full = get("tor", "imgprint"), get("tor", "replaced"), get("tor", "baseline")
+    tor, tor_rep, tor_full = get("tor", tool), get("tor", "replaced"), get("tor", "baseline")
     if tor and tor_full:
         q = tor_full.wall / tor.wall
         lines.append(f"- Tor-like: <= 1/10 of the full download: 1/{q:.1f} {_verdict(q >= 10)}")
@@ -679,12 +695,28 @@ def goals(meds: list[Run]) -> str:
         q = tor.wall / tor_rep.wall
         lines.append(f"- Tor-like: <= 0.8x the replaced script's time: {q:.2f}x "
                      f"{_verdict(q <= 0.8)}")
+    some = get("wan", tool) or get("loopback", tool)
+    if some:
+        prefixes = prefix_bytes()
+        q = some.bytes_sent / prefixes
+        lines.append(f"- bytes <= 1.4x the 10,241-byte prefixes alone ({prefixes:,} B): "
+                     f"{some.bytes_sent:,.0f} B = {q:.2f}x {_verdict(q <= 1.4)}")
+        lines.append(f"- requests <= 1.45 per image: {some.requests:.0f} / {some.images:.0f} = "
+                     f"{some.per_image:.2f} {_verdict(some.per_image <= 1.45)}")
+    return [f"- {tag}{line[2:]}" for line in lines]
+
+
+def speed_goals(meds: list[Run], get: Callable[..., Run | None]) -> list[str]:
+    """The goals of images/s, CPU and memory on loopback."""
+    lines: list[str] = []
     for n in sorted({r.site_images for r in meds if r.link == "loopback"}):
         floor, imp, one = (get("loopback", t, n) for t in ("floor", "imgprint", "imgprint-1p"))
         if not (floor and floor.images):
             continue
         what = "the corpus site" if n == CORPUS_SITE else f"{n:,} image URLs"
-        for run, goal, word in ((one, 0.45, "one process"), (imp, 0.9, "default (all cores)")):
+        noband = get("loopback", "imgprint-noband", n)
+        for run, goal, word in ((one, 0.45, "one process"), (imp, 0.9, "default (all cores)"),
+                                (noband, 0.9, "default without the top band")):
             if run and run.images:
                 q = run.ips / floor.ips
                 lines.append(f"- loopback, {what}: {word} {run.ips:.0f} images/s, floor "
@@ -697,15 +729,7 @@ def goals(meds: list[Run]) -> str:
             q = imp.rss_mb / one.rss_mb
             lines.append(f"- loopback, {what}: peak RSS of the default run <= 2x one process: "
                          f"{imp.rss_mb:.0f} / {one.rss_mb:.0f} MB = {q:.2f}x {_verdict(q <= 2)}")
-    some = get("wan", "imgprint") or get("loopback", "imgprint")
-    if some:
-        prefixes = prefix_bytes()
-        q = some.bytes_sent / prefixes
-        lines.append(f"- bytes <= 1.4x the 10,241-byte prefixes alone ({prefixes:,} B): "
-                     f"{some.bytes_sent:,.0f} B = {q:.2f}x {_verdict(q <= 1.4)}")
-        lines.append(f"- requests <= 1.45 per image: {some.requests:.0f} / {some.images:.0f} = "
-                     f"{some.per_image:.2f} {_verdict(some.per_image <= 1.45)}")
-    return "\n".join(lines)
+    return lines
 
 
 def machine() -> str:
@@ -744,8 +768,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--links", nargs="*", default=list(LINKS), choices=list(LINKS))
     ap.add_argument("--tools", nargs="*", default=["floor", "imgprint", "replaced", "baseline"],
-                    choices=["floor", "imgprint", "imgprint-1p", "replaced", "baseline"],
+                    choices=["floor", "imgprint", "imgprint-1p", "imgprint-noband", "replaced",
+                             "baseline"],
                     help="imgprint-1p: imgprint in one process (IMGPRINT_PROCESSES=1);"
+                         " imgprint-noband: without the perceptual hash's top band"
+                         " (IMGPRINT_PHASH_BAND=0: issue 21's bytes apart);"
                          " replaced: the script imgprint replaces (replaced_tool.sh)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="alternating rounds per link (medians are reported)")
@@ -824,8 +851,8 @@ def main() -> int:
                                             args.timeout, link_set | extra | vsets, project))
         for n in args.scale:
             with Server(build_site(work, n), "loopback", use_netem) as server:
-                scale_tools = ["floor", "imgprint", "imgprint-1p"] + (
-                    ["imgprint before"] if args.before else [])
+                scale_tools = ["floor", "imgprint", "imgprint-1p"] + [
+                    t for t in ("imgprint-noband", "imgprint before") if t in tools]
                 plan = [(r, t, 1) for r, t in rounds_of(scale_tools, args.rounds)]
                 if args.split_crawls:
                     plan += [(r, "imgprint", 2) for r in range(1, args.rounds + 1)]
