@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, free_port
 from tests.services import redis_server
 
 pytestmark = pytest.mark.crawl
@@ -239,6 +239,20 @@ def test_redis_restart_mid_crawl(corpus_site, corpus_crawl, tmp_path):
     assert_like_single(records, pages, single.records)
     # No request was left leased to nobody by a reply lost in the restart.
     assert not any("'imgprint/redis/requeued'" in w.log() for w in workers)
+
+
+def test_more_refused_seeds_than_the_page_window_end_the_crawl(redis, tmp_path):
+    """As with the local frontier (test_exit_codes): the retries of pages already
+    running are never held back for the window they fill themselves."""
+    from imgprint.frontier.state import PAGE_WINDOW
+
+    port = free_port()
+    seeds = tmp_path / "urls.txt"
+    seeds.write_text("".join(f"http://127.0.0.1:{port}/p{n}.html\n"
+                             for n in range(PAGE_WINDOW + 4)))
+    worker = Worker(tmp_path, "w", seeds, redis_url(redis), RETRY_TIMES=1)
+    assert worker.wait(60) == 3, worker.log()[-3000:]
+    assert f"every seed failed ({PAGE_WINDOW + 4} of {PAGE_WINDOW + 4})" in worker.log()
 
 
 def test_lease_shorter_than_the_retry_is_refused(corpus_site, redis, tmp_path):
