@@ -55,6 +55,21 @@ def crawled(data: bytes, **budget: int) -> Spans:
     return crawled_result(data, **budget)[0]
 
 
+def project_config(**overrides):
+    """imgprint's ``Config`` from the project's settings plus ``overrides`` given
+    as on the command line (``-s``), checked as a crawl checks them."""
+    from scrapy.settings import Settings
+
+    from imgprint import settings as project_settings
+    from imgprint.config import Config
+
+    settings = Settings()
+    settings.setmodule(project_settings, priority="project")
+    for key, value in overrides.items():
+        settings.set(key, value, priority="cmdline")
+    return Config.from_settings(settings)
+
+
 def project_crawler(spidercls=None, **settings):
     """A crawler with imgprint's settings plus ``settings``, built in-process
     (``scrapy.utils.test.get_crawler``): components can be built from it."""

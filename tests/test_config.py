@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from scrapy.settings import Settings
 
-from imgprint import settings as project_settings
-from imgprint.config import Config, ConfigError, check_spider_args, parse_size
+from imgprint.config import ConfigError, check_spider_args, parse_size
 from imgprint.middlewares.imagefetch import ImageFetchMiddleware
+from tests.helpers import project_config as config
 from tests.helpers import project_crawler
-
-
-def config(**overrides) -> Config:
-    settings = Settings()
-    settings.setmodule(project_settings, priority="project")
-    for key, value in overrides.items():
-        settings.set(key, value, priority="cmdline")
-    return Config.from_settings(settings)
 
 
 def test_defaults_are_valid():

@@ -13,10 +13,8 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 from scrapy.http import Response
-from scrapy.settings import Settings
 
-from imgprint import settings as project_settings
-from imgprint.config import Config, ConfigError
+from imgprint.config import ConfigError
 from imgprint.fetch.image import fetch_image
 from imgprint.fetch.loop import Budget
 from imgprint.fetch.replay import PREFIX, file_download, replay, shipped_budget
@@ -25,6 +23,7 @@ from imgprint.fingerprint.limits import BAND_MARGIN, Limits
 from imgprint.fingerprint.phash import perceptual_fields
 from imgprint.formats.picture import band_span
 from tests.helpers import EX
+from tests.helpers import project_config as settings
 
 PHOTO = EX / "jpg/gps/DSCN0010.jpg"  # 161,713 bytes, EXIF (with a thumbnail) past the prefix
 BAND = 0.25
@@ -148,14 +147,6 @@ def test_the_band_is_a_further_range_of_a_multi_range_follow_up():
     got = replay(data, budget(), log=log)
     assert any(len(ranges) > 1 for ranges in log), log
     assert "phash_band" in perceptual_fields(got.spans, limits())
-
-
-def settings(**values) -> Config:
-    s = Settings()
-    s.setmodule(project_settings, priority="project")
-    for key, value in values.items():
-        s.set(key, value, priority="cmdline")
-    return Config.from_settings(s)
 
 
 def test_band_settings_are_checked():
