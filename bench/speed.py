@@ -463,6 +463,9 @@ TOOL_LABELS = {"floor": "floor (bare Scrapy spider)", "imgprint": "imgprint (def
                "imgprint-noband": "imgprint, no top band (IMGPRINT_PHASH_BAND=0)",
                "imgprint before": "imgprint before", "replaced": "replaced script",
                "baseline": "full download"}
+#: What an imgprint variant adds to the defaults.
+TOOL_SETTINGS = {"imgprint-1p": ["-s", "IMGPRINT_PROCESSES=1"],
+                 "imgprint-noband": ["-s", "IMGPRINT_PHASH_BAND=0"]}
 
 
 def tool_command(tool: str, urls: Path, out: Path, sets: list[str]) -> tuple[list[str], bool]:
@@ -476,10 +479,7 @@ def tool_command(tool: str, urls: Path, out: Path, sets: list[str]) -> tuple[lis
     if tool == "floor":
         return [str(SCRAPY), "runspider", str(ROOT / "bench" / "floor_spider.py"), "-a",
                 f"urls={urls}", "-O", str(out), *sets], False
-    if tool == "imgprint-1p":
-        sets = [*sets, "-s", "IMGPRINT_PROCESSES=1"]
-    if tool == "imgprint-noband":
-        sets = [*sets, "-s", "IMGPRINT_PHASH_BAND=0"]
+    sets = [*sets, *TOOL_SETTINGS.get(tool, [])]
     return [str(SCRAPY), "crawl", "images", "-a", f"urls={urls}", "-O", str(out), *sets], True
 
 
@@ -677,33 +677,33 @@ def link_goals(get: Callable[..., Run | None], tool: str, tag: str) -> list[str]
     wan, wan_rep, wan_full = get("wan", tool), get("wan", "replaced"), get("wan", "baseline")
     if wan and wan_rep:
         q = wan.wall / wan_rep.wall
-        lines.append(f"- 100 ms link: <= 0.65x the replaced script's time: {q:.2f}x "
+        lines.append(f"100 ms link: <= 0.65x the replaced script's time: {q:.2f}x "
                      f"{_verdict(q <= 0.65)}")
     if wan and wan_full:
         q = wan_full.wall / wan.wall
-        lines.append(f"- 100 ms link: <= 1/20 of the full download: 1/{q:.1f} {_verdict(q >= 20)}")
+        lines.append(f"100 ms link: <= 1/20 of the full download: 1/{q:.1f} {_verdict(q >= 20)}")
     if wan and wan.limit():
         lim = wan.limit() or 1.0
-        lines.append(f"- 100 ms link: wall <= 1.3x the link limit of its own bytes "
+        lines.append(f"100 ms link: wall <= 1.3x the link limit of its own bytes "
                      f"({wan.bytes_sent:,.0f} B: {lim:.2f} s): {wan.wall / lim:.2f}x "
                      f"{_verdict(wan.wall <= 1.3 * lim)}")
     tor, tor_rep, tor_full = get("tor", tool), get("tor", "replaced"), get("tor", "baseline")
     if tor and tor_full:
         q = tor_full.wall / tor.wall
-        lines.append(f"- Tor-like: <= 1/10 of the full download: 1/{q:.1f} {_verdict(q >= 10)}")
+        lines.append(f"Tor-like: <= 1/10 of the full download: 1/{q:.1f} {_verdict(q >= 10)}")
     if tor and tor_rep:
         q = tor.wall / tor_rep.wall
-        lines.append(f"- Tor-like: <= 0.8x the replaced script's time: {q:.2f}x "
+        lines.append(f"Tor-like: <= 0.8x the replaced script's time: {q:.2f}x "
                      f"{_verdict(q <= 0.8)}")
     some = get("wan", tool) or get("loopback", tool)
     if some:
         prefixes = prefix_bytes()
         q = some.bytes_sent / prefixes
-        lines.append(f"- bytes <= 1.4x the 10,241-byte prefixes alone ({prefixes:,} B): "
+        lines.append(f"bytes <= 1.4x the 10,241-byte prefixes alone ({prefixes:,} B): "
                      f"{some.bytes_sent:,.0f} B = {q:.2f}x {_verdict(q <= 1.4)}")
-        lines.append(f"- requests <= 1.45 per image: {some.requests:.0f} / {some.images:.0f} = "
+        lines.append(f"requests <= 1.45 per image: {some.requests:.0f} / {some.images:.0f} = "
                      f"{some.per_image:.2f} {_verdict(some.per_image <= 1.45)}")
-    return [f"- {tag}{line[2:]}" for line in lines]
+    return [f"- {tag}{line}" for line in lines]
 
 
 def speed_goals(meds: list[Run], get: Callable[..., Run | None]) -> list[str]:
