@@ -145,6 +145,19 @@ def run_crawl(tmp_path: Path, *args: str, settings: dict | None = None,
     return Crawl(proc.returncode, records, proc.stderr, out)
 
 
+def crawl_page_of(site: Path, names: list[str], tmp_path: Path) -> Crawl:
+    """Serve `site` with an index.html showing each of `names` as an <img>, crawl
+    it with ``scrapy crawl images``, and check that the crawl ran."""
+    (site / "index.html").write_text("".join(f'<img src="/{n}">' for n in names))
+    server = static_server(site, tmp_path / "access.jsonl")
+    try:
+        crawl = run_crawl(tmp_path, "-a", f"url={server.url('/index.html')}")
+    finally:
+        server.stop()
+    assert crawl.returncode == 0, crawl.log[-3000:]
+    return crawl
+
+
 @functools.cache
 def record_validator():
     from jsonschema import Draft202012Validator

@@ -19,7 +19,7 @@ from imgprint.fingerprint.decode import DecodeRefused, picture
 from imgprint.fingerprint.limits import Limits
 from imgprint.fingerprint.phash import perceptual_fields, phash_image
 from imgprint.formats import Spans
-from tests.conftest import run_crawl, static_server
+from tests.conftest import crawl_page_of
 from tests.helpers import EX, ME, crawled, whole
 
 
@@ -125,13 +125,7 @@ def test_crawl_records_hashes(tmp_path):
                    check=True)
     photo((1024, 768)).save(site / "prog.jpg", "JPEG", quality=90, progressive=True)
     names = ["orig.jpg", "gps.jpg", "strip.jpg", "prog.jpg"]
-    (site / "index.html").write_text("".join(f'<img src="/{n}">' for n in names))
-    server = static_server(site, tmp_path / "access.jsonl")
-    try:
-        crawl = run_crawl(tmp_path, "-a", f"url={server.url('/index.html')}")
-    finally:
-        server.stop()
-    assert crawl.returncode == 0, crawl.log[-2000:]
+    crawl = crawl_page_of(site, names, tmp_path)
     recs = {unquote(urlsplit(r["url"]).path)[1:]: r for r in crawl.records}
     assert set(recs) == set(names)
     orig, gps, strip, prog = (recs[n] for n in names)

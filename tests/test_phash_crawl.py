@@ -19,7 +19,7 @@ from PIL import Image
 
 from imgprint.dupes.band import band_match
 from imgprint.settings import IMGPRINT_MIN_SIZE
-from tests.conftest import Crawl, run_crawl, static_server
+from tests.conftest import Crawl, crawl_page_of
 from tests.helpers import EX, ME, PROJECT
 from tests.test_phash_fetch import busy_top
 
@@ -65,13 +65,7 @@ def crawl(tmp_path_factory) -> Crawl:
             names.append(f"{name}-{kind}.{ext}")
     (site / "busy.jpg").write_bytes(busy_top())
     names.append("busy.jpg")
-    (site / "index.html").write_text("".join(f'<img src="/{n}">' for n in names))
-    server = static_server(site, tmp / "access.jsonl")
-    try:
-        crawl = run_crawl(tmp, "-a", f"url={server.url('/index.html')}")
-    finally:
-        server.stop()
-    assert crawl.returncode == 0, crawl.log[-3000:]
+    crawl = crawl_page_of(site, names, tmp)
     assert len(crawl.records) == len(names)
     return crawl
 
