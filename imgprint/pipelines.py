@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from imgprint import formats
 from imgprint.config import Config
-from imgprint.fingerprint.limits import TIME_LIMIT, Limits
+from imgprint.fingerprint.limits import TIME_LIMIT, BandChecked, Limits
 from imgprint.fingerprint.seed import SEED_PREFIX_BYTES, seed_fingerprint
 from imgprint.formats import FormatError, Spans
 from imgprint.formats.dispatch import guard
@@ -108,12 +108,13 @@ def fingerprint_fields(spans: Spans, content_bytes: int = 0, small: bool = False
     return fields
 
 
-def perceptual_fields(spans: Spans, limits: Limits) -> dict[str, Any]:
+def perceptual_fields(spans: Spans, limits: Limits,
+                      checked: BandChecked | None = None) -> dict[str, Any]:
     """``imgprint.fingerprint.phash.perceptual_fields``, imported on first use:
     numpy and Pillow load on a worker thread while the first downloads run."""
     from imgprint.fingerprint.phash import perceptual_fields as fields
 
-    return fields(spans, limits)
+    return fields(spans, limits, checked)
 
 
 class FingerprintPipeline:
@@ -147,16 +148,18 @@ class FingerprintPipeline:
             seed = {} if small else seed_fingerprint(spans.get_partial(0, SEED_PREFIX_BYTES))
             fields = {**seed, "exif": {},
                       "error": f"metadata not read: took more than {WALK_TIME_LIMIT:g} s"}
-        found = await self._perceptual(spans)
+        followup = fetched.followup
+        found = await self._perceptual(spans, followup.band_found if followup else None)
         # Null, not absent, on a fingerprinted record without one (as always).
         fields.update(found if small else {"phash": None, "phash_source": None, **found})
         self._count(fields, small)
         item.set(**fields)
         return item
 
-    async def _perceptual(self, spans: Spans) -> dict[str, Any]:
+    async def _perceptual(self, spans: Spans, checked: BandChecked | None) -> dict[str, Any]:
         try:
-            return await self.workers.run(TIME_LIMIT, perceptual_fields, spans, self.limits)
+            return await self.workers.run(TIME_LIMIT, perceptual_fields, spans, self.limits,
+                                          checked)
         except TimeoutError:
             self.stats.inc_value("imgprint/timeout/phash")
             return {"phash_error": f"perceptual hashes given up after {TIME_LIMIT:g} s"}

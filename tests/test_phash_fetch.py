@@ -18,11 +18,13 @@ from imgprint.config import ConfigError
 from imgprint.fetch.image import fetch_image
 from imgprint.fetch.loop import Budget
 from imgprint.fetch.replay import PREFIX, file_download, replay, shipped_budget
-from imgprint.fingerprint import sources
-from imgprint.fingerprint.limits import BAND_MARGIN, Limits
-from imgprint.fingerprint.phash import perceptual_fields
+from imgprint.fingerprint.limits import BAND_MARGIN, BandChecked, Limits
+from imgprint.fingerprint.phash import check_band, perceptual_fields
 from imgprint.formats.picture import band_span
-from tests.helpers import EX
+from imgprint.items import ImageRecord
+from imgprint.pipelines import FingerprintPipeline
+from imgprint.settings import IMGPRINT_MIN_SIZE
+from tests.helpers import CORPUS, EX, project_crawler
 from tests.helpers import project_config as settings
 
 PHOTO = EX / "jpg/gps/DSCN0010.jpg"  # 161,713 bytes, EXIF (with a thumbnail) past the prefix
@@ -160,12 +162,38 @@ def test_band_settings_are_checked():
         settings(IMGPRINT_PHASH_BAND_BYTES="1M")
 
 
-def test_band_short_tells_short_from_refused():
+def test_the_band_check_tells_short_from_held_and_hashes_what_it_decoded():
     data = busy_top()
     held = replay(data, budget(), band_check=None).spans
-    assert held is not None and sources.band_short(held, BAND, 1 << 20)
+    assert held is not None and check_band(held, BAND, 1 << 20) == BandChecked(short=True)
     whole = replay(data, budget(), prefix=len(data)).spans
-    assert whole is not None and not sources.band_short(whole, BAND, 1 << 20)
+    assert whole is not None
+    found = check_band(whole, BAND, 1 << 20)
+    assert not found.short and found.decoded and found.phash_band
+    assert found.phash_band == perceptual_fields(whole, limits())["phash_band"]
+
+
+def test_the_hash_the_check_decoded_is_the_one_decoding_again_gives():
+    """Every corpus JPEG, PNG and WebP fetched as a crawl with the shipped
+    settings: where the fetch's check decoded the band (so the pipeline does
+    not decode it again), the fields are those of decoding it again."""
+    shipped = shipped_budget()
+    shipped_limits = Limits(scan_bytes=shipped.scan_bytes, band=shipped.band,
+                            band_bytes=shipped.band_bytes)
+    taken = 0
+    for path in sorted(CORPUS.rglob("*")):
+        if path.suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp") or (
+                "fuzzing" in path.parts):
+            continue
+        fetched = replay(path.read_bytes(), shipped, min_size=IMGPRINT_MIN_SIZE)
+        checked = fetched.followup.band_found if fetched.followup else None
+        if checked is None:
+            continue
+        taken += 1
+        assert fetched.spans is not None and checked.decoded and not checked.short
+        assert (perceptual_fields(fetched.spans, shipped_limits, checked)
+                == perceptual_fields(fetched.spans, shipped_limits)), path
+    assert taken >= 100
 
 
 def test_hashes_do_not_depend_on_how_many_bytes_the_first_answer_held():
@@ -179,3 +207,29 @@ def test_hashes_do_not_depend_on_how_many_bytes_the_first_answer_held():
     assert len(small) <= PREFIX
     fields = perceptual_fields(replay(small, budget()).spans, limits())
     assert fields["phash_source"] == "whole_file"
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_the_pipeline_takes_the_band_hash_the_fetch_check_decoded(processes):
+    """The hash travels with the fetched image to the pipeline's workers
+    (threads, processes), which take it instead of decoding the band: a
+    stand-in hash shows which one the record got."""
+    data = PHOTO.read_bytes()
+    fetched = replay(data, shipped_budget(), min_size=IMGPRINT_MIN_SIZE)
+    assert fetched.followup is not None and fetched.followup.band_found is not None
+    decoded = fetched.followup.band_found.phash_band
+    fetched.followup.band_found = BandChecked(decoded=True, phash_band="0123456789abcdef")
+    pipeline = FingerprintPipeline.from_crawler(project_crawler(IMGPRINT_PROCESSES=processes))
+
+    async def main() -> ImageRecord:
+        item = ImageRecord(fetched.url)
+        item.fetched = fetched
+        try:
+            return await pipeline.process_item(item)
+        finally:
+            pipeline.close_spider()
+
+    record = asyncio.run(main())
+    assert (record.phash_band, record.phash_band_source) == ("0123456789abcdef", "top_band")
+    assert decoded and decoded != record.phash_band
+    assert record.phash_source == "exif_thumbnail" and record.pdq  # the rest as ever

@@ -8,7 +8,8 @@ short of its scan, a window guessed from where it stopped
 (``formats.picture.band_guess``) stands in for it. Once that was asked for,
 or is mostly held anyway, a ``BandCheck`` (a decode: the crawler runs it on a
 worker thread) says whether the band's rows are all there; if not, a second
-request asks for ``BAND_RETRY`` times the first share. Never past
+request asks for ``BAND_RETRY`` times the first share; if so, its hash is kept
+(``FollowupResult.band_found``) for the pipeline. Never past
 ``Budget.band_bytes`` from the start of the image data.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from imgprint.fingerprint.limits import BAND_MARGIN, BAND_RETRY
+from imgprint.fingerprint.limits import BAND_MARGIN, BAND_RETRY, BandChecked
 from imgprint.formats.picture import band_guess, band_span, band_want
 from imgprint.spans import Spans
 
@@ -25,9 +26,9 @@ if TYPE_CHECKING:
     from imgprint.fetch.loop import Budget, FollowupResult
 
 #: Whether the top band (share of the height, most coded bytes) is located
-#: and begun but not all held: decodes it, so the crawler runs it off the
-#: event loop.
-BandCheck = Callable[[Spans, float, int], Awaitable[bool]]
+#: and begun but not all held, and its hash when it is: decodes it, so the
+#: crawler runs it off the event loop.
+BandCheck = Callable[[Spans, float, int], Awaitable[BandChecked]]
 
 
 async def next_band(spans: Spans, budget: Budget, result: FollowupResult,
@@ -37,7 +38,8 @@ async def next_band(spans: Spans, budget: Budget, result: FollowupResult,
     the band's; while a JPEG's header walk is short of its scan, a window
     guessed from where it stopped, ``formats.picture.band_guess``); then, once
     that was asked for (or is mostly held anyway) and ``check`` says the
-    band's rows are not all there, ``BAND_RETRY`` times that share."""
+    band's rows are not all there, ``BAND_RETRY`` times that share (when
+    they are, ``result.band_found`` keeps what the check decoded)."""
     share = budget.band * BAND_MARGIN
     located = band_span(spans)
     if located is None:
@@ -54,7 +56,9 @@ async def next_band(spans: Spans, budget: Budget, result: FollowupResult,
             or result.requests >= asks):
         return None if asked else first
     result.band_checked = True
-    if not await check(spans, budget.band, budget.band_bytes):
+    checked = await check(spans, budget.band, budget.band_bytes)
+    if not checked.short:
+        result.band_found = checked if checked.decoded else None
         return None
     result.band_retry = True
     return more

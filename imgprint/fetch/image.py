@@ -17,6 +17,7 @@ from scrapy.http import Response
 from imgprint.fetch.band import BandCheck
 from imgprint.fetch.loop import Budget, RangesDownload, fetch_spans
 from imgprint.fetch.protocol import FetchedImage
+from imgprint.fingerprint.limits import BandChecked
 from imgprint.http import looks_like_html, normalize_etag, range_problem, total_size
 from imgprint.spans import Spans
 
@@ -51,18 +52,18 @@ def small_budget(budget: Budget) -> Budget:
                    band_alone=False)
 
 
-def band_fell_short(spans: Spans, fraction: float, max_bytes: int) -> bool:
-    """``imgprint.fingerprint.sources.band_short``, imported on first use: the
+def band_checked(spans: Spans, fraction: float, max_bytes: int) -> BandChecked:
+    """``imgprint.fingerprint.phash.check_band``, imported on first use: the
     decoder (Pillow, numpy) loads off the start-up path."""
-    from imgprint.fingerprint.sources import band_short
+    from imgprint.fingerprint.phash import check_band
 
-    return band_short(spans, fraction, max_bytes)
+    return check_band(spans, fraction, max_bytes)
 
 
-async def band_check_inline(spans: Spans, fraction: float, max_bytes: int) -> bool:
-    """`band_fell_short` on the caller's thread (tests, bench; the crawler runs
+async def band_check_inline(spans: Spans, fraction: float, max_bytes: int) -> BandChecked:
+    """`band_checked` on the caller's thread (tests, bench; the crawler runs
     it on a worker thread, ``ImageFetchMiddleware``)."""
-    return band_fell_short(spans, fraction, max_bytes)
+    return band_checked(spans, fraction, max_bytes)
 
 
 async def fetch_image(response: Response, download: RangesDownload, budget: Budget, *,
@@ -79,8 +80,8 @@ async def fetch_image(response: Response, download: RangesDownload, budget: Budg
     A 200 (a seed asked without Range, or a server ignoring it) is the whole
     file cut at the first socket read past the prefix: those bytes are kept,
     metadata they hold needs no follow-up.
-    ``band_check``: whether the top band fell short after its first request
-    (``BandCheck``; None: no second band request).
+    ``band_check``: whether the top band fell short after its first request,
+    and its hash if not (``BandCheck``; None: no second band request).
     """
     image = fetched_from(response, requests)
     image.error = first_answer_problem(response)

@@ -62,7 +62,7 @@ from scrapy.http import Response
 from imgprint import formats
 from imgprint.fetch.band import BandCheck, band_part, next_band
 from imgprint.fetch.protocol import OVERRUN_FLAG
-from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES
+from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES, BandChecked
 from imgprint.formats.plan import next_fetch_ranges
 from imgprint.http import content_encoding, range_problem
 from imgprint.multirange import answer_parts, covers, first_wins
@@ -136,6 +136,8 @@ class FollowupResult:
     band_retry: bool = False
     #: Whether the band was checked after its first share (`BandCheck`).
     band_checked: bool = False
+    #: The check decoded the band's rows, all held: their hash, for the pipeline.
+    band_found: BandChecked | None = None
 
 
 def add_answer(spans: Spans, start: int, end: int, response: Response) -> str | None:

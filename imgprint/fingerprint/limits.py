@@ -37,3 +37,16 @@ class Limits:
     #: depend on how many bytes a server happened to send (a seed's first answer,
     #: a server ignoring Range).
     whole_bytes: int = 10241
+
+
+@dataclass(frozen=True)
+class BandChecked:
+    """What the fetch's band check (``phash.check_band``) found once the band's
+    first share was held: ``short``, its rows are not all there (a second
+    request may give them); ``decoded``, they all were, and ``phash_band`` is
+    their hash (None: a flat band). The pipeline takes that hash instead of
+    decoding the same rows again."""
+
+    short: bool = False
+    decoded: bool = False
+    phash_band: str | None = None

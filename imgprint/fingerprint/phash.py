@@ -38,12 +38,14 @@ from typing import Any
 import numpy
 from PIL import Image
 
+from imgprint.fingerprint import decode
 from imgprint.fingerprint.decode import DecodeRefused, band_rows
 from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES as MAX_THUMBNAIL_BYTES
 from imgprint.fingerprint.limits import TIME_LIMIT as TIME_LIMIT
-from imgprint.fingerprint.limits import Limits
-from imgprint.fingerprint.sources import Picture, pick, top_band
+from imgprint.fingerprint.limits import BandChecked, Limits
+from imgprint.fingerprint.sources import SOURCES, Picture, pick, top_band
 from imgprint.formats import Spans
+from imgprint.formats.picture import band_data
 
 #: 2 cos(pi k (2n + 1) / 64) for k < 8, n < 32: the first 8 rows of the
 #: unnormalised DCT-II matrix that imagehash takes from scipy.fftpack.dct.
@@ -116,34 +118,74 @@ def whole_fields(picture: Picture, refused: list[str]) -> dict[str, Any]:
     return fields
 
 
-def perceptual_fields(spans: Spans, limits: Limits) -> dict[str, Any]:
+def check_band(spans: Spans, fraction: float, max_bytes: int) -> BandChecked:
+    """The fetch's band check: whether the top band's first coded bytes are
+    held but not all of its rows (``short``: more of its bytes may give them,
+    the fetch's second band request), else, when its rows all decode, their
+    ``phash_band`` (the hash ``perceptual_fields`` would take from them).
+    Neither when not applicable or refused for another reason."""
+    found = band_data(spans, max_bytes)
+    if found is None or fraction <= 0:
+        return BandChecked()
+    fmt, data, width, height = found
+    try:
+        rows = decode.band(fmt, data, width, height, fraction)
+    except decode.BandShort:
+        return BandChecked(short=True)
+    except DecodeRefused:
+        return BandChecked()
+    found_hash = hashes(Picture("top_band", rows, False), fraction)
+    return BandChecked(decoded=True, phash_band=found_hash["phash_band"])
+
+
+def perceptual_fields(spans: Spans, limits: Limits,
+                      checked: BandChecked | None = None) -> dict[str, Any]:
     """``phash`` and ``phash_source`` (the whole picture), ``pdq`` and
     ``pdq_quality`` (of the same picture), ``phash_band`` and
     ``phash_band_source`` (the top band) from the first source held and
     decodable; ``phash_error`` says why sources held were refused.
 
-    The band of an EXIF thumbnail is the last resort: the thumbnail is the
-    camera's own small picture (often cropped or letterboxed), whose band is
-    within 8 bits of the file's own band for 81 % of the corpus pairs only
-    (docs/fingerprints.md), so the file's top rows give the band when held."""
-    picture, refused = pick(spans, limits)
+    ``checked``: what the fetch's band check found (``check_band``); when it
+    decoded the file's own top rows, their hash stands for decoding them again.
+    """
+    known = checked if checked is not None and checked.decoded and limits.band > 0 else None
+    # The top band is the last source: a known one needs no decode.
+    picture, refused = pick(spans, limits, SOURCES[:-1] if known else SOURCES)
     fields: dict[str, Any] = {}
-    if picture is None:
-        band = None
-    elif picture.source == "exif_thumbnail" and limits.band > 0:
-        try:
-            band = top_band(spans, limits) or picture
-        except DecodeRefused as exc:
-            refused.append(f"top_band: {exc}")
-            band = picture
-    else:
-        band = picture
     if picture is not None and picture.whole:
         fields.update(whole_fields(picture, refused))
-    if band is not None and limits.band > 0:
-        found = hashes(band, limits.band)
-        if found.get("phash_band"):
-            fields.update(phash_band=found["phash_band"], phash_band_source=band.source)
+    if limits.band > 0:
+        fields.update(band_fields(spans, limits, picture, known, refused))
     if refused:
         fields["phash_error"] = "; ".join(refused)[:MAX_ERROR_CHARS]
     return fields
+
+
+def band_fields(spans: Spans, limits: Limits, picture: Picture | None,
+                known: BandChecked | None, refused: list[str]) -> dict[str, Any]:
+    """``phash_band`` and ``phash_band_source``: cut from the picture `pick`
+    chose, except from an EXIF thumbnail. The thumbnail is the camera's own
+    small picture (often cropped or letterboxed), whose band is within 8 bits
+    of the file's own band for 81 % of the corpus pairs only
+    (docs/fingerprints.md), so the file's top rows (`known`: the fetch's check
+    decoded them) give the band when held, the thumbnail's band the last resort."""
+    if picture is not None and picture.source != "exif_thumbnail":
+        return _band_hash(picture, limits.band)
+    if known is not None:
+        return {"phash_band": known.phash_band, "phash_band_source": "top_band"} \
+            if known.phash_band else {}
+    if picture is None:
+        return {}
+    try:
+        own = top_band(spans, limits)
+    except DecodeRefused as exc:
+        refused.append(f"top_band: {exc}")
+        own = None
+    return _band_hash(own or picture, limits.band)
+
+
+def _band_hash(band: Picture, fraction: float) -> dict[str, Any]:
+    found = hashes(band, fraction)
+    if not found.get("phash_band"):
+        return {}
+    return {"phash_band": found["phash_band"], "phash_band_source": band.source}

@@ -23,6 +23,7 @@ source tried.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image
@@ -127,32 +128,17 @@ def top_band(spans: Spans, limits: Limits) -> Picture | None:
     return Picture("top_band", decode.band(fmt, data, width, height, limits.band), False)
 
 
-def band_short(spans: Spans, fraction: float, max_bytes: int) -> bool:
-    """Whether the top band's first coded bytes are held but not all of its
-    rows: more of its bytes may give it (the fetch's second band request).
-    False when held whole, not applicable, or refused for another reason."""
-    found = band_data(spans, max_bytes)
-    if found is None or fraction <= 0:
-        return False
-    fmt, data, width, height = found
-    try:
-        decode.band(fmt, data, width, height, fraction)
-    except decode.BandShort:
-        return True
-    except decode.DecodeRefused:
-        return False
-    return False
-
-
+Source = Callable[[Spans, Limits], Picture | None]
 #: The sources in the order tried.
-SOURCES = (_whole_file, _progressive_scan, _exif_thumbnail, top_band)
+SOURCES: tuple[Source, ...] = (_whole_file, _progressive_scan, _exif_thumbnail, top_band)
 
 
-def pick(spans: Spans, limits: Limits) -> tuple[Picture | None, list[str]]:
-    """The first source held and decodable, and why each one tried before it
-    was refused (``"exif_thumbnail: 9000x9000 pixels is over 4000000"``)."""
+def pick(spans: Spans, limits: Limits, sources: tuple[Source, ...] = SOURCES,
+         ) -> tuple[Picture | None, list[str]]:
+    """The first of `sources` held and decodable, and why each one tried
+    before it was refused (``"exif_thumbnail: 9000x9000 pixels is over 4000000"``)."""
     refused: list[str] = []
-    for source in SOURCES:
+    for source in sources:
         try:
             found = source(spans, limits)
         except decode.DecodeRefused as exc:

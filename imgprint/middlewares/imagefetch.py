@@ -48,6 +48,8 @@ ranged GET), ``imgprint/range/unsatisfiable`` (416), ``imgprint/download_stopped
 ``imgprint/followup/overrun`` (partial answers longer than the bytes asked),
 ``imgprint/followup/band_bytes`` (of those, the perceptual hash's top band's),
 ``imgprint/followup/band_retry`` (second band requests planned),
+``imgprint/followup/band_decoded`` (bands whose check decoded all their rows:
+the pipeline takes that hash),
 ``imgprint/timeout/band_check``,
 ``imgprint/followup/multirange`` (multi-range follow-ups sent),
 ``imgprint/followup/multirange_fallback`` (answers to one that did not hold
@@ -69,7 +71,7 @@ from scrapy.utils.httpobj import urlparse_cached
 
 from imgprint import formats
 from imgprint.config import Config
-from imgprint.fetch.image import band_fell_short, fetch_image, fetched_from
+from imgprint.fetch.image import band_checked, fetch_image, fetched_from
 from imgprint.fetch.loop import Budget, ContentEncoded, RangesDownload
 from imgprint.fetch.protocol import (
     ERROR_STATUSES,
@@ -83,7 +85,7 @@ from imgprint.fetch.protocol import (
     FetchedImage,
     ImageResponse,
 )
-from imgprint.fingerprint.limits import TIME_LIMIT
+from imgprint.fingerprint.limits import TIME_LIMIT, BandChecked
 from imgprint.formats.signatures import SNIFF_BYTES
 from imgprint.http import content_encoding, is_image_type, range_end, range_header, total_size
 from imgprint.multirange import answer_kind, answer_limit, parse_ranges_header, ranges_header
@@ -248,13 +250,13 @@ class ImageFetchMiddleware:
         self._count(image, host)
         return image
 
-    async def _band_check(self, spans: Spans, fraction: float, max_bytes: int) -> bool:
+    async def _band_check(self, spans: Spans, fraction: float, max_bytes: int) -> BandChecked:
         try:
-            return await self._band_workers.run(TIME_LIMIT, band_fell_short, spans, fraction,
+            return await self._band_workers.run(TIME_LIMIT, band_checked, spans, fraction,
                                                 max_bytes)
         except TimeoutError:
             self.stats.inc_value("imgprint/timeout/band_check")
-            return False
+            return BandChecked()
 
     def _count(self, image: FetchedImage, host: str) -> None:
         if image.small:
@@ -275,6 +277,8 @@ class ImageFetchMiddleware:
             self.stats.inc_value("imgprint/followup/band_bytes", result.band_bytes)
         if result.band_retry:
             self.stats.inc_value("imgprint/followup/band_retry")
+        if result.band_found:
+            self.stats.inc_value("imgprint/followup/band_decoded")
         if result.multirange_fallback:
             self.stats.inc_value("imgprint/followup/multirange_fallback")
             if len(self._single_range_hosts) < MAX_SINGLE_RANGE_HOSTS:
