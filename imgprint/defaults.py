@@ -138,8 +138,8 @@ IMGPRINT_REDIS_LEASE = 60
 # Seconds a worker keeps retrying an unreachable Redis before it stops.
 IMGPRINT_REDIS_RETRY = 30
 # --- The Scrapy components imgprint plugs in -------------------------------------
-# Scrapy's downloader, with CONCURRENT_REQUESTS_PER_DOMAIN actually enforced
-# (imgprint.scrapy_internals).
+# Scrapy's downloader, with CONCURRENT_REQUESTS_PER_DOMAIN actually enforced and
+# an image's follow-ups counted with the image (imgprint.scrapy_internals).
 DOWNLOADER = "imgprint.scrapy_internals.Downloader"
 DOWNLOADER_MIDDLEWARES = {
     # Scrapy's retry decisions, plus a bounded pause before each retry, which

@@ -10,7 +10,12 @@ changed, rather than a crawl that quietly misbehaves:
   ``CONCURRENT_REQUESTS_PER_DOMAIN`` (and ``TOR_CONCURRENCY_PER_HOST``) do not
   hold. This counts the request when it is handed out
   (``_wait_for_download``). Upstream: scrapy/scrapy#6982 looks like the same
-  root cause.
+  root cause. It also counts an image's follow-ups with the image in
+  ``CONCURRENT_REQUESTS`` (``needs_backout``): the image request stays in
+  ``Downloader.active`` while ``ImageFetchMiddleware`` runs its follow-ups,
+  one at a time, so each of them took a second place and, with follow-ups
+  going, only about half as many images were fetched at once as the setting
+  says. Requests in flight still never exceed it: an image has one at a time.
 * ``NoDiskQueues``: a scheduler mixin that keeps requests in memory even with
   ``JOBDIR`` (``Scheduler._dqdir``); imgprint's resume journal replaces the
   disk queues, which lose requests at a kill.
@@ -44,6 +49,8 @@ from scrapy.core.scheduler import Scheduler as ScrapyScheduler
 from scrapy.core.scraper import Scraper as _Scraper
 from scrapy.extensions.feedexport import FeedExporter
 
+from imgprint.fetch.protocol import FOLLOWUP_KEY
+
 logger = logging.getLogger(__name__)
 
 TESTED = ((2, 19), (2, 20))  # [from, to)
@@ -67,6 +74,9 @@ def _version() -> tuple[int, int]:
 _require(hasattr(ScrapyDownloader, "_wait_for_download"),
          "Downloader._wait_for_download (per-slot concurrency fix)")
 _require(hasattr(ScrapyDownloader, "_process_queue"), "Downloader._process_queue")
+_require(callable(getattr(ScrapyDownloader, "needs_backout", None))
+         and callable(getattr(ScrapyDownloader, "fetch", None)),
+         "Downloader.needs_backout and Downloader.fetch (follow-ups counted with their image)")
 _require(hasattr(ScrapyScheduler, "_dqdir"), "Scheduler._dqdir (no disk queues with JOBDIR)")
 _require(hasattr(FeedExporter, "open_spider"), "FeedExporter.slots (resume reads feeds back)")
 if not TESTED[0] <= _version() < TESTED[1]:
@@ -76,12 +86,36 @@ if not TESTED[0] <= _version() < TESTED[1]:
 
 
 class Downloader(ScrapyDownloader):
-    """Scrapy's downloader with ``CONCURRENT_REQUESTS_PER_DOMAIN`` enforced."""
+    """Scrapy's downloader with ``CONCURRENT_REQUESTS_PER_DOMAIN`` enforced, and
+    an image's follow-ups counted with the image in ``CONCURRENT_REQUESTS``."""
+
+    def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
+        self.followups = 0  # follow-ups in self.active (``FOLLOWUP_KEY``)
 
     def _wait_for_download(self, slot: Any, request: Any, queue_dfd: Any) -> Any:
         # Scrapy's _download() adds it again (a set) and removes it when done.
         slot.transferring.add(request)
         return super()._wait_for_download(slot, request, queue_dfd)
+
+    def fetch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if not request.meta.get(FOLLOWUP_KEY):
+            return super().fetch(request, *args, **kwargs)
+        self.followups += 1
+        try:
+            fetched = super().fetch(request, *args, **kwargs)
+        except BaseException:
+            self.followups -= 1
+            raise
+        return fetched.addBoth(self._followup_done)
+
+    def _followup_done(self, result: Any) -> Any:
+        self.followups -= 1
+        return result
+
+    def needs_backout(self) -> bool:
+        # Scrapy's test, with an image and its follow-up in active counted once.
+        return 0 < self.total_concurrency <= len(self.active) - self.followups
 
 
 class NoDiskQueues:

@@ -135,6 +135,45 @@ def test_per_domain_concurrency_is_enforced(tmp_path):
 
 
 @pytest.mark.crawl
+def test_an_images_follow_ups_count_with_it_in_concurrent_requests(tmp_path):
+    """With 2 requests allowed, a large image (two follow-ups, 1 s each) takes
+    one of them for its whole fetch: small images (0.3 s, no follow-up) go on
+    in the other while each of its follow-ups runs, and the server never sees
+    more than 2 at once. Before, the image and its follow-up took both places,
+    and no small image started until the follow-up was answered."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "big.jpg").symlink_to(CORPUS / "exif-samples" / "jpg" / "gps" / "DSCN0010.jpg")
+    small = [f"{n}.jpg" for n in range(12)]
+    for name in small:  # 7,958 bytes: whole in the first answer
+        (root / name).symlink_to(CORPUS / "exif-samples" / "jpg" / "Canon_40D.jpg")
+    log = tmp_path / "access.jsonl"
+    server = Server([sys.executable, "-m", "tests.servers.faulty_site", str(root),
+                     "--log", str(log)], log)
+    page = tmp_path / "page.html"
+    page.write_text(f'<img src="{server.url("/slower/big.jpg")}">'
+                    + "".join(f'<img src="{server.url(f"/slow/{n}")}">' for n in small))
+    pages = Server([sys.executable, "-m", "tests.servers.static_site", str(tmp_path),
+                    "--log", str(tmp_path / "pages.jsonl")])
+    try:
+        crawl = run_crawl(tmp_path, "-a", f"url={pages.url('/page.html')}",
+                          settings={"CONCURRENT_REQUESTS": 2, "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+                                    "IMGPRINT_PHASH_BAND": 0})
+        requests = server.requests()
+    finally:
+        server.stop()
+        pages.stop()
+    assert len(crawl.records) == 13
+    assert max(r["active"] for r in requests) == 2
+    followups = [r["t"] for r in requests
+                 if r["fault"] == "slower" and not r["range"].startswith("bytes=0-")]
+    assert len(followups) == 2
+    smalls = [r["t"] for r in requests if r["fault"] == "slow"]
+    for t in followups:  # small images start well inside each follow-up's second
+        assert any(t + 0.2 < s < t + 0.8 for s in smalls), (followups, smalls)
+
+
+@pytest.mark.crawl
 def test_a_waiting_retry_holds_no_download_slot(tmp_path):
     """Retries wait in the scheduler: with one request at a time, the images after a
     503 are not held up by its Retry-After pause (issue 11)."""

@@ -22,6 +22,7 @@ gzip          200, whole file gzip-encoded, ``Content-Encoding: gzip``
 chunked       200, whole file in chunked transfer coding, no length
 http10        HTTP/1.0 200, no Content-Length, body ends at close
 slow          as ok, after 0.3 s (the log's ``active`` counts requests in progress)
+slower        as ok, after 1 s
 html-as-jpeg  200 ``image/jpeg`` with an HTML page as body
 page          200 ``text/html`` page
 """
@@ -85,8 +86,8 @@ async def serve(writer, method, target, fault, path, headers) -> bool:
     count = seen[target] = seen.get(target, 0) + 1
     if fault.endswith("-once"):
         fault = fault[: -len("-once")] if count == 1 else "ok"
-    if fault == "slow":
-        await asyncio.sleep(0.3)
+    if fault in ("slow", "slower"):
+        await asyncio.sleep(0.3 if fault == "slow" else 1.0)
         fault = "ok"
     if fault == "503-retry-after":
         fault = "503" if count == 1 else "ok"
