@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from imgprint.fingerprint.seed import seed_fingerprint
-from tests.conftest import CORPUS, Server, run_crawl
+from tests.conftest import CORPUS, Crawl, Server, run_crawl
 
 IMAGE = CORPUS / "exif-samples" / "jpg" / "Canon_PowerShot_S40.jpg"
 CLEAN = seed_fingerprint(IMAGE.read_bytes())["sha256_first_10240_bytes"]
@@ -109,27 +109,35 @@ def test_redirect_loop_is_bounded(fault_crawl):
     assert sum(r["fault"] == "loop" for r in requests) <= 6
 
 
-@pytest.mark.crawl
-def test_per_domain_concurrency_is_enforced(tmp_path):
+def crawl_faulty(tmp_path, files: dict[str, object], paths: list[str],
+                 settings: dict) -> tuple[Crawl, list[dict]]:
+    """Serve `files` (name: corpus path) from the faulty site, crawl a page
+    showing each of `paths` (``/<fault>/<name>``) with `settings`, and return
+    the crawl and the requests the faulty site saw."""
     root = tmp_path / "root"
     root.mkdir()
-    for n in range(12):
-        (root / f"{n}.jpg").symlink_to(IMAGE)
+    for name, target in files.items():
+        (root / name).symlink_to(target)
     log = tmp_path / "access.jsonl"
     server = Server([sys.executable, "-m", "tests.servers.faulty_site", str(root),
                      "--log", str(log)], log)
     page = tmp_path / "page.html"
-    page.write_text("".join(f'<img src="{server.url(f"/slow/{n}.jpg")}">' for n in range(12)))
+    page.write_text("".join(f'<img src="{server.url(path)}">' for path in paths))
     pages = Server([sys.executable, "-m", "tests.servers.static_site", str(tmp_path),
                     "--log", str(tmp_path / "pages.jsonl")])
     try:
-        crawl = run_crawl(tmp_path, "-a", f"url={pages.url('/page.html')}",
-                          settings={"CONCURRENT_REQUESTS_PER_DOMAIN": 2,
-                                    "IMGPRINT_FOLLOWUPS": 0})
-        requests = server.requests()
+        crawl = run_crawl(tmp_path, "-a", f"url={pages.url('/page.html')}", settings=settings)
+        return crawl, server.requests()
     finally:
         server.stop()
         pages.stop()
+
+
+@pytest.mark.crawl
+def test_per_domain_concurrency_is_enforced(tmp_path):
+    crawl, requests = crawl_faulty(tmp_path, {f"{n}.jpg": IMAGE for n in range(12)},
+                                   [f"/slow/{n}.jpg" for n in range(12)],
+                                   {"CONCURRENT_REQUESTS_PER_DOMAIN": 2, "IMGPRINT_FOLLOWUPS": 0})
     assert len(crawl.records) == 12
     assert max(r["active"] for r in requests) == 2
 
@@ -141,28 +149,13 @@ def test_an_images_follow_ups_count_with_it_in_concurrent_requests(tmp_path):
     in the other while each of its follow-ups runs, and the server never sees
     more than 2 at once. Before, the image and its follow-up took both places,
     and no small image started until the follow-up was answered."""
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "big.jpg").symlink_to(CORPUS / "exif-samples" / "jpg" / "gps" / "DSCN0010.jpg")
-    small = [f"{n}.jpg" for n in range(12)]
-    for name in small:  # 7,958 bytes: whole in the first answer
-        (root / name).symlink_to(CORPUS / "exif-samples" / "jpg" / "Canon_40D.jpg")
-    log = tmp_path / "access.jsonl"
-    server = Server([sys.executable, "-m", "tests.servers.faulty_site", str(root),
-                     "--log", str(log)], log)
-    page = tmp_path / "page.html"
-    page.write_text(f'<img src="{server.url("/slower/big.jpg")}">'
-                    + "".join(f'<img src="{server.url(f"/slow/{n}")}">' for n in small))
-    pages = Server([sys.executable, "-m", "tests.servers.static_site", str(tmp_path),
-                    "--log", str(tmp_path / "pages.jsonl")])
-    try:
-        crawl = run_crawl(tmp_path, "-a", f"url={pages.url('/page.html')}",
-                          settings={"CONCURRENT_REQUESTS": 2, "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+    small = [f"{n}.jpg" for n in range(12)]  # 7,958 bytes: whole in the first answer
+    files = {"big.jpg": CORPUS / "exif-samples" / "jpg" / "gps" / "DSCN0010.jpg",
+             **{name: CORPUS / "exif-samples" / "jpg" / "Canon_40D.jpg" for name in small}}
+    crawl, requests = crawl_faulty(tmp_path, files,
+                                   ["/slower/big.jpg", *(f"/slow/{n}" for n in small)],
+                                   {"CONCURRENT_REQUESTS": 2, "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
                                     "IMGPRINT_PHASH_BAND": 0})
-        requests = server.requests()
-    finally:
-        server.stop()
-        pages.stop()
     assert len(crawl.records) == 13
     assert max(r["active"] for r in requests) == 2
     followups = [r["t"] for r in requests
@@ -177,26 +170,10 @@ def test_an_images_follow_ups_count_with_it_in_concurrent_requests(tmp_path):
 def test_a_waiting_retry_holds_no_download_slot(tmp_path):
     """Retries wait in the scheduler: with one request at a time, the images after a
     503 are not held up by its Retry-After pause (issue 11)."""
-    root = tmp_path / "root"
-    root.mkdir()
-    for n in range(9):
-        (root / f"{n}.jpg").symlink_to(IMAGE)
-    log = tmp_path / "access.jsonl"
-    server = Server([sys.executable, "-m", "tests.servers.faulty_site", str(root),
-                     "--log", str(log)], log)
     faults = ["503-retry-after", "ok"] * 3 + ["ok"] * 3
-    page = tmp_path / "page.html"
-    page.write_text("".join(f'<img src="{server.url(f"/{f}/{n}.jpg")}">'
-                            for n, f in enumerate(faults)))
-    pages = Server([sys.executable, "-m", "tests.servers.static_site", str(tmp_path),
-                    "--log", str(tmp_path / "pages.jsonl")])
-    try:
-        crawl = run_crawl(tmp_path, "-a", f"url={pages.url('/page.html')}",
-                          settings={"CONCURRENT_REQUESTS": 1, "IMGPRINT_FOLLOWUPS": 0})
-        requests = server.requests()
-    finally:
-        server.stop()
-        pages.stop()
+    crawl, requests = crawl_faulty(tmp_path, {f"{n}.jpg": IMAGE for n in range(9)},
+                                   [f"/{f}/{n}.jpg" for n, f in enumerate(faults)],
+                                   {"CONCURRENT_REQUESTS": 1, "IMGPRINT_FOLLOWUPS": 0})
     assert crawl.returncode == 0 and len(crawl.records) == 9
     assert all("error" not in r for r in crawl.records)
     start = min(r["t"] for r in requests)
