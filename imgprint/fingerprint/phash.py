@@ -38,14 +38,12 @@ from typing import Any
 import numpy
 from PIL import Image
 
-from imgprint.fingerprint import decode
-from imgprint.fingerprint.decode import DecodeRefused, band_rows
+from imgprint.fingerprint.decode import BandShort, DecodeRefused, band_rows
 from imgprint.fingerprint.limits import MAX_THUMBNAIL_BYTES as MAX_THUMBNAIL_BYTES
 from imgprint.fingerprint.limits import TIME_LIMIT as TIME_LIMIT
 from imgprint.fingerprint.limits import BandChecked, Limits
 from imgprint.fingerprint.sources import SOURCES, Picture, pick, top_band
 from imgprint.formats import Spans
-from imgprint.formats.picture import band_data
 
 #: 2 cos(pi k (2n + 1) / 64) for k < 8, n < 32: the first 8 rows of the
 #: unnormalised DCT-II matrix that imagehash takes from scipy.fftpack.dct.
@@ -124,18 +122,15 @@ def check_band(spans: Spans, fraction: float, max_bytes: int) -> BandChecked:
     the fetch's second band request), else, when its rows all decode, their
     ``phash_band`` (the hash ``perceptual_fields`` would take from them).
     Neither when not applicable or refused for another reason."""
-    found = band_data(spans, max_bytes)
-    if found is None or fraction <= 0:
-        return BandChecked()
-    fmt, data, width, height = found
     try:
-        rows = decode.band(fmt, data, width, height, fraction)
-    except decode.BandShort:
+        band = top_band(spans, Limits(band=fraction, band_bytes=max_bytes))
+    except BandShort:
         return BandChecked(short=True)
     except DecodeRefused:
         return BandChecked()
-    found_hash = hashes(Picture("top_band", rows, False), fraction)
-    return BandChecked(decoded=True, phash_band=found_hash["phash_band"])
+    if band is None:
+        return BandChecked()
+    return BandChecked(decoded=True, phash_band=hashes(band, fraction)["phash_band"])
 
 
 def perceptual_fields(spans: Spans, limits: Limits,
